@@ -1,0 +1,1 @@
+namespace TuplePool.Http; internal static class Placeholder { }

@@ -1,0 +1,184 @@
+namespace TuplePool.Budget;
+
+/// <summary>
+/// The budget of one tuple: how many of its ports are open (connecting, leased or idle), how
+/// many sit in TIME_WAIT after our own graceful closes, and how many the kernel census says
+/// other sockets hold. Time is a <see cref="TimeProvider"/> timestamp.
+/// </summary>
+/// <remarks>
+/// Reservations happen only on the slow path (a new connection), so one lock keeps every
+/// counter exact and the TIME_WAIT queue ordered; the idle-hit path never touches a ledger.
+/// TIME_WAIT entries are appended with a fixed duration per ledger, so the queue is sorted by
+/// expiry and expiring is a walk from the front.
+/// </remarks>
+internal sealed class TupleLedger
+{
+    private readonly object _gate = new();
+    private readonly Queue<long> _timeWaitExpiries = new();
+    private readonly long _timeWaitTicks;
+    private int _open;
+    private int _external;
+    private long _externalUntil;
+
+    public TupleLedger(ConnectionTuple tuple, int capacity, TimeSpan timeWaitCharge, TimeProvider timeProvider)
+    {
+        Tuple = tuple;
+        Capacity = Math.Max(0, capacity);
+        TimeWaitCharge = timeWaitCharge;
+        TimeProvider = timeProvider;
+        _timeWaitTicks = ToTimestampTicks(timeWaitCharge, timeProvider);
+    }
+
+    public ConnectionTuple Tuple { get; }
+
+    public int Capacity { get; }
+
+    /// <summary>How long a graceful close by this side keeps a port charged.</summary>
+    public TimeSpan TimeWaitCharge { get; }
+
+    public TimeProvider TimeProvider { get; }
+
+    /// <summary>Connections counted against this tuple: connecting, leased or idle.</summary>
+    public int Open
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _open;
+            }
+        }
+    }
+
+    /// <summary>Our own TIME_WAIT ports not yet expired.</summary>
+    public int TimeWait
+    {
+        get
+        {
+            lock (_gate)
+            {
+                ExpireLocked(TimeProvider.GetTimestamp());
+                return _timeWaitExpiries.Count;
+            }
+        }
+    }
+
+    /// <summary>Ports free for a new connection now.</summary>
+    public int Remaining
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return RemainingLocked(TimeProvider.GetTimestamp());
+            }
+        }
+    }
+
+    /// <summary>Takes one port if there is room.</summary>
+    public bool TryReserve()
+    {
+        lock (_gate)
+        {
+            if (RemainingLocked(TimeProvider.GetTimestamp()) <= 0)
+            {
+                return false;
+            }
+
+            _open++;
+            return true;
+        }
+    }
+
+    /// <summary>Gives back a port taken with <see cref="TryReserve"/>.</summary>
+    public void Release(ReleaseKind kind)
+    {
+        lock (_gate)
+        {
+            if (_open <= 0)
+            {
+                throw new InvalidOperationException($"Tuple {Tuple}: release without a reservation.");
+            }
+
+            _open--;
+            if (kind == ReleaseKind.TimeWait && _timeWaitTicks > 0)
+            {
+                _timeWaitExpiries.Enqueue(TimeProvider.GetTimestamp() + _timeWaitTicks);
+            }
+        }
+    }
+
+    /// <summary>
+    /// The kernel said <c>EADDRNOTAVAIL</c> for this tuple: it knows of sockets we do not count
+    /// (other processes, our TIME_WAIT outliving its charge). <paramref name="kernelCount"/> is
+    /// what the census saw holding the tuple. Until <paramref name="holdFor"/> has passed the
+    /// ledger treats the difference as taken; with no difference visible (the census raced the
+    /// kernel) it treats the tuple as full for that time, because the kernel is the authority.
+    /// </summary>
+    public void CorrectFromKernel(int kernelCount, TimeSpan holdFor)
+    {
+        lock (_gate)
+        {
+            var now = TimeProvider.GetTimestamp();
+            ExpireLocked(now);
+            var ours = _open - 1 + _timeWaitExpiries.Count; // the failed attempt still holds its reservation
+            var others = kernelCount - ours;
+            _external = others > 0 ? others : Math.Max(0, Capacity - _open - _timeWaitExpiries.Count);
+            _externalUntil = now + ToTimestampTicks(holdFor, TimeProvider);
+        }
+    }
+
+    /// <summary>Ports seen held by other sockets (census correction still in force).</summary>
+    public int External
+    {
+        get
+        {
+            lock (_gate)
+            {
+                ExpireLocked(TimeProvider.GetTimestamp());
+                return _external;
+            }
+        }
+    }
+
+    /// <summary>When the next charged port frees by itself (TIME_WAIT or correction expiry), or null.</summary>
+    public long? NextExpiryTimestamp
+    {
+        get
+        {
+            lock (_gate)
+            {
+                ExpireLocked(TimeProvider.GetTimestamp());
+                long? next = _timeWaitExpiries.Count > 0 ? _timeWaitExpiries.Peek() : null;
+                if (_external > 0 && (next is null || _externalUntil < next))
+                {
+                    next = _externalUntil;
+                }
+
+                return next;
+            }
+        }
+    }
+
+    private int RemainingLocked(long now)
+    {
+        ExpireLocked(now);
+        return Math.Max(0, Capacity - _open - _timeWaitExpiries.Count - _external);
+    }
+
+    private void ExpireLocked(long now)
+    {
+        while (_timeWaitExpiries.Count > 0 && _timeWaitExpiries.Peek() <= now)
+        {
+            _timeWaitExpiries.Dequeue();
+        }
+
+        if (_external > 0 && _externalUntil <= now)
+        {
+            _external = 0;
+        }
+    }
+
+    internal static long ToTimestampTicks(TimeSpan span, TimeProvider timeProvider)
+        => span <= TimeSpan.Zero ? 0 : (long)Math.Ceiling(span.Ticks * (double)timeProvider.TimestampFrequency / TimeSpan.TicksPerSecond);
+}

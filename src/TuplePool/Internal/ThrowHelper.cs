@@ -1,0 +1,15 @@
+using System.Diagnostics.CodeAnalysis;
+
+namespace TuplePool.Internal;
+
+/// <summary>Throws kept out of hot methods so they stay small and inlinable.</summary>
+internal static class ThrowHelper
+{
+    [DoesNotReturn]
+    public static void ThrowLeaseDisposed()
+        => throw new ObjectDisposedException(nameof(SocketLease), "The lease was disposed; its socket may now belong to another caller.");
+
+    [DoesNotReturn]
+    public static void ThrowPoolDisposed()
+        => throw new ObjectDisposedException(nameof(SocketPool));
+}

@@ -1,0 +1,25 @@
+using System.Net;
+
+namespace TuplePool.Sources;
+
+/// <summary>One configured (or the implicit "kernel chooses") source address and its health.</summary>
+internal sealed class SourceAddress(IPAddress address, bool isImplicit)
+{
+    private long _quarantinedUntil;
+
+    public IPAddress Address { get; } = address;
+
+    /// <summary>True for the single "let the kernel choose" source used when none are configured.</summary>
+    public bool IsImplicit { get; } = isImplicit;
+
+    public bool IsQuarantined(long now) => Volatile.Read(ref _quarantinedUntil) > now;
+
+    /// <summary>Takes the source out until <paramref name="until"/>; false when it already was out.</summary>
+    public bool Quarantine(long now, long until)
+    {
+        var previous = Interlocked.Exchange(ref _quarantinedUntil, until);
+        return previous <= now;
+    }
+
+    public override string ToString() => IsImplicit ? $"{Address} (kernel chooses)" : Address.ToString();
+}

@@ -1,0 +1,134 @@
+using System.Net;
+using System.Net.Sockets;
+using TuplePool.Budget;
+
+namespace TuplePool.Sources;
+
+/// <summary>
+/// Chooses the source address for a new connection: only sources of the destination's address
+/// family, healthy ones, the one with most remaining budget first (or in turn), and reserves a
+/// port on the chosen tuple.
+/// </summary>
+internal sealed class SourceSelector
+{
+    private readonly SourceAddress[] _ipv4;
+    private readonly SourceAddress[] _ipv6;
+    private readonly TupleBudget _budget;
+    private readonly TimeProvider _timeProvider;
+    private readonly SourceSelectionMode _mode;
+    private readonly long _quarantineTicks;
+    private int _roundRobin;
+
+    public SourceSelector(IList<IPAddress> configured, SourceSelectionMode mode, TimeSpan quarantine, TupleBudget budget, TimeProvider timeProvider)
+    {
+        _budget = budget;
+        _timeProvider = timeProvider;
+        _mode = mode;
+        _quarantineTicks = TupleLedger.ToTimestampTicks(quarantine, timeProvider);
+        if (configured.Count == 0)
+        {
+            _ipv4 = [new SourceAddress(IPAddress.Any, isImplicit: true)];
+            _ipv6 = [new SourceAddress(IPAddress.IPv6Any, isImplicit: true)];
+        }
+        else
+        {
+            _ipv4 = configured.Where(a => a.AddressFamily == AddressFamily.InterNetwork).Select(a => new SourceAddress(a, false)).ToArray();
+            _ipv6 = configured.Where(a => a.AddressFamily == AddressFamily.InterNetworkV6).Select(a => new SourceAddress(a, false)).ToArray();
+        }
+    }
+
+    /// <summary>The sources that may serve <paramref name="destination"/>, quarantined or not.</summary>
+    public IReadOnlyList<SourceAddress> SourcesFor(IPAddress destination)
+        => destination.AddressFamily == AddressFamily.InterNetworkV6 ? _ipv6 : _ipv4;
+
+    /// <summary>
+    /// Reserves a port on the best tuple to <paramref name="destination"/>, skipping sources in
+    /// <paramref name="exclude"/> (those that already failed in this acquire). Null when none has room.
+    /// </summary>
+    public TupleLedger? TryReserve(IPEndPoint destination, IReadOnlyCollection<SourceAddress>? exclude, out SourceAddress? source)
+    {
+        source = null;
+        var sources = SourcesFor(destination.Address);
+        if (sources.Count == 0)
+        {
+            return null;
+        }
+
+        var now = _timeProvider.GetTimestamp();
+        if (_mode == SourceSelectionMode.RoundRobin)
+        {
+            var start = (int)((uint)Interlocked.Increment(ref _roundRobin) % (uint)sources.Count);
+            for (var i = 0; i < sources.Count; i++)
+            {
+                var candidate = sources[(start + i) % sources.Count];
+                if (IsUsable(candidate, exclude, now))
+                {
+                    var ledger = _budget.GetLedger(new ConnectionTuple(candidate.Address, destination));
+                    if (ledger.TryReserve())
+                    {
+                        source = candidate;
+                        return ledger;
+                    }
+                }
+            }
+
+            return null;
+        }
+
+        // Most remaining first. Another thread may take the last port between the look and the
+        // reservation, so walk on in order of room until one reservation holds.
+        Span<int> remaining = stackalloc int[sources.Count];
+        for (var i = 0; i < sources.Count; i++)
+        {
+            remaining[i] = IsUsable(sources[i], exclude, now)
+                ? _budget.GetLedger(new ConnectionTuple(sources[i].Address, destination)).Remaining
+                : -1;
+        }
+
+        for (var attempt = 0; attempt < sources.Count; attempt++)
+        {
+            var best = -1;
+            for (var i = 0; i < remaining.Length; i++)
+            {
+                if (remaining[i] > 0 && (best < 0 || remaining[i] > remaining[best]))
+                {
+                    best = i;
+                }
+            }
+
+            if (best < 0)
+            {
+                return null;
+            }
+
+            var ledger = _budget.GetLedger(new ConnectionTuple(sources[best].Address, destination));
+            if (ledger.TryReserve())
+            {
+                source = sources[best];
+                return ledger;
+            }
+
+            remaining[best] = -1;
+        }
+
+        return null;
+    }
+
+    /// <summary>Takes a source that could not bind out for the quarantine time; true when it was in.</summary>
+    public bool Quarantine(SourceAddress source)
+    {
+        var now = _timeProvider.GetTimestamp();
+        return source.Quarantine(now, now + _quarantineTicks);
+    }
+
+    /// <summary>When the earliest quarantine among the sources for <paramref name="destination"/> ends, or null.</summary>
+    public bool AllQuarantined(IPAddress destination)
+    {
+        var now = _timeProvider.GetTimestamp();
+        var sources = SourcesFor(destination);
+        return sources.Count > 0 && sources.All(s => s.IsQuarantined(now));
+    }
+
+    private static bool IsUsable(SourceAddress source, IReadOnlyCollection<SourceAddress>? exclude, long now)
+        => !source.IsQuarantined(now) && (exclude is null || !exclude.Contains(source));
+}

@@ -1,0 +1,48 @@
+using System.Globalization;
+using System.Net;
+
+namespace TuplePool;
+
+/// <summary>How one (source, destination IP, destination port) tuple's port budget is used.</summary>
+public sealed class TupleUsage
+{
+    /// <summary>Creates a usage record.</summary>
+    public TupleUsage(IPAddress source, IPEndPoint destination, int capacity, int active, int idle, int timeWait, int remaining)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        ArgumentNullException.ThrowIfNull(destination);
+        Source = source;
+        Destination = destination;
+        Capacity = capacity;
+        Active = active;
+        Idle = idle;
+        TimeWait = timeWait;
+        Remaining = remaining;
+    }
+
+    /// <summary>The local address (<see cref="IPAddress.Any"/> or <see cref="IPAddress.IPv6Any"/> when the kernel chooses).</summary>
+    public IPAddress Source { get; }
+
+    /// <summary>The remote address and port.</summary>
+    public IPEndPoint Destination { get; }
+
+    /// <summary>Ports this tuple may use: range size − reserved ports − <see cref="TuplePoolOptions.ReservedPortsPerTuple"/>.</summary>
+    public int Capacity { get; }
+
+    /// <summary>Connections leased out (or being opened) right now.</summary>
+    public int Active { get; }
+
+    /// <summary>Open connections sitting in the idle store.</summary>
+    public int Idle { get; }
+
+    /// <summary>Ports held in TIME_WAIT by this pool's own graceful closes, or seen held by others.</summary>
+    public int TimeWait { get; }
+
+    /// <summary>Ports free for new connections: Capacity − Active − Idle − TimeWait (never negative).</summary>
+    public int Remaining { get; }
+
+    /// <inheritdoc />
+    public override string ToString() => string.Create(
+        CultureInfo.InvariantCulture,
+        $"{Source} -> {Destination}: {Active} active, {Idle} idle, {TimeWait} TIME_WAIT, {Remaining} of {Capacity} free");
+}
