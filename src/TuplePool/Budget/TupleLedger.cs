@@ -124,7 +124,7 @@ internal sealed class TupleLedger
             ExpireLocked(now);
             var ours = _open - 1 + _timeWaitExpiries.Count; // the failed attempt still holds its reservation
             var others = kernelCount - ours;
-            _external = others > 0 ? others : Math.Max(0, Capacity - _open - _timeWaitExpiries.Count);
+            _external = others > 0 ? others : Math.Max(0, Capacity - ours);
             _externalUntil = now + ToTimestampTicks(holdFor, TimeProvider);
         }
     }
