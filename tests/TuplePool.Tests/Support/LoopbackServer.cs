@@ -84,7 +84,15 @@ public sealed class LoopbackServer : IAsyncDisposable
         foreach (var socket in _accepted.Values)
         {
             // Abortive: test servers must not leave TIME_WAIT behind for later tests.
-            socket.LingerState = new LingerOption(true, 0);
+            try
+            {
+                socket.LingerState = new LingerOption(true, 0);
+            }
+            catch (ObjectDisposedException)
+            {
+                // The serve loop closed it as the server stopped.
+            }
+
             socket.Dispose();
         }
 
