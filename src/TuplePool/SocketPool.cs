@@ -211,6 +211,19 @@ public sealed class SocketPool : ISocketPool
         }
     }
 
+    internal bool HasSourcesFor(IReadOnlyList<IPEndPoint> addresses)
+    {
+        foreach (var address in addresses)
+        {
+            if (_selector.SourcesFor(address.Address).Count > 0)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     internal TupleBudgetExhaustedException Exhausted(EndPoint destination, IReadOnlyList<IPEndPoint>? addresses)
     {
         var usage = new List<TupleUsage>();

@@ -89,18 +89,13 @@ internal sealed class ConnectionOpener
     public async ValueTask<OpenedConnection?> OpenAsync(IReadOnlyList<IPEndPoint> addresses, ResiliencePipeline pipeline, CancellationToken cancellationToken)
     {
         var attempt = new Attempt(this, addresses);
+        OpenedConnection? opened;
         try
         {
-            var opened = await pipeline.ExecuteAsync(
+            opened = await pipeline.ExecuteAsync(
                 static (state, ct) => state.Opener.AttemptAsync(state, ct),
                 attempt,
                 cancellationToken).ConfigureAwait(false);
-            if (opened is null && attempt.LastBindError is { } bindError && AllSourcesQuarantined(addresses))
-            {
-                throw NewSocketException(bindError.SocketErrorCode, bindError.Message);
-            }
-
-            return opened;
         }
         catch (SourceBindException e)
         {
@@ -122,6 +117,18 @@ internal sealed class ConnectionOpener
                 SocketError.TimedOut,
                 string.Create(CultureInfo.InvariantCulture, $"Connecting {attempt.Describe()} timed out after {_options.ConnectTimeout.TotalSeconds:0.###} s (TuplePoolOptions.ConnectTimeout)."));
         }
+
+        if (opened is null && AllSourcesQuarantined(addresses))
+        {
+            // Not a full budget but a misconfiguration: no source of this family can be bound.
+            throw attempt.LastBindError is { } bindError
+                ? NewSocketException(bindError.SocketErrorCode, bindError.Message)
+                : NewSocketException(
+                    SocketError.AddressNotAvailable,
+                    $"Every source address for {attempt.Describe()} failed to bind and is left out for {_options.SourceQuarantine} (TuplePoolOptions.SourceQuarantine); check TuplePoolOptions.SourceAddresses.");
+        }
+
+        return opened;
     }
 
     private async ValueTask<OpenedConnection?> AttemptAsync(Attempt attempt, CancellationToken cancellationToken)

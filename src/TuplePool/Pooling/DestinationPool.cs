@@ -216,6 +216,12 @@ internal sealed class DestinationPool
                     try
                     {
                         addresses = await _resolver.ResolveAsync(cancellationToken).ConfigureAwait(false);
+                        if (!_pool.HasSourcesFor(addresses))
+                        {
+                            // Waiting cannot help: no configured source has the destination's family.
+                            throw _pool.Exhausted(Destination, addresses);
+                        }
+
                         opened = await OpenAsync(addresses, cancellationToken).ConfigureAwait(false);
                     }
                     catch
