@@ -147,6 +147,27 @@ public class SocketOptionsTests
     }
 
     [Fact]
+    public void TrySetOptions_AfterFirstUse_AllocateNothing()
+    {
+        SkipUnlessLocalPortRange();
+        using var first = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        using var second = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        var range = new PortRange(33000, 33009);
+        SocketOptions.TrySetBindAddressNoPort(first);
+        SocketOptions.TrySetLocalPortRange(first, range);
+        SocketOptions.SetAbortiveClose(first);
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        var noPort = SocketOptions.TrySetBindAddressNoPort(second);
+        var localRange = SocketOptions.TrySetLocalPortRange(second, range);
+        SocketOptions.SetAbortiveClose(second);
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.True(noPort && localRange);
+        Assert.Equal(0, allocated);
+    }
+
+    [Fact]
     public void SetAbortiveClose_Socket_LingerOnWithZeroSeconds()
     {
         using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
