@@ -1,7 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
 using TuplePool.Platform;
-using Xunit;
 
 namespace TuplePool.Tests.Platform;
 

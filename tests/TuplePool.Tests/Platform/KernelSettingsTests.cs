@@ -1,6 +1,5 @@
 using System.Net;
 using TuplePool.Platform;
-using Xunit;
 
 namespace TuplePool.Tests.Platform;
 

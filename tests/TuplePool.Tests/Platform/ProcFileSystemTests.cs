@@ -1,5 +1,4 @@
 using TuplePool.Platform;
-using Xunit;
 
 namespace TuplePool.Tests.Platform;
 
