@@ -32,6 +32,7 @@ public sealed class SocketPool : ISocketPool
     private readonly ITimer? _reaper;
     private DestinationPool? _lastUsed;
     private int _reaperRunning;
+    private int _ticks;
     private volatile bool _disposed;
 
     /// <summary>Creates a pool.</summary>
@@ -350,7 +351,8 @@ public sealed class SocketPool : ISocketPool
         {
             try
             {
-                _reaper!.Change(Settings.ReaperPeriod, Settings.ReaperPeriod);
+                Settings.RefreshClock();
+                _reaper!.Change(Settings.ClockResolution, Settings.ClockResolution);
             }
             catch (ObjectDisposedException)
             {
@@ -371,6 +373,12 @@ public sealed class SocketPool : ISocketPool
     private void Reap()
     {
         if (_disposed)
+        {
+            return;
+        }
+
+        Settings.RefreshClock();
+        if (++_ticks % Settings.SweepEveryTicks != 0)
         {
             return;
         }

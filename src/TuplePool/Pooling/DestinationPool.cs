@@ -58,7 +58,7 @@ internal sealed class DestinationPool
     /// <summary>Called when a lease ends (the token has already been retired).</summary>
     public void Return(PooledConnection connection)
     {
-        if (_pool.IsDisposed || connection.Invalidated || connection.StreamDisposed || IsPastLifetime(connection, _settings.Now()))
+        if (_pool.IsDisposed || connection.Invalidated || connection.StreamDisposed)
         {
             Close(connection);
             return;
@@ -66,7 +66,16 @@ internal sealed class DestinationPool
 
         if (_settings.TracksIdleTime)
         {
-            connection.IdleSince = _settings.Now();
+            // Start the timer first when it is stopped: it refreshes the coarse clock we stamp with.
+            _pool.EnsureReaper();
+            var now = _settings.CoarseNow;
+            if (IsPastLifetime(connection, now))
+            {
+                Close(connection);
+                return;
+            }
+
+            connection.IdleSince = now;
         }
 
         if (!_idle.TryPush(connection))
@@ -135,7 +144,7 @@ internal sealed class DestinationPool
     {
         if (_settings.TracksIdleTime)
         {
-            var now = _settings.Now();
+            var now = _settings.CoarseNow;
             if (now - connection.IdleSince > _settings.IdleTimeoutTicks || IsPastLifetime(connection, now))
             {
                 return false;

@@ -6,6 +6,8 @@ namespace TuplePool.Pooling;
 /// <summary>The options the pool reads on every lend and return, copied once and pre-converted to timestamp ticks.</summary>
 internal sealed class PoolSettings
 {
+    private long _clock;
+
     public PoolSettings(TuplePoolOptions options, TimeProvider timeProvider)
     {
         TimeProvider = timeProvider;
@@ -19,6 +21,9 @@ internal sealed class PoolSettings
         LifetimeTicks = options.ConnectionLifetime == Timeout.InfiniteTimeSpan ? long.MaxValue : TupleLedger.ToTimestampTicks(options.ConnectionLifetime, timeProvider);
         TracksIdleTime = IdleTimeoutTicks != long.MaxValue || LifetimeTicks != long.MaxValue;
         ReaperPeriod = ComputeReaperPeriod(options);
+        ClockResolution = TracksIdleTime && ReaperPeriod > TimeSpan.FromSeconds(1) ? TimeSpan.FromSeconds(1) : ReaperPeriod;
+        SweepEveryTicks = Math.Max(1, (int)(ReaperPeriod.Ticks / ClockResolution.Ticks));
+        RefreshClock();
     }
 
     public TimeProvider TimeProvider { get; }
@@ -45,8 +50,29 @@ internal sealed class PoolSettings
     /// <summary>How often the reaper sweeps idle connections while there are any.</summary>
     public TimeSpan ReaperPeriod { get; }
 
+    /// <summary>How often the pool's timer ticks while anything is idle: at most 1 s.</summary>
+    public TimeSpan ClockResolution { get; }
+
+    /// <summary>The timer sweeps the idle stores every this many ticks (every <see cref="ReaperPeriod"/>).</summary>
+    public int SweepEveryTicks { get; }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public long Now() => TimeProvider.GetTimestamp();
+
+    /// <summary>
+    /// The <see cref="TimeProvider"/> timestamp as of the last timer tick (at most
+    /// <see cref="ClockResolution"/> old while anything is idle). Lending and returning read this
+    /// field instead of the clock: a clock read costs about 20 ns on Linux, more than the whole rest
+    /// of an idle hit, and idle and lifetime limits of seconds do not need nanoseconds. The
+    /// reaper, which runs on the same tick, uses the exact clock.
+    /// </summary>
+    public long CoarseNow
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => Volatile.Read(ref _clock);
+    }
+
+    public void RefreshClock() => Volatile.Write(ref _clock, TimeProvider.GetTimestamp());
 
     /// <summary>
     /// A quarter of the shorter of IdleTimeout and ConnectionLifetime, between 100 ms and 5 s:
