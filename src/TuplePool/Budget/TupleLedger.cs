@@ -19,6 +19,7 @@ internal sealed class TupleLedger
     private int _open;
     private int _external;
     private long _externalUntil;
+    private bool _aboveNinetyPercent;
 
     public TupleLedger(ConnectionTuple tuple, int capacity, TimeSpan timeWaitCharge, TimeProvider timeProvider)
     {
@@ -123,7 +124,7 @@ internal sealed class TupleLedger
             ExpireLocked(now);
             var ours = _open - 1 + _timeWaitExpiries.Count; // the failed attempt still holds its reservation
             var others = kernelCount - ours;
-            _external = others > 0 ? others : Math.Max(0, Capacity - _open - _timeWaitExpiries.Count);
+            _external = others > 0 ? others : Math.Max(0, Capacity - ours);
             _externalUntil = now + ToTimestampTicks(holdFor, TimeProvider);
         }
     }
@@ -157,6 +158,27 @@ internal sealed class TupleLedger
 
                 return next;
             }
+        }
+    }
+
+    /// <summary>True once each time usage rises above 90 % of capacity (re-armed when it drops below 80 %).</summary>
+    public bool CrossedNinetyPercent()
+    {
+        lock (_gate)
+        {
+            var used = Capacity - RemainingLocked(TimeProvider.GetTimestamp());
+            if (!_aboveNinetyPercent && used * 10 > Capacity * 9)
+            {
+                _aboveNinetyPercent = true;
+                return true;
+            }
+
+            if (_aboveNinetyPercent && used * 10 < Capacity * 8)
+            {
+                _aboveNinetyPercent = false;
+            }
+
+            return false;
         }
     }
 

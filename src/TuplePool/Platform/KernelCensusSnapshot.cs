@@ -1,14 +1,106 @@
 using System.Net;
+using System.Net.Sockets;
 
 namespace TuplePool.Platform;
 
 /// <summary>Socket counts per (source IP, destination IP, destination port) and TCP state.</summary>
+/// <remarks>
+/// Addresses are compared by their bytes: IPv4-mapped IPv6 addresses count as IPv4 (the census
+/// stores them that way) and an IPv6 scope id is ignored (<c>/proc</c> does not print one).
+/// The kernel does not read <c>/proc/net/tcp</c> out atomically; while sockets come and go a
+/// snapshot can miss or repeat a few, so treat the counts as a close estimate.
+/// </remarks>
 internal sealed class KernelCensusSnapshot
 {
-    public int MalformedLines => throw new NotImplementedException();
+    private readonly Dictionary<KernelCensusKey, int> _counts;
+
+    public KernelCensusSnapshot(Dictionary<KernelCensusKey, int> counts, int malformedLines, IReadOnlyList<string> unreadableFiles)
+    {
+        ArgumentNullException.ThrowIfNull(counts);
+        ArgumentNullException.ThrowIfNull(unreadableFiles);
+        _counts = counts;
+        MalformedLines = malformedLines;
+        UnreadableFiles = unreadableFiles;
+    }
+
+    /// <summary>A census that saw nothing.</summary>
+    public static KernelCensusSnapshot Empty { get; } = new([], 0, []);
+
+    /// <summary>Lines that were skipped because they did not have the kernel's shape.</summary>
+    public int MalformedLines { get; }
+
+    /// <summary>Census files that could not be read (not Linux, no IPv6, a restricted container).</summary>
+    public IReadOnlyList<string> UnreadableFiles { get; }
+
+    /// <summary>All sockets counted, LISTEN included.</summary>
+    public int TotalSockets => _counts.Values.Sum();
+
+    /// <summary>A snapshot of the given sockets; for tests of code that consumes the census.</summary>
+    public static KernelCensusSnapshot FromEntries(IEnumerable<KernelCensusEntry> entries)
+    {
+        ArgumentNullException.ThrowIfNull(entries);
+        var counts = new Dictionary<KernelCensusKey, int>();
+        foreach (var entry in entries)
+        {
+            var key = new KernelCensusKey(Normalize(entry.LocalAddress), Normalize(entry.RemoteAddress), entry.RemotePort, entry.State);
+            counts[key] = counts.GetValueOrDefault(key) + 1;
+        }
+
+        return new KernelCensusSnapshot(counts, 0, []);
+    }
 
     /// <summary>Sockets in any state but LISTEN; a source of Any/IPv6Any matches every source.</summary>
-    public int CountUsing(IPAddress source, IPEndPoint destination) => throw new NotImplementedException();
+    /// <remarks>
+    /// Every socket talking to <paramref name="destination"/> has a local address of the
+    /// destination's family (mapped addresses are IPv4 here), so either wildcard matches them all:
+    /// a dual-stack socket bound to <c>::</c> that connects to an IPv4 destination is counted too.
+    /// </remarks>
+    public int CountUsing(IPAddress source, IPEndPoint destination) => Sum(source, destination, state: null);
 
-    public int Count(IPAddress source, IPEndPoint destination, TcpState state) => throw new NotImplementedException();
+    /// <summary>Sockets in <paramref name="state"/>; a source of Any/IPv6Any matches every source.</summary>
+    public int Count(IPAddress source, IPEndPoint destination, TcpState state) => Sum(source, destination, state);
+
+    private int Sum(IPAddress source, IPEndPoint destination, TcpState? state)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        ArgumentNullException.ThrowIfNull(destination);
+        var local = Normalize(source);
+        var remote = Normalize(destination.Address);
+        var anySource = IsWildcard(local);
+        var total = 0;
+        foreach (var (key, count) in _counts)
+        {
+            if (key.RemotePort == destination.Port
+                && (state is { } wanted ? key.State == wanted : key.State != TcpState.Listen)
+                && SameAddress(key.RemoteAddress, remote)
+                && (anySource || SameAddress(key.LocalAddress, local)))
+            {
+                total += count;
+            }
+        }
+
+        return total;
+    }
+
+    private static IPAddress Normalize(IPAddress address) => address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address;
+
+    private static bool IsWildcard(IPAddress address) => address.Equals(IPAddress.Any) || SameAddress(address, IPAddress.IPv6Any);
+
+    private static bool SameAddress(IPAddress a, IPAddress b)
+    {
+        if (a.AddressFamily != b.AddressFamily)
+        {
+            return false;
+        }
+
+        if (a.AddressFamily == AddressFamily.InterNetwork)
+        {
+            return a.Equals(b);
+        }
+
+        // IPAddress.Equals would also compare the scope id, which /proc never shows.
+        Span<byte> left = stackalloc byte[16];
+        Span<byte> right = stackalloc byte[16];
+        return a.TryWriteBytes(left, out _) && b.TryWriteBytes(right, out _) && left.SequenceEqual(right);
+    }
 }

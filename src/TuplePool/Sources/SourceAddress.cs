@@ -14,6 +14,13 @@ internal sealed class SourceAddress(IPAddress address, bool isImplicit)
 
     public bool IsQuarantined(long now) => Volatile.Read(ref _quarantinedUntil) > now;
 
+    /// <summary>True exactly once after a quarantine has run out (the caller logs the source as back).</summary>
+    public bool TryEndQuarantine(long now)
+    {
+        var until = Volatile.Read(ref _quarantinedUntil);
+        return until != 0 && until <= now && Interlocked.CompareExchange(ref _quarantinedUntil, 0, until) == until;
+    }
+
     /// <summary>Takes the source out until <paramref name="until"/>; false when it already was out.</summary>
     public bool Quarantine(long now, long until)
     {

@@ -19,6 +19,9 @@ internal sealed class SourceSelector
     private readonly long _quarantineTicks;
     private int _roundRobin;
 
+    /// <summary>Raised once when a quarantined source is found usable again.</summary>
+    public event Action<SourceAddress>? SourceRestored;
+
     public SourceSelector(IList<IPAddress> configured, SourceSelectionMode mode, TimeSpan quarantine, TupleBudget budget, TimeProvider timeProvider)
     {
         _budget = budget;
@@ -121,7 +124,7 @@ internal sealed class SourceSelector
         return source.Quarantine(now, now + _quarantineTicks);
     }
 
-    /// <summary>When the earliest quarantine among the sources for <paramref name="destination"/> ends, or null.</summary>
+    /// <summary>True when every source for <paramref name="destination"/>'s family is quarantined.</summary>
     public bool AllQuarantined(IPAddress destination)
     {
         var now = _timeProvider.GetTimestamp();
@@ -129,6 +132,18 @@ internal sealed class SourceSelector
         return sources.Count > 0 && sources.All(s => s.IsQuarantined(now));
     }
 
-    private static bool IsUsable(SourceAddress source, IReadOnlyCollection<SourceAddress>? exclude, long now)
-        => !source.IsQuarantined(now) && (exclude is null || !exclude.Contains(source));
+    private bool IsUsable(SourceAddress source, IReadOnlyCollection<SourceAddress>? exclude, long now)
+    {
+        if (source.IsQuarantined(now))
+        {
+            return false;
+        }
+
+        if (source.TryEndQuarantine(now))
+        {
+            SourceRestored?.Invoke(source);
+        }
+
+        return exclude is null || !exclude.Contains(source);
+    }
 }

@@ -1,0 +1,177 @@
+using System.Buffers.Binary;
+using System.Globalization;
+using System.Net;
+
+namespace TuplePool.Platform;
+
+/// <summary>
+/// Parses the text of <c>/proc/net/tcp</c> and <c>/proc/net/tcp6</c>. Pure: tests feed it captured text.
+/// </summary>
+/// <remarks>
+/// <para>The kernel prints one socket per line after a header line:</para>
+/// <code>
+///   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ...
+///    0: 0100007F:1F90 0200007F:8CA0 01 00000000:00000000 00:00000000 00000000     0        0 12345 ...
+/// </code>
+/// <para>
+/// An address is printed with <c>%08X</c> per 32-bit word of the in-memory (network order) address
+/// read as a host-order integer: on a little-endian machine 127.0.0.1 (bytes 7F 00 00 01) prints as
+/// <c>0100007F</c>. tcp6 prints the four words of <c>s6_addr32</c> the same way. Writing each word
+/// back in host order gives the original bytes. Ports are converted with <c>ntohs</c> first, so
+/// <c>1F90</c> is port 8080. The state is <c>%02X</c> of the numbers in <see cref="TcpState"/>.
+/// </para>
+/// <para>
+/// A line that does not have this shape is skipped and counted, never thrown on: the census runs
+/// on the error path and must not turn one odd line into a second failure.
+/// </para>
+/// </remarks>
+internal static class KernelCensusParser
+{
+    private const int IPv4HexLength = 8;
+    private const int IPv6HexLength = 32;
+    private const int PortHexLength = 4;
+
+    // sl, local, remote, st, tx:rx, tr:tm, retrnsmt, uid, timeout, inode: every kind of line
+    // (listening, established, TIME_WAIT, request) has at least these.
+    private const int MinimumFields = 10;
+
+    /// <summary>Parses one file's text, with addresses decoded in the given byte order.</summary>
+    public static KernelCensusSnapshot Parse(string text, bool isLittleEndian)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var counts = new Dictionary<KernelCensusKey, int>();
+        var malformed = ParseInto(text, isLittleEndian, counts);
+        return new KernelCensusSnapshot(counts, malformed, []);
+    }
+
+    /// <summary>
+    /// Adds every socket line of <paramref name="text"/> to <paramref name="counts"/>; returns how
+    /// many lines were malformed. Header lines and blank lines are skipped without counting.
+    /// </summary>
+    public static int ParseInto(ReadOnlySpan<char> text, bool isLittleEndian, Dictionary<KernelCensusKey, int> counts)
+    {
+        ArgumentNullException.ThrowIfNull(counts);
+        var malformed = 0;
+        foreach (var line in text.EnumerateLines())
+        {
+            if (line.IsWhiteSpace() || IsHeader(line))
+            {
+                continue;
+            }
+
+            if (TryParseLine(line, isLittleEndian, out var entry))
+            {
+                var key = new KernelCensusKey(entry.LocalAddress, entry.RemoteAddress, entry.RemotePort, entry.State);
+                counts[key] = counts.GetValueOrDefault(key) + 1;
+            }
+            else
+            {
+                malformed++;
+            }
+        }
+
+        return malformed;
+    }
+
+    /// <summary>Parses one socket line; false when it does not have the kernel's shape.</summary>
+    public static bool TryParseLine(ReadOnlySpan<char> line, bool isLittleEndian, out KernelCensusEntry entry)
+    {
+        entry = default;
+        var rest = line;
+        var slot = NextField(ref rest);
+        var local = NextField(ref rest);
+        var remote = NextField(ref rest);
+        var state = NextField(ref rest);
+
+        var fields = 4;
+        while (!NextField(ref rest).IsEmpty)
+        {
+            fields++;
+        }
+
+        if (fields < MinimumFields
+            || !IsSlot(slot)
+            || !TryParseEndPoint(local, isLittleEndian, out var localAddress, out var localPort)
+            || !TryParseEndPoint(remote, isLittleEndian, out var remoteAddress, out var remotePort)
+            || local.Length != remote.Length
+            || state.Length != 2
+            || !int.TryParse(state, NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var stateNumber)
+            || stateNumber is < (int)TcpState.Established or > (int)TcpState.NewSynRecv)
+        {
+            return false;
+        }
+
+        entry = new KernelCensusEntry(localAddress, localPort, remoteAddress, remotePort, (TcpState)stateNumber);
+        return true;
+    }
+
+    private static bool IsHeader(ReadOnlySpan<char> line)
+    {
+        var rest = line;
+        return NextField(ref rest).SequenceEqual("sl");
+    }
+
+    // "12:" — the kernel's slot number.
+    private static bool IsSlot(ReadOnlySpan<char> field)
+        => field.Length >= 2 && field[^1] == ':' && !field[..^1].ContainsAnyExceptInRange('0', '9');
+
+    // "0100007F:1F90" or "00000000000000000000000001000000:1F90".
+    private static bool TryParseEndPoint(ReadOnlySpan<char> field, bool isLittleEndian, out IPAddress address, out int port)
+    {
+        address = IPAddress.None;
+        port = 0;
+        var colon = field.IndexOf(':');
+        if (colon is not (IPv4HexLength or IPv6HexLength)
+            || field.Length - colon - 1 != PortHexLength
+            || !TryParseHex(field[(colon + 1)..], out var portValue))
+        {
+            return false;
+        }
+
+        Span<byte> bytes = stackalloc byte[16];
+        var hex = field[..colon];
+        var length = hex.Length / 2;
+        for (var word = 0; word * 8 < hex.Length; word++)
+        {
+            if (!TryParseHex(hex.Slice(word * 8, 8), out var value))
+            {
+                return false;
+            }
+
+            // The kernel printed the word as the host read it from memory; write it back the same way.
+            var target = bytes.Slice(word * 4, 4);
+            if (isLittleEndian)
+            {
+                BinaryPrimitives.WriteUInt32LittleEndian(target, value);
+            }
+            else
+            {
+                BinaryPrimitives.WriteUInt32BigEndian(target, value);
+            }
+        }
+
+        address = length == 16 && IsIPv4Mapped(bytes)
+            ? new IPAddress(bytes[12..16])
+            : new IPAddress(bytes[..length]);
+        port = (int)portValue;
+        return true;
+    }
+
+    // ::ffff:a.b.c.d — a dual-stack socket talking IPv4; the kernel's port search treats it as IPv4.
+    private static bool IsIPv4Mapped(ReadOnlySpan<byte> bytes)
+        => !bytes[..10].ContainsAnyExcept((byte)0) && bytes[10] == 0xFF && bytes[11] == 0xFF;
+
+    // Exactly the digits given: uint.TryParse would also take a leading sign or whitespace with
+    // other styles, but AllowHexSpecifier alone takes hex digits only.
+    private static bool TryParseHex(ReadOnlySpan<char> hex, out uint value)
+        => uint.TryParse(hex, NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out value);
+
+    private static ReadOnlySpan<char> NextField(ref ReadOnlySpan<char> rest)
+    {
+        rest = rest.TrimStart(' ');
+        var end = rest.IndexOf(' ');
+        var field = end < 0 ? rest : rest[..end];
+        rest = end < 0 ? default : rest[end..];
+        return field;
+    }
+}
