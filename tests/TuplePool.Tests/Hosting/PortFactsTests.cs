@@ -17,4 +17,16 @@ public sealed class PortFactsTests
 
         Assert.Equal(expected, facts.CountReservedIn(new PortRange(first, last)));
     }
+
+    [Fact]
+    public void ReadSystem_Linux_ThisMachinesRangeAndKernel()
+    {
+        Assert.SkipUnless(OperatingSystem.IsLinux(), "PortFacts are only read on Linux; elsewhere they are unknown (null).");
+
+        var facts = PortFacts.ReadSystem();
+
+        Assert.NotNull(facts);
+        Assert.Equal(PortRange.ReadSystem(), facts.SystemRange);
+        Assert.Equal(Environment.OSVersion.Version >= new Version(6, 3), facts.HonorsLocalPortRange);
+    }
 }

@@ -3,9 +3,16 @@ using System.Text;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using System.Diagnostics.Metrics;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
 using TuplePool.Hosting;
+using TuplePool.Tests.Http;
+using TuplePool.Tests.Support;
 using Xunit;
 
 namespace TuplePool.Tests.Hosting;
@@ -284,5 +291,91 @@ public sealed class TuplePoolServiceCollectionExtensionsTests
         await host.StopAsync(TestContext.Current.CancellationToken);
 
         Assert.NotNull(host.Services.GetRequiredService<ISocketPool>());
+    }
+
+    [Fact]
+    public async Task AddTuplePool_TimeProviderInContainer_PoolTimesOutOnIt()
+    {
+        var time = new FakeTimeProvider();
+        await using var server = new LoopbackServer();
+        await using var provider = new ServiceCollection()
+            .AddSingleton<TimeProvider>(time)
+            .AddTuplePool(o =>
+            {
+                o.SourceAddresses.Add(IPAddress.Parse("127.0.0.2"));
+                o.LocalPortRange = IntegrationPortSlices.Next(1);
+                o.AcquireTimeout = TimeSpan.FromMinutes(1);
+            })
+            .BuildServiceProvider();
+        var pool = provider.GetRequiredService<ISocketPool>();
+        await using var only = await pool.AcquireAsync(server.EndPoint, TestContext.Current.CancellationToken);
+
+        var waiting = pool.AcquireAsync(server.EndPoint, TestContext.Current.CancellationToken).AsTask();
+        for (var i = 0; i < 100 && !waiting.IsCompleted; i++)
+        {
+            // Only the container's fake clock can end this wait; the system clock would take a minute.
+            time.Advance(TimeSpan.FromSeconds(61));
+            await Task.Delay(10, TestContext.Current.CancellationToken);
+        }
+
+        await Assert.ThrowsAsync<TupleBudgetExhaustedException>(() => waiting.WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken));
+    }
+
+    [Fact]
+    public async Task AddTuplePool_MeterFactoryInContainer_PoolMeterComesFromIt()
+    {
+        await using var server = new LoopbackServer();
+        await using var provider = new ServiceCollection()
+            .AddMetrics()
+            .AddTuplePool(o =>
+            {
+                o.SourceAddresses.Add(IPAddress.Parse("127.0.0.2"));
+                o.LocalPortRange = IntegrationPortSlices.Next(5);
+            })
+            .BuildServiceProvider();
+        var pool = provider.GetRequiredService<ISocketPool>();
+
+        // Scoped to the container's IMeterFactory: sees only meters that factory created.
+        using var collector = new MetricCollector<double>(provider.GetRequiredService<IMeterFactory>(), "TuplePool", "tuplepool.acquire.duration");
+        var lease = await pool.AcquireAsync(server.EndPoint, TestContext.Current.CancellationToken);
+        lease.Dispose();
+
+        Assert.NotEmpty(collector.GetMeasurementSnapshot());
+    }
+
+    [Fact]
+    public async Task AddTuplePool_LoggerFactoryInContainer_PoolLogsThroughIt()
+    {
+        await using var provider = new ServiceCollection()
+            .AddLogging(b => b.AddFakeLogging().SetMinimumLevel(LogLevel.Debug))
+            .AddTuplePool()
+            .BuildServiceProvider();
+
+        provider.GetRequiredService<ISocketPool>();
+
+        var logs = provider.GetRequiredService<FakeLogCollector>().GetSnapshot();
+        Assert.Contains(logs, r => r.Category == typeof(SocketPool).FullName);
+    }
+
+    [Fact]
+    public async Task AddTuplePool_RangeOutsideThisMachinesSystemRange_StartFails()
+    {
+        Assert.SkipUnless(OperatingSystem.IsLinux(), "The kernel's port range is only known on Linux.");
+        var system = PortRange.ReadSystem();
+        var crossing = new PortRange(system.First - 1, system.First + 10);
+        await using var provider = new ServiceCollection().AddTuplePool(o => o.LocalPortRange = crossing).BuildServiceProvider();
+
+        var failure = Assert.Single(StartFails(provider).Failures);
+
+        Assert.StartsWith($"TuplePool: LocalPortRange: {crossing} ", failure, StringComparison.Ordinal);
+        Assert.Contains(system.ToString(), failure, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AddTuplePool_SliceOfThisMachinesSystemRange_StartSucceeds()
+    {
+        await using var provider = new ServiceCollection().AddTuplePool(o => o.LocalPortRange = IntegrationPortSlices.Next(1)).BuildServiceProvider();
+
+        provider.GetRequiredService<IStartupValidator>().Validate();
     }
 }

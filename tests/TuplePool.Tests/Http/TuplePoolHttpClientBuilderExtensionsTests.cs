@@ -1,4 +1,6 @@
 using System.Net;
+using System.Text;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Xunit;
@@ -112,5 +114,38 @@ public sealed class TuplePoolHttpClientBuilderExtensionsTests
         var e = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IHttpClientFactory>().CreateClient("backend"));
 
         Assert.Contains("MaxConnectAttempts: 0", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task UseTuplePool_PoolFromJsonConfiguration_RequestsLeaveFromEveryConfiguredSource()
+    {
+        var token = TestContext.Current.CancellationToken;
+        await using var server = await TestHttpServer.StartAsync(token);
+        var configuration = new ConfigurationBuilder().AddJsonStream(new MemoryStream(Encoding.UTF8.GetBytes($$"""
+            {
+              "TuplePool": {
+                "SourceAddresses": [ "127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5" ],
+                "LocalPortRange": "{{IntegrationPortSlices.Next(40)}}",
+                "AcquireTimeout": "00:00:10",
+                "CloseMode": "Abortive"
+              }
+            }
+            """))).Build();
+        var services = new ServiceCollection().AddTuplePool(configuration);
+        services.AddHttpClient("backend", c => c.BaseAddress = server.BaseAddress).UseTuplePool();
+        await using var provider = services.BuildServiceProvider();
+        provider.GetRequiredService<IStartupValidator>().Validate();
+        var client = provider.GetRequiredService<IHttpClientFactory>().CreateClient("backend");
+
+        var requests = Enumerable.Range(0, 8).Select(_ => client.GetStringAsync("/hold", token)).ToList();
+        Assert.True(await TestHttpServer.EventuallyAsync(() => server.Held == 8, TimeSpan.FromSeconds(20)), $"only {server.Held} of 8 requests reached the server");
+        server.Release();
+        await Task.WhenAll(requests);
+
+        Assert.Equal(["127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5"], server.ClientAddresses.Keys.Select(a => a.ToString()).Order(StringComparer.Ordinal));
+        var tuples = provider.GetRequiredService<ISocketPool>().GetSnapshot().Tuples;
+        Assert.Equal(4, tuples.Count);
+        Assert.All(tuples, t => Assert.Equal(new IPEndPoint(IPAddress.Loopback, server.BaseAddress.Port), t.Destination));
+        Assert.Equal(8, tuples.Sum(t => t.Active));
     }
 }
