@@ -26,21 +26,33 @@ internal static class TuplePoolOptionsValidator
     /// <summary>Longest connect timeout: 1 day (also Polly's timeout strategy maximum).</summary>
     public static readonly TimeSpan MaxConnectTimeout = TimeSpan.FromDays(1);
 
-    /// <summary>Validates against this machine's kernel (read from <c>/proc</c> only when a rule needs it).</summary>
-    public static IReadOnlyList<string> Validate(TuplePoolOptions options)
-        => Validate(options, PortFacts.ReadSystem, SourceAddressProbe.TryBind);
-
-    /// <summary>Validates against the given kernel settings (the ones the pool itself uses).</summary>
-    public static IReadOnlyList<string> Validate(TuplePoolOptions options, KernelSettings? kernel)
-        => Validate(options, () => kernel is null ? null : FromKernel(kernel), SourceAddressProbe.TryBind);
+    /// <summary>
+    /// Validates <paramref name="options"/> against <paramref name="kernel"/> (the settings the pool
+    /// itself uses), or against this machine's kernel when null (read from <c>/proc</c> only when a
+    /// rule needs it).
+    /// </summary>
+    /// <param name="options">The options to check.</param>
+    /// <param name="kernel">The kernel facts; null reads this machine's.</param>
+    /// <param name="probeSources">
+    /// Bind a socket to each source address to check it is assigned to this machine. True for
+    /// start-up validation; a pool constructor may pass false and leave an address that is not (yet)
+    /// assigned to the pool's source quarantine at run time.
+    /// </param>
+    /// <returns>One message per problem, each starting with the setting's name; empty when valid.</returns>
+    public static IReadOnlyList<string> Validate(TuplePoolOptions options, KernelSettings? kernel = null, bool probeSources = true)
+        => Validate(
+            options,
+            kernel is null ? PortFacts.ReadSystem : () => FromKernel(kernel),
+            probeSources ? SourceAddressProbe.TryBind : static _ => null);
 
     /// <summary>
     /// Throws <see cref="ArgumentException"/> listing every problem when <paramref name="options"/>
-    /// is not valid. For constructors: <c>TuplePoolOptionsValidator.ThrowIfInvalid(options)</c>.
+    /// is not valid; see <see cref="Validate(TuplePoolOptions, KernelSettings?, bool)"/>. For
+    /// constructors: <c>TuplePoolOptionsValidator.ThrowIfInvalid(options, kernel, probeSources: false)</c>.
     /// </summary>
-    public static void ThrowIfInvalid(TuplePoolOptions options, KernelSettings? kernel = null, string paramName = "options")
+    public static void ThrowIfInvalid(TuplePoolOptions options, KernelSettings? kernel = null, bool probeSources = true, string paramName = "options")
     {
-        var failures = kernel is null ? Validate(options) : Validate(options, kernel);
+        var failures = Validate(options, kernel, probeSources);
         if (failures.Count > 0)
         {
             throw new ArgumentException(
@@ -93,8 +105,8 @@ internal static class TuplePoolOptionsValidator
         return failures;
     }
 
-    private static PortFacts FromKernel(KernelSettings kernel)
-        => new(kernel.PortRange, kernel.ReservedPorts, kernel.SupportsLocalPortRange, kernel.KernelVersion);
+    private static PortFacts? FromKernel(KernelSettings kernel)
+        => kernel.IsLinux ? new(kernel.PortRange, kernel.ReservedPorts, kernel.SupportsLocalPortRange, kernel.KernelVersion) : null;
 
     private static void ValidateSourceAddresses(TuplePoolOptions options, Func<IPAddress, string?> probe, List<string> failures)
     {

@@ -1,5 +1,6 @@
 using System.Net;
 using TuplePool.Hosting;
+using TuplePool.Platform;
 using Xunit;
 
 namespace TuplePool.Tests.Hosting;
@@ -288,5 +289,35 @@ public sealed class TuplePoolOptionsValidatorTests
             case "SourceSelection": options.SourceSelection = (SourceSelectionMode)Int(); break;
             default: throw new ArgumentException(change, nameof(change));
         }
+    }
+
+    [Fact]
+    public void ThrowIfInvalid_UnassignedSourceWithoutProbing_DoesNotThrow()
+    {
+        // A pool built by hand may leave an unassigned source to its run-time quarantine.
+        var options = new TuplePoolOptions { SourceAddresses = [IPAddress.Parse("192.0.2.1")] };
+
+        TuplePoolOptionsValidator.ThrowIfInvalid(options, probeSources: false);
+        Assert.Throws<ArgumentException>(() => TuplePoolOptionsValidator.ThrowIfInvalid(options));
+    }
+
+    [Fact]
+    public void Validate_GivenKernelSettings_JudgesRangeAgainstThem()
+    {
+        var kernel = new KernelSettings
+        {
+            PortRange = new PortRange(40000, 40999),
+            ReservedPorts = [],
+            TcpTwReuse = 2,
+            TcpTwReuseDelay = TimeSpan.FromSeconds(1),
+            KernelVersion = new Version(6, 8),
+            IsLinux = true,
+            Fallbacks = [],
+        };
+        var options = new TuplePoolOptions { LocalPortRange = new PortRange(45000, 45099) };
+
+        var failure = Assert.Single(TuplePoolOptionsValidator.Validate(options, kernel));
+
+        Assert.StartsWith("LocalPortRange: 45000-45099 is not inside the system range 40000-40999", failure, StringComparison.Ordinal);
     }
 }

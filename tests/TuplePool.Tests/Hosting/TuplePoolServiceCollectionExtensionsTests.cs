@@ -378,4 +378,32 @@ public sealed class TuplePoolServiceCollectionExtensionsTests
 
         provider.GetRequiredService<IStartupValidator>().Validate();
     }
+
+    private sealed class ConnectAudit
+    {
+        public System.Collections.Concurrent.ConcurrentQueue<System.Net.EndPoint> Destinations { get; } = new();
+    }
+
+    [Fact]
+    public async Task AddTuplePool_ConnectPipelineShapedWithAServiceFromDI_PoolUsesIt()
+    {
+        // Users shape the Polly connect pipeline through the options, with services from the
+        // container through the Options pattern.
+        await using var server = new LoopbackServer();
+        var services = new ServiceCollection()
+            .AddSingleton<ConnectAudit>()
+            .AddTuplePool(o =>
+            {
+                o.SourceAddresses.Add(IPAddress.Parse("127.0.0.2"));
+                o.LocalPortRange = IntegrationPortSlices.Next(5);
+            });
+        services.AddOptions<TuplePoolOptions>()
+            .Configure<ConnectAudit>((o, audit) => o.ConfigureConnectPipeline = (_, destination) => audit.Destinations.Enqueue(destination));
+        await using var provider = services.BuildServiceProvider();
+
+        var lease = await provider.GetRequiredService<ISocketPool>().AcquireAsync(server.EndPoint, TestContext.Current.CancellationToken);
+        lease.Dispose();
+
+        Assert.Equal(server.EndPoint, Assert.Single(provider.GetRequiredService<ConnectAudit>().Destinations));
+    }
 }
