@@ -100,6 +100,9 @@ public sealed class SocketPool : ISocketPool
 
     internal bool IsDisposed => _disposed;
 
+    /// <summary>True while the idle reaper's timer ticks (it stops when nothing is idle).</summary>
+    internal bool IsReaperRunning => Volatile.Read(ref _reaperRunning) != 0;
+
     /// <inheritdoc />
     public ValueTask<SocketLease> AcquireAsync(EndPoint destination, CancellationToken cancellationToken = default)
     {

@@ -1,0 +1,125 @@
+using System.Net;
+using System.Net.Sockets;
+using TuplePool.Platform;
+
+namespace TuplePool.Tests.Platform;
+
+// Client port slice of this class: 33100-33199.
+public class KernelCensusTests
+{
+    private static readonly PortRange Slice = new(33100, 33199);
+
+    private static string Captured(string name) => File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "Platform", "TestData", name));
+
+    [Fact]
+    public void Read_BothFiles_CountsFromEach()
+    {
+        Assert.SkipUnless(BitConverter.IsLittleEndian, "The captured text is from a little-endian machine.");
+        var fileSystem = new FakeProcFileSystem
+        {
+            [KernelCensus.TcpPath] = Captured("proc-net-tcp.txt"),
+            [KernelCensus.Tcp6Path] = Captured("proc-net-tcp6.txt"),
+        };
+
+        var snapshot = new KernelCensus(fileSystem).Read();
+
+        Assert.Equal(14, snapshot.TotalSockets);
+        Assert.Equal(0, snapshot.MalformedLines);
+        Assert.Empty(snapshot.UnreadableFiles);
+        // One socket from each file towards the IPv4 listener: 127.0.0.1 from tcp, the mapped one from tcp6.
+        Assert.Equal(1, snapshot.CountUsing(IPAddress.Parse("127.0.0.4"), IPEndPoint.Parse("127.0.0.1:45189")));
+        Assert.Equal(1, snapshot.Count(IPAddress.Loopback, IPEndPoint.Parse("127.0.0.1:45189"), TcpState.TimeWait));
+    }
+
+    [Fact]
+    public void Read_MalformedLinesInBothFiles_Summed()
+    {
+        var fileSystem = new FakeProcFileSystem
+        {
+            [KernelCensus.TcpPath] = "  sl  local_address\nbad\nworse\n",
+            [KernelCensus.Tcp6Path] = "  sl  local_address\nbad\n",
+        };
+
+        var snapshot = new KernelCensus(fileSystem).Read();
+
+        Assert.Equal(3, snapshot.MalformedLines);
+        Assert.Equal(0, snapshot.TotalSockets);
+    }
+
+    [Fact]
+    public void Read_FilesMissing_EmptyAndListsThem()
+    {
+        var snapshot = new KernelCensus(new FakeProcFileSystem()).Read();
+
+        Assert.Equal(0, snapshot.TotalSockets);
+        Assert.Equal(0, snapshot.MalformedLines);
+        Assert.Equal([KernelCensus.TcpPath, KernelCensus.Tcp6Path], snapshot.UnreadableFiles);
+    }
+
+    [Fact]
+    public void Read_NoIPv6File_StillCountsIPv4()
+    {
+        Assert.SkipUnless(BitConverter.IsLittleEndian, "The captured text is from a little-endian machine.");
+        var fileSystem = new FakeProcFileSystem { [KernelCensus.TcpPath] = Captured("proc-net-tcp.txt") };
+
+        var snapshot = new KernelCensus(fileSystem).Read();
+
+        Assert.Equal(10, snapshot.TotalSockets);
+        Assert.Equal([KernelCensus.Tcp6Path], snapshot.UnreadableFiles);
+    }
+
+    [Fact]
+    public void Read_LiveLoopbackConnections_CountedPerSourceAndState()
+    {
+        Assert.SkipUnless(OperatingSystem.IsLinux(), "The census reads /proc/net/tcp, which only Linux has.");
+        Assert.SkipUnless(KernelSettings.Current.SupportsLocalPortRange, "Keeping to the test's port slice needs IP_LOCAL_PORT_RANGE (Linux 6.3).");
+        var sourceA = IPAddress.Parse("127.0.0.5");
+        var sourceB = IPAddress.Parse("127.0.0.6");
+        var mappedSource = IPAddress.Parse("::ffff:127.0.0.7");
+        using var listener = LoopbackSockets.Listen(IPAddress.Loopback);
+        var destination = listener.EndPoint();
+        var sockets = new List<Socket>();
+        try
+        {
+            for (var i = 0; i < 12; i++)
+            {
+                sockets.Add(LoopbackSockets.Connect(sourceA, destination, Slice));
+            }
+
+            for (var i = 0; i < 7; i++)
+            {
+                sockets.Add(LoopbackSockets.Connect(sourceB, destination, Slice));
+            }
+
+            var mappedDestination = new IPEndPoint(destination.Address.MapToIPv6(), destination.Port);
+            for (var i = 0; i < 3; i++)
+            {
+                sockets.Add(LoopbackSockets.Connect(mappedSource, mappedDestination, Slice, dualMode: true));
+            }
+
+            for (var i = 0; i < 22; i++)
+            {
+                sockets.Add(listener.Accept());
+            }
+
+            var census = KernelCensus.Default.Read();
+
+            Assert.Equal(12, census.CountUsing(sourceA, destination));
+            Assert.Equal(12, census.Count(sourceA, destination, TcpState.Established));
+            Assert.Equal(7, census.CountUsing(sourceB, destination));
+            Assert.Equal(3, census.CountUsing(IPAddress.Parse("127.0.0.7"), destination));
+            Assert.Equal(3, census.CountUsing(mappedSource, mappedDestination));
+            Assert.Equal(22, census.CountUsing(IPAddress.Any, destination));
+            Assert.Equal(0, census.Count(IPAddress.Any, destination, TcpState.TimeWait));
+            Assert.True(census.Count(IPAddress.Loopback, new IPEndPoint(IPAddress.Any, 0), TcpState.Listen) >= 1, "our listener is missing");
+            Assert.Equal(0, census.MalformedLines);
+        }
+        finally
+        {
+            LoopbackSockets.DisposeAbortively(sockets);
+        }
+
+        var after = LoopbackSockets.WaitForCensus(c => c.CountUsing(IPAddress.Any, destination) == 0);
+        Assert.Equal(0, after.CountUsing(IPAddress.Any, destination));
+    }
+}

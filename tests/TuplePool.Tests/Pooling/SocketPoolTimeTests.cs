@@ -1,0 +1,211 @@
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Time.Testing;
+using NSubstitute;
+using TuplePool.Connecting;
+using TuplePool.Platform;
+using TuplePool.Tests.Support;
+
+namespace TuplePool.Tests.Pooling;
+
+/// <summary>
+/// Lifetime, idle timeout, the reaper, TIME_WAIT expiry and the acquire timeout, driven by a
+/// <see cref="FakeTimeProvider"/>. Connections are real loopback sockets from a substitute connector.
+/// </summary>
+public sealed class SocketPoolTimeTests
+{
+    private readonly FakeTimeProvider _time = new();
+    private readonly ISocketConnector _connector = FakeConnector.Create();
+
+    private SocketPool CreateSut(Action<TuplePoolOptions>? configure = null, int capacity = 100)
+    {
+        var options = new TuplePoolOptions
+        {
+            SourceAddresses = TestSources.Take(1),
+            LocalPortRange = new PortRange(40000, 40000 + capacity - 1),
+            AcquireTimeout = TimeSpan.FromSeconds(5),
+            IdleTimeout = TimeSpan.FromSeconds(60),
+        };
+        configure?.Invoke(options);
+        return new SocketPool(options, _time, null, null, _connector, Substitute.For<IKernelCensus>(), TestKernel.Create(twReuse: 0));
+    }
+
+    [Fact]
+    public async Task AcquireAsync_IdlePastIdleTimeout_OpensANewConnection()
+    {
+        await using var server = new LoopbackServer();
+        await using var pool = CreateSut(o => o.ValidateOnAcquire = false);
+        var first = await pool.AcquireAsync(server.EndPoint);
+        var firstEndPoint = first.LocalEndPoint;
+        first.Dispose();
+
+        _time.Advance(TimeSpan.FromSeconds(59));
+        var reused = await pool.AcquireAsync(server.EndPoint);
+        Assert.True(reused.IsReused);
+        reused.Dispose();
+
+        _time.Advance(TimeSpan.FromSeconds(61));
+        await using var fresh = await pool.AcquireAsync(server.EndPoint);
+        Assert.False(fresh.IsReused);
+        Assert.NotEqual(firstEndPoint, fresh.LocalEndPoint);
+    }
+
+    [Fact]
+    public async Task Return_PastConnectionLifetime_ClosesInsteadOfKeeping()
+    {
+        await using var server = new LoopbackServer();
+        await using var pool = CreateSut(o => o.ConnectionLifetime = TimeSpan.FromSeconds(30));
+        var lease = await pool.AcquireAsync(server.EndPoint);
+
+        _time.Advance(TimeSpan.FromSeconds(31));
+        lease.Dispose();
+
+        var usage = Assert.Single(pool.GetSnapshot().Tuples);
+        Assert.Equal(0, usage.Idle);
+        Assert.Equal(0, usage.Active);
+        Assert.Equal(1, usage.TimeWait); // we closed first, gracefully
+    }
+
+    [Fact]
+    public async Task Reaper_ClosesExpiredIdleSockets_AndStopsWhenNothingIsIdle()
+    {
+        await using var server = new LoopbackServer();
+        await using var pool = CreateSut(o => o.IdleTimeout = TimeSpan.FromSeconds(8));
+        var leases = new[] { await pool.AcquireAsync(server.EndPoint), await pool.AcquireAsync(server.EndPoint) };
+        foreach (var lease in leases)
+        {
+            lease.Dispose();
+        }
+
+        Assert.Equal(2, pool.GetSnapshot().TotalIdle);
+        Assert.True(pool.IsReaperRunning);
+
+        _time.Advance(TimeSpan.FromSeconds(10)); // past the timeout and at least one reaper period
+
+        Assert.Equal(0, pool.GetSnapshot().TotalIdle);
+        Assert.Equal(2, pool.GetSnapshot().TotalTimeWait);
+        Assert.False(pool.IsReaperRunning);
+    }
+
+    [Fact]
+    public async Task AcquireAsync_NoRoom_ThrowsAfterAcquireTimeoutOnTheFakeClock()
+    {
+        await using var server = new LoopbackServer();
+        await using var pool = CreateSut(o => o.AcquireTimeout = TimeSpan.FromSeconds(5), capacity: 2);
+        var held = new[] { await pool.AcquireAsync(server.EndPoint), await pool.AcquireAsync(server.EndPoint) };
+
+        var waiting = pool.AcquireAsync(server.EndPoint).AsTask();
+        await Task.Delay(20);
+        _time.Advance(TimeSpan.FromSeconds(4.9));
+        await Task.Delay(20);
+        Assert.False(waiting.IsCompleted);
+        _time.Advance(TimeSpan.FromSeconds(0.2));
+
+        await Assert.ThrowsAsync<TupleBudgetExhaustedException>(() => waiting);
+        foreach (var lease in held)
+        {
+            lease.Dispose();
+        }
+    }
+
+    [Fact]
+    public async Task AcquireAsync_WaitingOnTimeWait_IsWokenWhenTheChargeExpires()
+    {
+        await using var server = new LoopbackServer();
+        await using var pool = CreateSut(
+            o =>
+            {
+                o.TimeWaitDuration = TimeSpan.FromSeconds(60);
+                o.AcquireTimeout = TimeSpan.FromSeconds(120);
+            },
+            capacity: 1);
+        var lease = await pool.AcquireAsync(server.EndPoint);
+        lease.Invalidate();
+        lease.Dispose(); // graceful close by us: 60 s of TIME_WAIT on the only port
+        Assert.Equal(1, pool.GetSnapshot().TotalTimeWait);
+
+        var waiting = pool.AcquireAsync(server.EndPoint).AsTask();
+        await Task.Delay(20);
+        _time.Advance(TimeSpan.FromSeconds(59));
+        await Task.Delay(20);
+        Assert.False(waiting.IsCompleted);
+        _time.Advance(TimeSpan.FromSeconds(1));
+
+        var next = await waiting.WaitAsync(TimeSpan.FromSeconds(5));
+        Assert.False(next.IsReused);
+        next.Dispose();
+    }
+
+    [Fact]
+    public async Task AcquireAsync_MaxConnectionsPerDestination_WaitsForAClose()
+    {
+        await using var server = new LoopbackServer();
+        await using var pool = CreateSut(o => { o.MaxConnectionsPerDestination = 1; o.CloseMode = CloseMode.Abortive; });
+        var first = await pool.AcquireAsync(server.EndPoint);
+
+        var waiting = pool.AcquireAsync(server.EndPoint).AsTask();
+        await Task.Delay(50);
+        Assert.False(waiting.IsCompleted);
+        first.Invalidate();
+        first.Dispose();
+
+        var second = await waiting.WaitAsync(TimeSpan.FromSeconds(5));
+        Assert.False(second.IsReused);
+        second.Dispose();
+    }
+
+    [Fact]
+    public async Task Waiters_AreServedFirstComeFirstServed()
+    {
+        await using var server = new LoopbackServer();
+        await using var pool = CreateSut(capacity: 1);
+        var held = await pool.AcquireAsync(server.EndPoint);
+        var order = new List<int>();
+        var waiters = new List<Task>();
+        for (var i = 0; i < 5; i++)
+        {
+            var id = i;
+            waiters.Add(Task.Run(async () =>
+            {
+                var lease = await pool.AcquireAsync(server.EndPoint);
+                lock (order)
+                {
+                    order.Add(id);
+                }
+
+                lease.Dispose();
+            }));
+            await Task.Delay(30); // queue them in a known order
+        }
+
+        held.Dispose();
+        await Task.WhenAll(waiters).WaitAsync(TimeSpan.FromSeconds(10));
+
+        Assert.Equal([0, 1, 2, 3, 4], order);
+    }
+
+    [Fact]
+    public async Task KernelRefusal_CorrectsTheLedgerFromTheCensus_AndMovesToAnotherSource()
+    {
+        await using var server = new LoopbackServer();
+        var connector = Substitute.For<ISocketConnector>();
+        var census = Substitute.For<IKernelCensus>();
+        var s2 = TestSources.S2;
+        connector.ConnectAsync(s2, Arg.Any<IPEndPoint>(), Arg.Any<CancellationToken>())
+            .Returns<ValueTask<Socket>>(_ => throw new SocketException((int)SocketError.AddressNotAvailable));
+        var real = FakeConnector.Create();
+        connector.ConnectAsync(TestSources.S3, Arg.Any<IPEndPoint>(), Arg.Any<CancellationToken>())
+            .Returns(call => real.ConnectAsync(call.ArgAt<IPAddress>(0), call.ArgAt<IPEndPoint>(1), call.ArgAt<CancellationToken>(2)));
+        census.Read().Returns(KernelCensusSnapshot.FromEntries(
+            Enumerable.Range(0, 100).Select(_ => new KernelCensusEntry(s2, 40001, server.EndPoint.Address, server.EndPoint.Port, TcpState.Established))));
+        var options = new TuplePoolOptions { SourceAddresses = TestSources.Take(2), LocalPortRange = new PortRange(40000, 40099) };
+        await using var pool = new SocketPool(options, _time, null, null, connector, census, TestKernel.Create());
+
+        await using var lease = await pool.AcquireAsync(server.EndPoint);
+
+        Assert.Equal(TestSources.S3, lease.LocalEndPoint.Address);
+        var usage = pool.GetSnapshot().Tuples.Single(t => t.Source.Equals(s2));
+        Assert.Equal(0, usage.Remaining); // the census showed 100 foreign sockets on the tuple
+        census.Received(1).Read();
+    }
+}
