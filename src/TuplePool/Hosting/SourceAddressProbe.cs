@@ -1,12 +1,15 @@
 using System.Net;
 using System.Net.Sockets;
+using TuplePool.Platform;
 
 namespace TuplePool.Hosting;
 
 /// <summary>
 /// Finds out whether a source address is assigned to this machine by binding a TCP socket to
-/// it with port 0 and closing it again: nothing is sent, and the port the kernel hands out is
-/// freed at once (a socket that never connected leaves no TIME_WAIT).
+/// it with port 0 and closing it again: nothing is sent. With <c>IP_BIND_ADDRESS_NO_PORT</c>
+/// (Linux) the bind takes no port at all; without it the kernel lends one until the close. That
+/// matters on a busy machine: a port taken by an explicit bind, on any address, is skipped by
+/// every <c>connect()</c> that picks its own port, for as long as it is held.
 /// </summary>
 internal static class SourceAddressProbe
 {
@@ -17,6 +20,7 @@ internal static class SourceAddressProbe
         try
         {
             using var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+            SocketOptions.TrySetBindAddressNoPort(socket);
             socket.Bind(new IPEndPoint(address, 0));
             return null;
         }

@@ -1,5 +1,4 @@
 using TuplePool.Hosting;
-using Xunit;
 
 namespace TuplePool.Tests.Hosting;
 

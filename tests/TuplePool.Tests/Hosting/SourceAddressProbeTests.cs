@@ -1,6 +1,5 @@
 using System.Net;
 using TuplePool.Hosting;
-using Xunit;
 
 namespace TuplePool.Tests.Hosting;
 

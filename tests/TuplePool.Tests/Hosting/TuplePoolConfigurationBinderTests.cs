@@ -3,7 +3,6 @@ using System.Reflection;
 using System.Text;
 using Microsoft.Extensions.Configuration;
 using TuplePool.Hosting;
-using Xunit;
 
 namespace TuplePool.Tests.Hosting;
 

@@ -1,7 +1,6 @@
 using System.Net;
 using TuplePool.Hosting;
 using TuplePool.Platform;
-using Xunit;
 
 namespace TuplePool.Tests.Hosting;
 

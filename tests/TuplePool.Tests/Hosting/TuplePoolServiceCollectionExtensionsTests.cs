@@ -12,8 +12,6 @@ using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 using TuplePool.Hosting;
 using TuplePool.Tests.Http;
-using TuplePool.Tests.Support;
-using Xunit;
 
 namespace TuplePool.Tests.Hosting;
 
@@ -297,7 +295,7 @@ public sealed class TuplePoolServiceCollectionExtensionsTests
     public async Task AddTuplePool_TimeProviderInContainer_PoolTimesOutOnIt()
     {
         var time = new FakeTimeProvider();
-        await using var server = new LoopbackServer();
+        await using var server = await TestHttpServer.StartAsync(TestContext.Current.CancellationToken);
         await using var provider = new ServiceCollection()
             .AddSingleton<TimeProvider>(time)
             .AddTuplePool(o =>
@@ -324,7 +322,7 @@ public sealed class TuplePoolServiceCollectionExtensionsTests
     [Fact]
     public async Task AddTuplePool_MeterFactoryInContainer_PoolMeterComesFromIt()
     {
-        await using var server = new LoopbackServer();
+        await using var server = await TestHttpServer.StartAsync(TestContext.Current.CancellationToken);
         await using var provider = new ServiceCollection()
             .AddMetrics()
             .AddTuplePool(o =>
@@ -389,7 +387,7 @@ public sealed class TuplePoolServiceCollectionExtensionsTests
     {
         // Users shape the Polly connect pipeline through the options, with services from the
         // container through the Options pattern.
-        await using var server = new LoopbackServer();
+        await using var server = await TestHttpServer.StartAsync(TestContext.Current.CancellationToken);
         var services = new ServiceCollection()
             .AddSingleton<ConnectAudit>()
             .AddTuplePool(o =>

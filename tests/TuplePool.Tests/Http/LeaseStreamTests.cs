@@ -1,5 +1,4 @@
 using TuplePool.Http;
-using Xunit;
 
 namespace TuplePool.Tests.Http;
 

@@ -12,7 +12,7 @@ using Microsoft.Extensions.Logging;
 namespace TuplePool.Tests.Http;
 
 /// <summary>
-/// Kestrel on 127.0.0.1, port 0 (never a fixed port in the ephemeral range). <c>GET /whoami</c>
+/// Kestrel on 127.0.0.1, on a random free port below 32768 (outside the ephemeral range). <c>GET /whoami</c>
 /// answers with the client's address; <c>GET /hold</c> does the same once <see cref="Release"/>
 /// is called, so tests can keep many connections busy at once. Records every client address.
 /// </summary>
@@ -30,6 +30,9 @@ public sealed class TestHttpServer : IAsyncDisposable
 
     public Uri BaseAddress { get; }
 
+    /// <summary>The listening address, for raw TCP connections.</summary>
+    public IPEndPoint EndPoint => new(IPAddress.Loopback, BaseAddress.Port);
+
     /// <summary>Requests seen per client address.</summary>
     public ConcurrentDictionary<IPAddress, int> ClientAddresses { get; } = new();
 
@@ -38,9 +41,27 @@ public sealed class TestHttpServer : IAsyncDisposable
 
     public static async Task<TestHttpServer> StartAsync(CancellationToken cancellationToken)
     {
+        // A random port below 32768, not port 0: port 0 takes a port from the ephemeral range, and
+        // a port bound explicitly (on any address) is skipped by every connect() that picks its own
+        // port, so it could be missing from some test's client port slice. Retry on a taken port.
+        for (var attempt = 0; ; attempt++)
+        {
+            var port = Random.Shared.Next(20000, 32000);
+            try
+            {
+                return await StartAsync(port, cancellationToken);
+            }
+            catch (IOException e) when (attempt < 20 && e.InnerException is Microsoft.AspNetCore.Connections.AddressInUseException)
+            {
+            }
+        }
+    }
+
+    private static async Task<TestHttpServer> StartAsync(int port, CancellationToken cancellationToken)
+    {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
-        builder.WebHost.UseKestrel(k => k.Listen(IPAddress.Loopback, 0));
+        builder.WebHost.UseKestrel(k => k.Listen(IPAddress.Loopback, port));
         var app = builder.Build();
         TestHttpServer? server = null;
         app.MapGet("/whoami", (HttpContext context) => server!.Seen(context));
@@ -50,7 +71,16 @@ public sealed class TestHttpServer : IAsyncDisposable
             await server._gate.Task.WaitAsync(context.RequestAborted);
             return server.Seen(context);
         });
-        await app.StartAsync(cancellationToken);
+        try
+        {
+            await app.StartAsync(cancellationToken);
+        }
+        catch
+        {
+            await app.DisposeAsync();
+            throw;
+        }
+
         var address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.Single();
         server = new TestHttpServer(app, new Uri(address));
         return server;
