@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Time.Testing;
 using TuplePool.Http;
 
 namespace TuplePool.Tests.Http;
@@ -188,5 +189,35 @@ public sealed class LeaseStreamTests
         // The pool owns the socket and its stream; ending the lease makes it close them.
         Assert.False(inner.Disposed);
         Assert.Empty(inner.Calls);
+    }
+
+    [Fact]
+    public async Task Dispose_RealLeaseDisposedThrice_EndedOnceAndSocketNotReused()
+    {
+        var token = TestContext.Current.CancellationToken;
+        await using var server = await TestHttpServer.StartAsync(token);
+
+        // Fake time: the graceful close's TIME_WAIT charge stays put while we count it.
+        await using var pool = new SocketPool(
+            new TuplePoolOptions { SourceAddresses = [System.Net.IPAddress.Parse("127.0.0.2")], LocalPortRange = IntegrationPortSlices.Next(5) },
+            new FakeTimeProvider());
+        var lease = await pool.AcquireAsync(server.EndPoint, token);
+        var firstLocal = lease.LocalEndPoint;
+        var sut = new LeaseStream(lease);
+
+        sut.Dispose();
+        await sut.DisposeAsync();
+        sut.Close();
+
+        var usage = Assert.Single(pool.GetSnapshot().Tuples);
+        Assert.Equal(0, usage.Active);
+        Assert.Equal(0, usage.Idle);
+        Assert.Equal(1, usage.TimeWait);
+        Assert.Throws<ObjectDisposedException>(() => lease.Socket);
+
+        // Invalidated, not returned: the next acquire opens a new connection.
+        using var next = await pool.AcquireAsync(server.EndPoint, token);
+        Assert.False(next.IsReused);
+        Assert.NotEqual(firstLocal, next.LocalEndPoint);
     }
 }
