@@ -76,7 +76,18 @@ internal sealed class SocketConnector : ISocketConnector
         }
         catch
         {
-            // A connect that failed never reached ESTABLISHED, so closing it leaves no TIME_WAIT.
+            // A cancelled connect may have completed its handshake in the kernel just before the
+            // cancel took effect; a plain close would then send FIN and leave a TIME_WAIT the
+            // ledger never charged. RST leaves nothing, whatever state the socket reached.
+            try
+            {
+                SocketOptions.SetAbortiveClose(socket);
+            }
+            catch (Exception e) when (e is SocketException or ObjectDisposedException)
+            {
+                // Already closed by the cancellation.
+            }
+
             socket.Dispose();
             throw;
         }

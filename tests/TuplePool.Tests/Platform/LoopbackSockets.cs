@@ -10,13 +10,8 @@ internal static class LoopbackSockets
 {
     public static Socket Listen(IPAddress address, int backlog = 64)
     {
-        var listener = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-        if (address.AddressFamily == AddressFamily.InterNetworkV6)
-        {
-            listener.DualMode = false;
-        }
-
-        listener.Bind(new IPEndPoint(address, 0));
+        // Below 32768, never port 0: see ListenerPorts. An IPv6 listener bound to ::1 is IPv6-only.
+        var listener = TuplePool.Tests.Support.ListenerPorts.BindListener(address);
         listener.Listen(backlog);
         return listener;
     }

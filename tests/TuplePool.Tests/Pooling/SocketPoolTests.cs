@@ -286,13 +286,9 @@ public sealed class SocketPoolTests
     [Fact]
     public async Task AcquireAsync_RefusedDestination_ThrowsSocketExceptionNamingTheTupleAndReleasesTheBudget()
     {
-        // A port nobody listens on: bind a socket to get a free port, then close it.
-        int port;
-        using (var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp))
-        {
-            probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-            port = ((IPEndPoint)probe.LocalEndPoint!).Port;
-        }
+        // A port nobody listens on: bound but never listening, so connects to it are refused.
+        using var probe = ListenerPorts.BindListener(IPAddress.Loopback);
+        var port = ((IPEndPoint)probe.LocalEndPoint!).Port;
 
         await using var pool = CreateSut(2, 10);
         var error = await Assert.ThrowsAsync<SocketException>(() => pool.AcquireAsync(new IPEndPoint(IPAddress.Loopback, port)).AsTask());

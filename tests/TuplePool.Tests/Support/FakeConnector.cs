@@ -28,6 +28,9 @@ public static class FakeConnector
         {
             if (!source.Equals(IPAddress.Any) && !source.Equals(IPAddress.IPv6Any))
             {
+                // NO_PORT: a plain bind(src, 0) would own a port for every destination and could
+                // take one out of another test's client slice.
+                TuplePool.Platform.SocketOptions.TrySetBindAddressNoPort(socket);
                 socket.Bind(new IPEndPoint(source, 0));
             }
 

@@ -5,7 +5,7 @@ using System.Net.Sockets;
 namespace TuplePool.Tests.Support;
 
 /// <summary>
-/// A real TCP server on 127.0.0.1 (port 0, never a fixed ephemeral port) that accepts and holds
+/// A real TCP server on 127.0.0.1 (a port below 32768, see <see cref="ListenerPorts"/>) that accepts and holds
 /// connections, records the client endpoints it saw, and can write to or close its side.
 /// </summary>
 public sealed class LoopbackServer : IAsyncDisposable
@@ -19,8 +19,7 @@ public sealed class LoopbackServer : IAsyncDisposable
     public LoopbackServer(IPAddress? address = null, bool echo = false)
     {
         address ??= IPAddress.Loopback;
-        _listener = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-        _listener.Bind(new IPEndPoint(address, 0));
+        _listener = ListenerPorts.BindListener(address);
         _listener.Listen(4096);
         EndPoint = (IPEndPoint)_listener.LocalEndPoint!;
         Echo = echo;

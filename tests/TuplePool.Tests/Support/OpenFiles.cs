@@ -5,16 +5,38 @@ public static class OpenFiles
 {
     public static int Count() => Directory.GetFiles("/proc/self/fd").Length;
 
-    /// <summary>Waits briefly for the count to fall back to <paramref name="expected"/> (finalizers, async closes).</summary>
-    public static async Task<int> SettleAsync(int expected)
+    /// <summary>How many open descriptors are sockets (links to <c>socket:[inode]</c>).</summary>
+    public static int Sockets()
     {
-        var count = Count();
+        var count = 0;
+        foreach (var fd in Directory.GetFiles("/proc/self/fd"))
+        {
+            try
+            {
+                if (new FileInfo(fd).LinkTarget?.StartsWith("socket:", StringComparison.Ordinal) == true)
+                {
+                    count++;
+                }
+            }
+            catch (IOException)
+            {
+                // Closed between the listing and the look.
+            }
+        }
+
+        return count;
+    }
+
+    /// <summary>Waits briefly for the socket count to fall back to <paramref name="expected"/> (async closes).</summary>
+    public static async Task<int> SettleSocketsAsync(int expected)
+    {
+        var count = Sockets();
         for (var i = 0; i < 100 && count > expected; i++)
         {
             GC.Collect();
             GC.WaitForPendingFinalizers();
             await Task.Delay(20);
-            count = Count();
+            count = Sockets();
         }
 
         return count;
