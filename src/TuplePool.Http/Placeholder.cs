@@ -1,1 +1,0 @@
-namespace TuplePool.Http; internal static class Placeholder { }

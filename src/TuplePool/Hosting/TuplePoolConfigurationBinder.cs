@@ -1,0 +1,284 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.CompilerServices;
+using Microsoft.Extensions.Configuration;
+
+namespace TuplePool.Hosting;
+
+/// <summary>
+/// Reads <see cref="TuplePoolOptions"/> from a configuration section the way people write it:
+/// <c>"SourceAddresses": ["127.0.0.2", "127.0.0.3"]</c> (or one comma-separated string),
+/// <c>"LocalPortRange": "40000-44999"</c>, time spans as <c>"00:00:30"</c> or <c>"Infinite"</c>.
+/// </summary>
+/// <remarks>
+/// Hand-written instead of <c>ConfigurationBinder.Bind</c> for three reasons: the reflection
+/// binder is not trim-safe, it cannot make an <see cref="IPAddress"/> from a string, and it throws
+/// at the first bad value. Here a value that cannot be read leaves its setting untouched and is
+/// remembered against the options instance, so <see cref="TuplePoolOptionsValidator"/> reports
+/// every bad value at start-up, each with its configuration key. Keys absent from the section
+/// leave their setting as it was (defaults or an earlier configure action).
+/// </remarks>
+internal static class TuplePoolConfigurationBinder
+{
+    // Errors travel from Bind to validation with the options instance itself; an
+    // IOptionsFactory builds a fresh instance each time, so errors never outlive their values.
+    private static readonly ConditionalWeakTable<TuplePoolOptions, List<string>> s_errors = new();
+
+    /// <summary>The binding errors recorded for <paramref name="options"/>, if any.</summary>
+    public static IReadOnlyList<string> GetErrors(TuplePoolOptions options)
+        => s_errors.TryGetValue(options, out var errors) ? errors : [];
+
+    /// <summary>Copies every setting present in <paramref name="section"/> onto <paramref name="options"/>.</summary>
+    public static void Bind(IConfiguration section, TuplePoolOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(section);
+        ArgumentNullException.ThrowIfNull(options);
+
+        var reader = new Reader(section, options);
+        reader.SourceAddresses();
+        reader.LocalPortRange();
+        reader.Int(nameof(TuplePoolOptions.ReservedPortsPerTuple), static (o, v) => o.ReservedPortsPerTuple = v);
+        reader.Int(nameof(TuplePoolOptions.MaxConnectionsPerDestination), static (o, v) => o.MaxConnectionsPerDestination = v);
+        reader.Int(nameof(TuplePoolOptions.MaxIdlePerDestination), static (o, v) => o.MaxIdlePerDestination = v);
+        reader.Int(nameof(TuplePoolOptions.MaxConnectAttempts), static (o, v) => o.MaxConnectAttempts = v);
+        reader.TimeSpan(nameof(TuplePoolOptions.IdleTimeout), static (o, v) => o.IdleTimeout = v);
+        reader.TimeSpan(nameof(TuplePoolOptions.ConnectionLifetime), static (o, v) => o.ConnectionLifetime = v);
+        reader.TimeSpan(nameof(TuplePoolOptions.AcquireTimeout), static (o, v) => o.AcquireTimeout = v);
+        reader.TimeSpan(nameof(TuplePoolOptions.ConnectTimeout), static (o, v) => o.ConnectTimeout = v);
+        reader.TimeSpan(nameof(TuplePoolOptions.TimeWaitDuration), static (o, v) => o.TimeWaitDuration = v);
+        reader.TimeSpan(nameof(TuplePoolOptions.SourceQuarantine), static (o, v) => o.SourceQuarantine = v);
+        reader.TimeSpan(nameof(TuplePoolOptions.DnsRefreshInterval), static (o, v) => o.DnsRefreshInterval = v);
+        reader.Bool(nameof(TuplePoolOptions.ValidateOnAcquire), static (o, v) => o.ValidateOnAcquire = v);
+        reader.Enum<CloseMode>(nameof(TuplePoolOptions.CloseMode), static (o, v) => o.CloseMode = v);
+        reader.Enum<SourceSelectionMode>(nameof(TuplePoolOptions.SourceSelection), static (o, v) => o.SourceSelection = v);
+
+        if (reader.Errors is { } errors)
+        {
+            s_errors.GetValue(options, static _ => []).AddRange(errors);
+        }
+    }
+
+    /// <summary>
+    /// Parses an IP address as people write one. IPv4 must be dotted-quad: <see cref="IPAddress.TryParse(string?, out IPAddress?)"/>
+    /// also reads <c>"10"</c> as 0.0.0.10 and <c>"127.1"</c> as 127.0.0.1, which is never what a
+    /// configuration file meant.
+    /// </summary>
+    public static bool TryParseAddress(string? text, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out IPAddress? address)
+    {
+        address = null;
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            return false;
+        }
+
+        var trimmed = text.AsSpan().Trim();
+        if (!IPAddress.TryParse(trimmed, out var parsed))
+        {
+            return false;
+        }
+
+        if (parsed.AddressFamily == AddressFamily.InterNetwork && trimmed.Count('.') != 3)
+        {
+            return false;
+        }
+
+        address = parsed;
+        return true;
+    }
+
+    private sealed class Reader(IConfiguration section, TuplePoolOptions options)
+    {
+        private readonly string _path = section is IConfigurationSection s ? s.Path : string.Empty;
+
+        public List<string>? Errors { get; private set; }
+
+        public void SourceAddresses()
+        {
+            const string Key = nameof(TuplePoolOptions.SourceAddresses);
+            var node = section.GetSection(Key);
+            var children = node.GetChildren().ToList();
+            var addresses = new List<IPAddress>();
+            if (children.Count > 0)
+            {
+                foreach (var child in children)
+                {
+                    Add(child.Value, child.Path);
+                }
+            }
+            else if (!string.IsNullOrWhiteSpace(node.Value))
+            {
+                // One string, as an environment variable usually carries it: "127.0.0.2,127.0.0.3".
+                foreach (var part in node.Value.Split([',', ';', ' '], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+                {
+                    Add(part, node.Path);
+                }
+            }
+            else
+            {
+                return;
+            }
+
+            // A configured list replaces the one in the options instead of appending to it
+            // (appending is the reflection binder's surprising behaviour for lists).
+            options.SourceAddresses = addresses;
+
+            void Add(string? text, string path)
+            {
+                if (TryParseAddress(text, out var address))
+                {
+                    addresses.Add(address);
+                }
+                else
+                {
+                    Error(path, $"SourceAddresses: '{text}' is not an IP address; write each source like \"127.0.0.2\" or \"fd00::2\"");
+                }
+            }
+        }
+
+        public void LocalPortRange()
+        {
+            const string Key = nameof(TuplePoolOptions.LocalPortRange);
+            var node = section.GetSection(Key);
+            var text = node.Value;
+            if (text is null)
+            {
+                // Also accept the object form { "First": 40000, "Last": 44999 }.
+                var first = node[nameof(PortRange.First)];
+                var last = node[nameof(PortRange.Last)];
+                if (first is null && last is null)
+                {
+                    return;
+                }
+
+                if (TryParsePort(first, out var f) && TryParsePort(last, out var l))
+                {
+                    options.LocalPortRange = new PortRange(f, l);
+                }
+                else
+                {
+                    Error(node.Path, $"LocalPortRange: First '{first}' and Last '{last}' must both be port numbers");
+                }
+
+                return;
+            }
+
+            if (string.IsNullOrWhiteSpace(text))
+            {
+                options.LocalPortRange = null;
+                return;
+            }
+
+            // Read "First-Last" loosely (not PortRange.TryParse, which rejects First > Last) so
+            // the validator can say what exactly is wrong with a range that parses.
+            var span = text.AsSpan().Trim();
+            var dash = span.Length > 1 ? span[1..].IndexOf('-') + 1 : -1;
+            if (dash > 0
+                && TryParsePort(span[..dash], out var firstPort)
+                && TryParsePort(span[(dash + 1)..], out var lastPort))
+            {
+                options.LocalPortRange = new PortRange(firstPort, lastPort);
+            }
+            else if (dash <= 0 && TryParsePort(span, out var single))
+            {
+                options.LocalPortRange = new PortRange(single, single);
+            }
+            else
+            {
+                Error(node.Path, $"LocalPortRange: '{text}' is not a port range; write it as \"First-Last\", for example \"40000-44999\"");
+            }
+        }
+
+        public void Int(string key, Action<TuplePoolOptions, int> set)
+        {
+            if (Value(key, out var path) is not { } text)
+            {
+                return;
+            }
+
+            if (int.TryParse(text, NumberStyles.AllowLeadingSign | NumberStyles.AllowLeadingWhite | NumberStyles.AllowTrailingWhite, CultureInfo.InvariantCulture, out var value))
+            {
+                set(options, value);
+            }
+            else
+            {
+                Error(path, $"{key}: '{text}' is not a whole number");
+            }
+        }
+
+        public void TimeSpan(string key, Action<TuplePoolOptions, TimeSpan> set)
+        {
+            if (Value(key, out var path) is not { } text)
+            {
+                return;
+            }
+
+            var trimmed = text.Trim();
+            if (trimmed.Equals("Infinite", StringComparison.OrdinalIgnoreCase))
+            {
+                set(options, Timeout.InfiniteTimeSpan);
+            }
+            else if (!trimmed.Contains(':', StringComparison.Ordinal))
+            {
+                // TimeSpan.Parse reads "30" as thirty days; nobody writing a timeout means that.
+                Error(path, $"{key}: '{text}' is not a time span; write it as \"hh:mm:ss\" (\"00:00:30\" is 30 seconds; a bare number would be read as days) or \"Infinite\"");
+            }
+            else if (System.TimeSpan.TryParse(trimmed, CultureInfo.InvariantCulture, out var value))
+            {
+                set(options, value);
+            }
+            else
+            {
+                Error(path, $"{key}: '{text}' is not a time span; write it as \"hh:mm:ss\", for example \"00:00:30\", or \"Infinite\"");
+            }
+        }
+
+        public void Bool(string key, Action<TuplePoolOptions, bool> set)
+        {
+            if (Value(key, out var path) is not { } text)
+            {
+                return;
+            }
+
+            if (bool.TryParse(text.Trim(), out var value))
+            {
+                set(options, value);
+            }
+            else
+            {
+                Error(path, $"{key}: '{text}' is not true or false");
+            }
+        }
+
+        public void Enum<TEnum>(string key, Action<TuplePoolOptions, TEnum> set)
+            where TEnum : struct, Enum
+        {
+            if (Value(key, out var path) is not { } text)
+            {
+                return;
+            }
+
+            if (System.Enum.TryParse<TEnum>(text.Trim(), ignoreCase: true, out var value) && System.Enum.IsDefined(value))
+            {
+                set(options, value);
+            }
+            else
+            {
+                Error(path, $"{key}: '{text}' is not one of {string.Join(", ", System.Enum.GetNames<TEnum>())}");
+            }
+        }
+
+        private string? Value(string key, out string path)
+        {
+            path = _path.Length == 0 ? key : ConfigurationPath.Combine(_path, key);
+            var text = section[key];
+            return string.IsNullOrWhiteSpace(text) ? null : text;
+        }
+
+        private void Error(string path, string message)
+            => (Errors ??= []).Add(string.Create(CultureInfo.InvariantCulture, $"{message} (configuration key '{path}')."));
+
+        private static bool TryParsePort(ReadOnlySpan<char> text, out int port)
+            => int.TryParse(text.Trim(), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out port);
+    }
+}

@@ -1,0 +1,218 @@
+using System.Net;
+using System.Reflection;
+using System.Text;
+using Microsoft.Extensions.Configuration;
+using TuplePool.Hosting;
+
+namespace TuplePool.Tests.Hosting;
+
+public sealed class TuplePoolConfigurationBinderTests
+{
+    private static IConfiguration Json(string json)
+        => new ConfigurationBuilder().AddJsonStream(new MemoryStream(Encoding.UTF8.GetBytes(json))).Build();
+
+    private static IConfiguration Values(params (string Key, string? Value)[] values)
+        => new ConfigurationBuilder().AddInMemoryCollection(values.Select(v => new KeyValuePair<string, string?>(v.Key, v.Value))).Build();
+
+    private static (TuplePoolOptions Options, IReadOnlyList<string> Errors) Bind(IConfiguration section, TuplePoolOptions? options = null)
+    {
+        options ??= new TuplePoolOptions();
+        TuplePoolConfigurationBinder.Bind(section, options);
+        return (options, TuplePoolConfigurationBinder.GetErrors(options));
+    }
+
+    [Fact]
+    public void Bind_JsonAsPeopleWriteIt_EverySettingRead()
+    {
+        var section = Json("""
+            {
+              "TuplePool": {
+                "SourceAddresses": [ "127.0.0.2", "127.0.0.3", "::1" ],
+                "LocalPortRange": "40000-44999",
+                "ReservedPortsPerTuple": 10,
+                "MaxConnectionsPerDestination": 500,
+                "MaxIdlePerDestination": 8,
+                "IdleTimeout": "00:02:00",
+                "ConnectionLifetime": "Infinite",
+                "AcquireTimeout": "00:00:05",
+                "ConnectTimeout": "00:00:02.500",
+                "TimeWaitDuration": "00:01:00",
+                "ValidateOnAcquire": false,
+                "CloseMode": "Abortive",
+                "SourceSelection": "roundrobin",
+                "SourceQuarantine": "00:00:10",
+                "DnsRefreshInterval": "00:05:00",
+                "MaxConnectAttempts": 5
+              }
+            }
+            """).GetSection("TuplePool");
+
+        var (o, errors) = Bind(section);
+
+        Assert.Empty(errors);
+        Assert.Equal([IPAddress.Parse("127.0.0.2"), IPAddress.Parse("127.0.0.3"), IPAddress.IPv6Loopback], o.SourceAddresses);
+        Assert.Equal(new PortRange(40000, 44999), o.LocalPortRange);
+        Assert.Equal(10, o.ReservedPortsPerTuple);
+        Assert.Equal(500, o.MaxConnectionsPerDestination);
+        Assert.Equal(8, o.MaxIdlePerDestination);
+        Assert.Equal(TimeSpan.FromMinutes(2), o.IdleTimeout);
+        Assert.Equal(Timeout.InfiniteTimeSpan, o.ConnectionLifetime);
+        Assert.Equal(TimeSpan.FromSeconds(5), o.AcquireTimeout);
+        Assert.Equal(TimeSpan.FromMilliseconds(2500), o.ConnectTimeout);
+        Assert.Equal(TimeSpan.FromMinutes(1), o.TimeWaitDuration);
+        Assert.False(o.ValidateOnAcquire);
+        Assert.Equal(CloseMode.Abortive, o.CloseMode);
+        Assert.Equal(SourceSelectionMode.RoundRobin, o.SourceSelection);
+        Assert.Equal(TimeSpan.FromSeconds(10), o.SourceQuarantine);
+        Assert.Equal(TimeSpan.FromMinutes(5), o.DnsRefreshInterval);
+        Assert.Equal(5, o.MaxConnectAttempts);
+    }
+
+    [Fact]
+    public void Bind_EveryBindableOptionsProperty_IsHandled()
+    {
+        // Guards the hand-written binder: a new TuplePoolOptions property must be added to it
+        // (and to the JSON test above) or this test names it.
+        var handled = new HashSet<string>(StringComparer.Ordinal)
+        {
+            "SourceAddresses", "LocalPortRange", "ReservedPortsPerTuple", "MaxConnectionsPerDestination",
+            "MaxIdlePerDestination", "IdleTimeout", "ConnectionLifetime", "AcquireTimeout", "ConnectTimeout",
+            "TimeWaitDuration", "ValidateOnAcquire", "CloseMode", "SourceSelection", "SourceQuarantine",
+            "DnsRefreshInterval", "MaxConnectAttempts",
+        };
+        var notBindable = new HashSet<string>(StringComparer.Ordinal) { "ConfigureConnectPipeline" };
+
+        var properties = typeof(TuplePoolOptions).GetProperties(BindingFlags.Public | BindingFlags.Instance)
+            .Where(p => p.CanWrite && !notBindable.Contains(p.Name))
+            .Select(p => p.Name);
+
+        Assert.Equal(handled.Order(StringComparer.Ordinal), properties.Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public void Bind_EmptySection_LeavesEverySettingAsItWas()
+    {
+        var before = new TuplePoolOptions { MaxConnectAttempts = 7, LocalPortRange = new PortRange(45000, 45099), SourceAddresses = [IPAddress.Loopback] };
+
+        var (o, errors) = Bind(Values(), before);
+
+        Assert.Empty(errors);
+        Assert.Equal(7, o.MaxConnectAttempts);
+        Assert.Equal(new PortRange(45000, 45099), o.LocalPortRange);
+        Assert.Equal([IPAddress.Loopback], o.SourceAddresses);
+        Assert.Equal(TuplePoolDefaults.IdleTimeout, o.IdleTimeout);
+    }
+
+    [Fact]
+    public void Bind_SourceAddressesAsOneString_SplitOnCommas()
+    {
+        // Environment variables carry one string: TuplePool__SourceAddresses="127.0.0.2, 127.0.0.3".
+        var (o, errors) = Bind(Values(("SourceAddresses", "127.0.0.2, 127.0.0.3")));
+
+        Assert.Empty(errors);
+        Assert.Equal([IPAddress.Parse("127.0.0.2"), IPAddress.Parse("127.0.0.3")], o.SourceAddresses);
+    }
+
+    [Fact]
+    public void Bind_SourceAddresses_ReplaceEarlierListInsteadOfAppending()
+    {
+        var before = new TuplePoolOptions { SourceAddresses = [IPAddress.Parse("127.0.0.9")] };
+
+        var (o, _) = Bind(Values(("SourceAddresses:0", "127.0.0.2")), before);
+
+        Assert.Equal([IPAddress.Parse("127.0.0.2")], o.SourceAddresses);
+    }
+
+    [Theory]
+    [InlineData("nope")]
+    [InlineData("10")]
+    [InlineData("127.1")]
+    [InlineData("127.0.0.256")]
+    public void Bind_UnparsableAddress_ErrorNamesKeyAndValueAndKeepsTheRest(string text)
+    {
+        var (o, errors) = Bind(Json($$"""{ "TuplePool": { "SourceAddresses": [ "127.0.0.2", "{{text}}" ] } }""").GetSection("TuplePool"));
+
+        Assert.Equal(
+            $"SourceAddresses: '{text}' is not an IP address; write each source like \"127.0.0.2\" or \"fd00::2\" (configuration key 'TuplePool:SourceAddresses:1').",
+            Assert.Single(errors));
+        Assert.Equal([IPAddress.Parse("127.0.0.2")], o.SourceAddresses);
+    }
+
+    [Theory]
+    [InlineData("45000-45099", 45000, 45099)]
+    [InlineData(" 45000 - 45099 ", 45000, 45099)]
+    [InlineData("45000", 45000, 45000)]
+    [InlineData("50000-40000", 50000, 40000)]
+    [InlineData("0-100", 0, 100)]
+    public void Bind_LocalPortRangeText_ReadAsWrittenForTheValidatorToJudge(string text, int first, int last)
+    {
+        var (o, errors) = Bind(Values(("LocalPortRange", text)));
+
+        Assert.Empty(errors);
+        Assert.Equal(new PortRange(first, last), o.LocalPortRange);
+    }
+
+    [Fact]
+    public void Bind_LocalPortRangeObject_Read()
+    {
+        var (o, errors) = Bind(Json("""{ "LocalPortRange": { "First": 45000, "Last": 45099 } }"""));
+
+        Assert.Empty(errors);
+        Assert.Equal(new PortRange(45000, 45099), o.LocalPortRange);
+    }
+
+    [Fact]
+    public void Bind_LocalPortRangeEmpty_MeansSystemRange()
+    {
+        var (o, errors) = Bind(Values(("LocalPortRange", "")), new TuplePoolOptions { LocalPortRange = new PortRange(45000, 45099) });
+
+        Assert.Empty(errors);
+        Assert.Null(o.LocalPortRange);
+    }
+
+    public static TheoryData<string, string, string> BadText => new()
+    {
+        { "LocalPortRange", "forty-thousand", "LocalPortRange: 'forty-thousand' is not a port range" },
+        { "IdleTimeout", "soon", "IdleTimeout: 'soon' is not a time span" },
+        { "AcquireTimeout", "30", "AcquireTimeout: '30' is not a time span; write it as \"hh:mm:ss\" (\"00:00:30\" is 30 seconds; a bare number would be read as days)" },
+        { "ConnectTimeout", "00:00:xx", "ConnectTimeout: '00:00:xx' is not a time span" },
+        { "MaxIdlePerDestination", "lots", "MaxIdlePerDestination: 'lots' is not a whole number" },
+        { "ValidateOnAcquire", "yes", "ValidateOnAcquire: 'yes' is not true or false" },
+        { "CloseMode", "Sometimes", "CloseMode: 'Sometimes' is not one of Graceful, Abortive" },
+        { "CloseMode", "5", "CloseMode: '5' is not one of Graceful, Abortive" },
+        { "SourceSelection", "Random", "SourceSelection: 'Random' is not one of MostRemaining, RoundRobin" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadText))]
+    public void Bind_UnreadableValue_ErrorNamesFieldValueAndKey(string key, string value, string expected)
+    {
+        var defaults = new TuplePoolOptions();
+
+        var (o, errors) = Bind(Values(($"Pools:{key}", value)).GetSection("Pools"));
+
+        var error = Assert.Single(errors);
+        Assert.StartsWith(expected, error, StringComparison.Ordinal);
+        Assert.EndsWith($"(configuration key 'Pools:{key}').", error, StringComparison.Ordinal);
+        Assert.Equal(defaults.IdleTimeout, o.IdleTimeout);
+        Assert.Equal(defaults.CloseMode, o.CloseMode);
+    }
+
+    [Fact]
+    public void GetErrors_OtherInstance_HasNone()
+    {
+        Bind(Values(("MaxConnectAttempts", "many")));
+
+        Assert.Empty(TuplePoolConfigurationBinder.GetErrors(new TuplePoolOptions()));
+    }
+
+    [Fact]
+    public void Bind_ErrorsReachTheValidator()
+    {
+        var (o, _) = Bind(Values(("MaxConnectAttempts", "many")));
+
+        var failure = Assert.Single(TuplePoolOptionsValidator.Validate(o, static () => null, static _ => null));
+
+        Assert.StartsWith("MaxConnectAttempts: 'many' is not a whole number", failure, StringComparison.Ordinal);
+    }
+}
