@@ -8,6 +8,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using TuplePool.Budget;
 using TuplePool.Connecting;
+using TuplePool.Hosting;
 using TuplePool.Internal;
 using TuplePool.Platform;
 using TuplePool.Pooling;
@@ -22,7 +23,7 @@ namespace TuplePool;
 /// so the kernel never has to refuse one with <c>EADDRNOTAVAIL</c>; returned sockets are reused.
 /// Thread-safe; create one per process (or per set of source addresses) and share it.
 /// </summary>
-public sealed class SocketPool : ISocketPool
+public sealed class SocketPool : ISocketPool, IDisposable
 {
     private readonly ConcurrentDictionary<EndPoint, DestinationPool> _destinations = new();
     private readonly TupleBudget _budget;
@@ -60,6 +61,10 @@ public sealed class SocketPool : ISocketPool
         var time = timeProvider ?? TimeProvider.System;
         _logger = (ILogger?)loggerFactory?.CreateLogger<SocketPool>() ?? NullLogger.Instance;
         kernel ??= KernelSettings.Read(ProcFileSystem.Default);
+
+        // Same rules as start-up validation, except the bind probe: a source not (yet) assigned
+        // is left to run-time quarantine so one bad address does not stop the others.
+        TuplePoolOptionsValidator.ThrowIfInvalid(_options, kernel, probeSources: false, nameof(options));
         foreach (var fallback in kernel.Fallbacks)
         {
             Log.KernelFallback(_logger, fallback);
@@ -169,6 +174,9 @@ public sealed class SocketPool : ISocketPool
         Metrics.Dispose();
         return default;
     }
+
+    /// <summary>Same as <see cref="DisposeAsync"/>, which never blocks; for containers disposed synchronously.</summary>
+    public void Dispose() => DisposeAsync().GetAwaiter().GetResult();
 
     internal void ThrowIfDisposed()
     {

@@ -308,4 +308,30 @@ public sealed class SocketPoolTests
         await Assert.ThrowsAsync<ArgumentException>(() => pool.AcquireAsync(new IPEndPoint(IPAddress.Any, 80)).AsTask());
         await Assert.ThrowsAsync<ArgumentNullException>(() => pool.AcquireAsync(null!).AsTask());
     }
+
+    [Fact]
+    public void Constructor_InvalidOptions_ThrowsNamingTheField()
+    {
+        var error = Assert.Throws<ArgumentException>(() => new SocketPool(new TuplePoolOptions { MaxConnectAttempts = 0 }));
+
+        Assert.Contains("MaxConnectAttempts", error.Message, StringComparison.Ordinal);
+        Assert.Equal("options", error.ParamName);
+    }
+
+    [Fact]
+    public async Task Dispose_Synchronous_ClosesIdleSocketsLikeDisposeAsync()
+    {
+        await using var server = new LoopbackServer();
+        var pool = CreateSut(1, 10);
+        var lease = await pool.AcquireAsync(server.EndPoint);
+        var socket = lease.Socket;
+        lease.Dispose();
+        Assert.Equal(1, pool.GetSnapshot().TotalIdle);
+
+        pool.Dispose();
+        pool.Dispose();
+
+        Assert.Equal(0, pool.GetSnapshot().TotalIdle);
+        Assert.Throws<ObjectDisposedException>(() => socket.Available);
+    }
 }
