@@ -168,10 +168,24 @@ internal sealed class ChildServer : IDisposable
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            _process.StandardInput.WriteLine(command);
-            _process.StandardInput.Flush();
-            return _process.StandardOutput.ReadLine()
-                ?? throw new InvalidOperationException($"The server child exited (code {(_process.HasExited ? _process.ExitCode : -1)}).");
+            try
+            {
+                _process.StandardInput.WriteLine(command);
+                _process.StandardInput.Flush();
+                if (_process.StandardOutput.ReadLine() is { } reply)
+                {
+                    return reply;
+                }
+            }
+            catch (IOException)
+            {
+                // Broken pipe: the child is gone; say so below.
+            }
+
+            _process.WaitForExit(1000);
+            throw new InvalidOperationException(
+                $"The loopback server child process {_process.Id} has exited"
+                + (_process.HasExited ? $" with code {_process.ExitCode}." : "."));
         }
     }
 

@@ -3,6 +3,7 @@ using System.Collections.Concurrent;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.InteropServices;
 
 namespace TuplePool.Demo.Loopback;
 
@@ -31,6 +32,11 @@ internal static class ServerHolder
     /// <summary>Entry point of the child; <paramref name="args"/> is <c>--serve [firstPort]</c>.</summary>
     public static int Run(string[] args)
     {
+        // Ctrl+C in a terminal signals the whole process group, this child too. The parent then
+        // closes its connections and tells the child to quit; dying first would only make the
+        // parent's last commands fail.
+        using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, static context => context.Cancel = true);
+
         var firstPort = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 16000;
         using var hold = ListenerPorts.Bind(IPAddress.Loopback, firstPort, Backlog);
         using var echo = ListenerPorts.Bind(IPAddress.Loopback, ((IPEndPoint)hold.LocalEndPoint!).Port + 1, Backlog);
