@@ -13,8 +13,6 @@ namespace TuplePool.Benchmarks;
 /// (20,000 descriptors per process). Goal: the pool at least 10x faster.
 /// </summary>
 [MemoryDiagnoser]
-[WarmupCount(2)]
-[IterationCount(8)]
 public class CrowdedConnectBenchmark
 {
     private readonly List<Socket> _crowd = [];
