@@ -1,0 +1,208 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using TuplePool.Demo.Loopback;
+
+namespace TuplePool.Demo.Scenarios;
+
+/// <summary>
+/// Crowded connect: the cost of one connect() when thousands of connections to the same
+/// destination are already open. A plain connect() searches even ports first, then odd ones; once
+/// every even port is taken it walks all of them on each call. Linux 6.8 and later skip that
+/// even/odd search on sockets that set IP_LOCAL_PORT_RANGE — which the pool does, with the system
+/// range when no narrower one is configured.
+/// </summary>
+internal static class CrowdedConnectScenario
+{
+    public const string Name = "crowded";
+    private const string Title = "Crowded connect";
+    private static bool s_warm;
+
+    public static async Task RunAsync(DemoContext context, CancellationToken cancellationToken)
+    {
+        var options = context.Options;
+        var machine = context.Machine;
+        var destination = context.Server.Hold;
+        var crowdSize = CheckMachine(context);
+
+        // The pool as a user would configure it for this: no sources (the kernel picks 127.0.0.1 like
+        // the plain sockets), no range (the pool sets the system range itself on Linux >= 6.8).
+        var pool = new SocketPool(new TuplePoolOptions { CloseMode = CloseMode.Abortive });
+        await using (pool)
+        {
+            Progress.Line(Name, $"timing {Format.N(options.Samples)} connects per side to {destination}, each closed with RST right after");
+            var (plainIdle, poolIdle) = await MeasureAsync(pool, destination, options.Samples, cancellationToken);
+            Progress.Line(Name, $"0 open:      plain median {Format.Micros(plainIdle.Median)}, TuplePool median {Format.Micros(poolIdle.Median)}");
+
+            var crowd = new List<Socket>(crowdSize);
+            try
+            {
+                Progress.Line(Name, $"opening {Format.N(crowdSize)} plain connections to {destination} (the crowd; server side in child pid {context.Server.ProcessId}) ...");
+                var clock = Stopwatch.StartNew();
+                var slowest = OpenCrowd(crowd, crowdSize, destination, cancellationToken);
+                context.Server.WaitForCount(crowd.Count, TimeSpan.FromSeconds(20));
+                Progress.Line(Name, $"crowd open in {Format.Seconds(clock.Elapsed)} (the last thousand took {Format.Seconds(slowest)})");
+
+                var (plainCrowded, poolCrowded) = await MeasureAsync(pool, destination, options.Samples, cancellationToken);
+                Progress.Line(Name, $"{Format.N(crowd.Count)} open: plain median {Format.Micros(plainCrowded.Median)} (p90 {Format.Micros(plainCrowded.P90)}), "
+                    + $"TuplePool median {Format.Micros(poolCrowded.Median)} (p90 {Format.Micros(poolCrowded.P90)})");
+
+                var table = context.Table;
+                table.Add(Title, "connect() median, 0 open", Format.Micros(plainIdle.Median), Format.Micros(poolIdle.Median), Faster(plainIdle.Median, poolIdle.Median));
+                table.Add(Title, $"connect() median, {Format.N(crowd.Count)} open", Format.Micros(plainCrowded.Median), Format.Micros(poolCrowded.Median), Faster(plainCrowded.Median, poolCrowded.Median));
+                table.Add(Title, $"connect() p90, {Format.N(crowd.Count)} open", Format.Micros(plainCrowded.P90), Format.Micros(poolCrowded.P90), Faster(plainCrowded.P90, poolCrowded.P90));
+                if (!machine.RangeOptionSkipsParitySearch)
+                {
+                    table.AddNote($"Crowded connect: Linux {machine.Kernel} is older than 6.8, where IP_LOCAL_PORT_RANGE also ends the even/odd port search; no gain is expected here.");
+                }
+                else if (crowd.Count <= machine.EphemeralRange.Count / 2)
+                {
+                    table.AddNote($"Crowded connect: {Format.N(crowd.Count)} open connections do not fill the even ports ({Format.N(machine.EphemeralRange.Count / 2)}); use a larger --crowd to see the slow search.");
+                }
+            }
+            finally
+            {
+                foreach (var socket in crowd)
+                {
+                    RawSocket.CloseAbortive(socket);
+                }
+
+                context.Server.WaitForCount(0, TimeSpan.FromSeconds(20));
+            }
+        }
+    }
+
+    /// <summary>Opens the crowd with plain connect() calls; returns the time the last thousand took.</summary>
+    private static TimeSpan OpenCrowd(List<Socket> crowd, int size, IPEndPoint destination, CancellationToken cancellationToken)
+    {
+        var clock = Stopwatch.StartNew();
+        while (crowd.Count < size)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var socket = RawSocket.CreateTcp();
+            try
+            {
+                // Linger {on, 0} at once: whatever way this process ends, the crowd goes away with RST.
+                RawSocket.SetAbortiveClose(socket);
+                socket.Connect(destination);
+            }
+            catch
+            {
+                socket.Dispose();
+                throw;
+            }
+
+            crowd.Add(socket);
+            if (crowd.Count == size - 1000)
+            {
+                clock.Restart();
+            }
+
+            if (crowd.Count % 4000 == 0)
+            {
+                Progress.Line(Name, $"  {Format.N(crowd.Count)} open");
+            }
+        }
+
+        return clock.Elapsed;
+    }
+
+    /// <summary>Times plain and pooled connects alternately, so any drift hits both sides alike.</summary>
+    private static async Task<(Samples Plain, Samples Pool)> MeasureAsync(SocketPool pool, IPEndPoint destination, int count, CancellationToken cancellationToken)
+    {
+        var plain = new double[count];
+        var pooled = new double[count];
+
+        // Untimed rounds first, then a pause: the runtime compiles hot methods again, optimized,
+        // about 100 ms after they were last called for the first time, and the pool's code is
+        // not precompiled like the framework's socket code.
+        if (!s_warm)
+        {
+            for (var i = 0; i < 100; i++)
+            {
+                await PlainConnectAsync(destination, cancellationToken);
+                await PooledConnectAsync(pool, destination, cancellationToken);
+            }
+
+            await Task.Delay(500, cancellationToken);
+            s_warm = true;
+        }
+
+        for (var i = 0; i < count; i++)
+        {
+            plain[i] = await PlainConnectAsync(destination, cancellationToken);
+            pooled[i] = await PooledConnectAsync(pool, destination, cancellationToken);
+        }
+
+        return (new Samples(plain), new Samples(pooled));
+    }
+
+    private static async ValueTask<double> PlainConnectAsync(IPEndPoint destination, CancellationToken cancellationToken)
+    {
+        var socket = RawSocket.CreateTcp();
+        try
+        {
+            var start = Stopwatch.GetTimestamp();
+            await socket.ConnectAsync(destination, cancellationToken);
+            return Stopwatch.GetElapsedTime(start).TotalMicroseconds;
+        }
+        finally
+        {
+            RawSocket.CloseAbortive(socket);
+        }
+    }
+
+    private static async ValueTask<double> PooledConnectAsync(SocketPool pool, IPEndPoint destination, CancellationToken cancellationToken)
+    {
+        var start = Stopwatch.GetTimestamp();
+        var lease = await pool.AcquireAsync(destination, cancellationToken);
+        var elapsed = Stopwatch.GetElapsedTime(start).TotalMicroseconds;
+
+        // Closed (RST) instead of returned, so the next acquire connects again.
+        lease.Invalidate();
+        lease.Dispose();
+        return elapsed;
+    }
+
+    private static string Faster(double plain, double pool) => Format.Speed(plain, pool);
+
+    private static int CheckMachine(DemoContext context)
+    {
+        var machine = context.Machine;
+        var wanted = context.Options.Crowd;
+
+        // The client half of the crowd lives in this process (the server half in the child); keep
+        // room for the timed sockets, the pool and the runtime's own descriptors.
+        var byFiles = machine.OpenFileLimit - 300;
+
+        // The crowd must leave free ports in the range, or every timed connect fails.
+        var byPorts = machine.EphemeralRange.Count - 1000;
+        var size = Math.Min(wanted, Math.Min(byFiles, byPorts));
+        if (size < 1000)
+        {
+            throw new ScenarioSkippedException(
+                $"room for only {size:N0} open connections (open-file limit {machine.OpenFileLimit:N0}, ephemeral range {machine.EphemeralRange.Count:N0} ports)");
+        }
+
+        if (size < wanted)
+        {
+            Progress.Line(Name, $"--crowd {wanted:N0} does not fit (open-file limit {machine.OpenFileLimit:N0}, {machine.EphemeralRange.Count:N0} ephemeral ports): using {size:N0}");
+        }
+
+        return size;
+    }
+
+    private sealed class Samples
+    {
+        public Samples(double[] micros)
+        {
+            Array.Sort(micros);
+            Median = micros[micros.Length / 2];
+            P90 = micros[Math.Min(micros.Length - 1, (int)(micros.Length * 0.9))];
+        }
+
+        public double Median { get; }
+
+        public double P90 { get; }
+    }
+}
