@@ -33,7 +33,11 @@ public readonly struct SocketLease : IDisposable, IAsyncDisposable
 
     /// <summary>
     /// A stream over the socket, the same object for every lease of this connection. Disposing
-    /// it marks the connection as not reusable; the lease still has to be disposed.
+    /// it marks the connection as not reusable; the lease still has to be disposed. Do not keep
+    /// it (or the <see cref="Socket"/>) past the lease: unlike the lease, a kept reference is not
+    /// checked and would reach the next caller's connection. Socket options you change (timeouts,
+    /// shutdown) stay on the socket for the next lease; call <see cref="Invalidate"/> after
+    /// changing them.
     /// </summary>
     public Stream Stream => Connection.Stream;
 

@@ -201,8 +201,10 @@ public sealed class SocketPool : ISocketPool, IDisposable
         // The owner lost an open connection, so a waiter held by MaxConnectionsPerDestination
         // (or by budget, for a Free close) may proceed. Other destinations share the tuple only
         // through the same IP address (a name and its address, two names for one address).
-        owner.OnRoomFreed(ledger.Tuple.Destination);
-        if (kind == ReleaseKind.Free && _destinations.Count > 1)
+        // Both kinds wake: a TIME_WAIT close gives a waiter an expiry to arm its timer on.
+        _ = kind;
+        owner.OnOwnConnectionClosed();
+        if (_destinations.Count > 1)
         {
             OnRoomFreed(ledger.Tuple.Destination, except: owner);
         }
@@ -271,11 +273,12 @@ public sealed class SocketPool : ISocketPool, IDisposable
 
     private void OnRoomFreed(IPEndPoint address, DestinationPool except)
     {
-        foreach (var pool in _destinations.Values)
+        // Enumerating the dictionary itself takes no locks and copies nothing (.Values does both).
+        foreach (var entry in _destinations)
         {
-            if (!ReferenceEquals(pool, except))
+            if (!ReferenceEquals(entry.Value, except))
             {
-                pool.OnRoomFreed(address);
+                entry.Value.OnRoomFreed(address);
             }
         }
     }

@@ -99,7 +99,8 @@ public sealed class TuplePoolOptions
     /// around each new connection. Called once per destination with that destination, so a
     /// circuit breaker added here breaks per destination. Your strategies run outside
     /// TuplePool's own retry-on-another-source and per-attempt timeout. Null (the default) adds
-    /// nothing.
+    /// nothing. Do not add strategies that run an attempt and throw its result away (hedging,
+    /// retry on a result): the discarded attempt's socket is not closed until it is collected.
     /// </summary>
     public Action<ResiliencePipelineBuilder, EndPoint>? ConfigureConnectPipeline { get; set; }
 }

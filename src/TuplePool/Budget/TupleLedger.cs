@@ -110,22 +110,24 @@ internal sealed class TupleLedger
     }
 
     /// <summary>
-    /// The kernel said <c>EADDRNOTAVAIL</c> for this tuple: it knows of sockets we do not count
-    /// (other processes, our TIME_WAIT outliving its charge). <paramref name="kernelCount"/> is
-    /// what the census saw holding the tuple. Until <paramref name="holdFor"/> has passed the
-    /// ledger treats the difference as taken; with no difference visible (the census raced the
-    /// kernel) it treats the tuple as full for that time, because the kernel is the authority.
+    /// The kernel said <c>EADDRNOTAVAIL</c> for this tuple: at that moment it had no free port,
+    /// whatever the ledger believed. Others hold ports we do not count — other processes, ports
+    /// any socket owns through a plain <c>bind()</c> (the census cannot tell those apart), our own
+    /// TIME_WAIT outliving its charge. The kernel is the authority, so until
+    /// <paramref name="holdFor"/> has passed every port we do not hold is counted as taken; a
+    /// partial correction from the census would leave "room" the kernel refuses, and acquirers
+    /// would spin on it. Returns how many ports we hold (for the log line).
     /// </summary>
-    public void CorrectFromKernel(int kernelCount, TimeSpan holdFor)
+    public int CorrectFromKernel(TimeSpan holdFor)
     {
         lock (_gate)
         {
             var now = TimeProvider.GetTimestamp();
             ExpireLocked(now);
             var ours = _open - 1 + _timeWaitExpiries.Count; // the failed attempt still holds its reservation
-            var others = kernelCount - ours;
-            _external = others > 0 ? others : Math.Max(0, Capacity - ours);
+            _external = Math.Max(0, Capacity - ours);
             _externalUntil = now + ToTimestampTicks(holdFor, TimeProvider);
+            return ours;
         }
     }
 

@@ -176,8 +176,7 @@ internal sealed class ConnectionOpener
             // The kernel knows of sockets on this tuple that the ledger does not (another
             // process, or TIME_WAIT outliving its charge): count them and move on.
             var kernelCount = CountInKernel(ledger.Tuple);
-            var poolCount = ledger.Open - 1 + ledger.TimeWait;
-            ledger.CorrectFromKernel(kernelCount, KernelCorrectionHold);
+            var poolCount = ledger.CorrectFromKernel(KernelCorrectionHold);
             ledger.Release(ReleaseKind.Free);
             attempt.Exclude(source);
             _metrics.RecordConnectError("address_not_available", ledger.Tuple);

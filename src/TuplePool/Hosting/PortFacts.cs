@@ -34,20 +34,5 @@ internal sealed record PortFacts(PortRange SystemRange, IReadOnlyList<PortRange>
     }
 
     /// <summary>How many ports of <paramref name="range"/> the kernel keeps out of automatic assignment.</summary>
-    public int CountReservedIn(PortRange range)
-    {
-        // ip_local_reserved_ports is a list of disjoint ranges; overlap each with the range.
-        var count = 0;
-        foreach (var reserved in ReservedPorts)
-        {
-            var first = Math.Max(reserved.First, range.First);
-            var last = Math.Min(reserved.Last, range.Last);
-            if (first <= last)
-            {
-                count += last - first + 1;
-            }
-        }
-
-        return count;
-    }
+    public int CountReservedIn(PortRange range) => KernelSettings.CountReservedIn(ReservedPorts, range);
 }

@@ -140,16 +140,19 @@ internal sealed class KernelSettings
     /// How many distinct ports inside <paramref name="range"/> are reserved; a port that several
     /// reserved ranges cover counts once.
     /// </summary>
-    public int CountReservedIn(PortRange range)
+    public int CountReservedIn(PortRange range) => CountReservedIn(ReservedPorts, range);
+
+    /// <summary>Distinct ports of <paramref name="reservedPorts"/> inside <paramref name="range"/>; overlaps count once.</summary>
+    public static int CountReservedIn(IReadOnlyList<PortRange> reservedPorts, PortRange range)
     {
-        if (!range.IsValid || ReservedPorts.Count == 0)
+        if (!range.IsValid || reservedPorts.Count == 0)
         {
             return 0;
         }
 
         // Clip to the range, sort by start and sweep, so overlaps are counted once.
-        var clipped = new List<PortRange>(ReservedPorts.Count);
-        foreach (var reserved in ReservedPorts)
+        var clipped = new List<PortRange>(reservedPorts.Count);
+        foreach (var reserved in reservedPorts)
         {
             var first = Math.Max(reserved.First, range.First);
             var last = Math.Min(reserved.Last, range.Last);

@@ -124,6 +124,15 @@ internal sealed class DestinationPool
         }
     }
 
+    /// <summary>One of this destination's own connections closed: a slot under MaxConnectionsPerDestination is free whatever its address.</summary>
+    public void OnOwnConnectionClosed()
+    {
+        if (_waiters.Count != 0)
+        {
+            _waiters.WakeOne();
+        }
+    }
+
     public void Dispose(Exception disposedError)
     {
         _expiryTimer.Dispose();
@@ -142,18 +151,43 @@ internal sealed class DestinationPool
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool CanLend(PooledConnection connection)
     {
-        if (_settings.TracksIdleTime)
+        if (_settings.TracksIdleTime && IsExpired(connection, _settings.CoarseNow))
         {
-            var now = _settings.CoarseNow;
-            if (now - connection.IdleSince > _settings.IdleTimeoutTicks || IsPastLifetime(connection, now))
-            {
-                return false;
-            }
+            // Close to a limit the coarse clock may be behind (it ticks at most once a second,
+            // later when the thread pool is starved): ask the exact clock before refusing or lending.
+            return false;
+        }
+
+        if (!_settings.ValidateOnAcquire)
+        {
+            return true;
         }
 
         // One poll(): readable on an idle socket means unread bytes (another caller's data), FIN
-        // or RST. Any of them makes the socket unfit to lend.
-        return !_settings.ValidateOnAcquire || !connection.Socket.Poll(0, SelectMode.SelectRead);
+        // or RST. Any of them makes the socket unfit to lend, and so does a socket the caller
+        // disposed behind the lease's back.
+        try
+        {
+            return !connection.Socket.Poll(0, SelectMode.SelectRead);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            return false;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool IsExpired(PooledConnection connection, long coarseNow)
+    {
+        var margin = _settings.ClockResolutionTicks;
+        if (coarseNow - connection.IdleSince <= _settings.IdleTimeoutTicks - margin
+            && (_settings.LifetimeTicks == long.MaxValue || coarseNow - connection.CreatedAt <= _settings.LifetimeTicks - margin))
+        {
+            return false;
+        }
+
+        var now = _settings.Now();
+        return now - connection.IdleSince > _settings.IdleTimeoutTicks || IsPastLifetime(connection, now);
     }
 
     private bool IsPastLifetime(PooledConnection connection, long now)
@@ -193,117 +227,152 @@ internal sealed class DestinationPool
     {
         var started = _settings.TimeProvider.GetTimestamp();
         long waitStarted = 0;
+
+        // True while this caller holds a wake: it was woken and has not yet taken a connection,
+        // joined the line again or passed the wake on. The finally gives the wake back.
         var woken = false;
         IReadOnlyList<IPEndPoint>? addresses = null;
-        while (true)
+        try
         {
-            _pool.ThrowIfDisposed();
-            cancellationToken.ThrowIfCancellationRequested();
-
-            // Newcomers queue behind waiters; a waiter just woken has its turn now.
-            if (woken || _waiters.Count == 0)
+            while (true)
             {
-                while (_idle.TryPop(out var idle))
+                _pool.ThrowIfDisposed();
+                if (cancellationToken.IsCancellationRequested)
                 {
-                    if (CanLend(idle!))
+                    if (woken)
                     {
-                        RecordWait(waitStarted);
-                        if (woken)
-                        {
-                            PassWakeOn(addresses);
-                        }
-
-                        return new SocketLease(idle!, idle!.BeginLease(), isReused: true);
+                        _waiters.WakeOne(); // the room that woke us is the next waiter's
                     }
 
-                    Close(idle!);
+                    cancellationToken.ThrowIfCancellationRequested();
                 }
 
-                if (TryTakeOpenSlot())
+                // Newcomers queue behind waiters; a waiter just woken has its turn now.
+                if (woken || _waiters.Count == 0)
                 {
-                    PooledConnection? opened;
-                    try
+                    while (_idle.TryPop(out var idle))
                     {
-                        addresses = await _resolver.ResolveAsync(cancellationToken).ConfigureAwait(false);
-                        if (!_pool.HasSourcesFor(addresses))
+                        if (CanLend(idle!))
                         {
-                            // Waiting cannot help: no configured source has the destination's family.
-                            throw _pool.Exhausted(Destination, addresses);
+                            RecordWait(waitStarted);
+                            if (woken)
+                            {
+                                PassWakeOn(addresses);
+                            }
+
+                            return new SocketLease(idle!, idle!.BeginLease(), isReused: true);
                         }
 
-                        opened = await OpenAsync(addresses, cancellationToken).ConfigureAwait(false);
+                        Close(idle!);
                     }
-                    catch
+
+                    if (TryTakeOpenSlot())
                     {
-                        // The slot was never used: let a waiter held back by MaxConnectionsPerDestination try.
+                        PooledConnection? opened;
+                        try
+                        {
+                            addresses = await _resolver.ResolveAsync(cancellationToken).ConfigureAwait(false);
+                            if (!_pool.HasSourcesFor(addresses))
+                            {
+                                // Waiting cannot help: no configured source has the destination's family.
+                                throw _pool.Exhausted(Destination, addresses);
+                            }
+
+                            opened = await OpenAsync(addresses, cancellationToken).ConfigureAwait(false);
+                        }
+                        catch
+                        {
+                            // The slot was never used: let a waiter held back by MaxConnectionsPerDestination try.
+                            ReleaseOpenSlot();
+                            _waiters.WakeOne();
+                            throw;
+                        }
+
+                        if (opened is not null)
+                        {
+                            RecordWait(waitStarted);
+                            if (woken)
+                            {
+                                PassWakeOn(addresses);
+                            }
+
+                            return new SocketLease(opened, opened.BeginLease(), isReused: false);
+                        }
+
+                        // No room anywhere. No wake here: waking the next waiter would only have it
+                        // fail the same way and wake us back, round and round.
                         ReleaseOpenSlot();
-                        _waiters.WakeOne();
-                        throw;
                     }
-
-                    if (opened is not null)
-                    {
-                        RecordWait(waitStarted);
-                        if (woken)
-                        {
-                            PassWakeOn(addresses);
-                        }
-
-                        return new SocketLease(opened, opened.BeginLease(), isReused: false);
-                    }
-
-                    // No room anywhere. No wake here: waking the next waiter would only have it
-                    // fail the same way and wake us back, round and round.
-                    ReleaseOpenSlot();
-                }
-            }
-
-            // No idle connection and no room: wait for a return, a close, or a TIME_WAIT expiry.
-            var remaining = _settings.AcquireTimeout == Timeout.InfiniteTimeSpan
-                ? Timeout.InfiniteTimeSpan
-                : _settings.AcquireTimeout - _settings.TimeProvider.GetElapsedTime(started);
-            if (remaining != Timeout.InfiniteTimeSpan && remaining <= TimeSpan.Zero)
-            {
-                throw _pool.Exhausted(Destination, addresses);
-            }
-
-            if (waitStarted == 0)
-            {
-                waitStarted = _settings.TimeProvider.GetTimestamp();
-            }
-
-            var waiter = _waiters.Enqueue(atFront: woken);
-
-            // Room may have appeared between the look above and joining the line; its wake found
-            // nobody. Look once more, now that any later wake will find us.
-            if (_idle.Count > 0 || HasRoom(addresses))
-            {
-                _waiters.WakeOne();
-            }
-            else
-            {
-                ArmExpiryTimer(addresses);
-            }
-
-            try
-            {
-                await waiter.Completion.Task.WaitAsync(remaining, _settings.TimeProvider, cancellationToken).ConfigureAwait(false);
-                woken = true;
-            }
-            catch (Exception e) when (e is TimeoutException or OperationCanceledException)
-            {
-                if (!_waiters.TryRemove(waiter))
-                {
-                    // A wake picked us just as we gave up: hand it to the next in line.
-                    _waiters.WakeOne();
                 }
 
-                if (e is TimeoutException)
+                // No idle connection and no room: wait for a return, a close, or a TIME_WAIT expiry.
+                var remaining = _settings.AcquireTimeout == Timeout.InfiniteTimeSpan
+                    ? Timeout.InfiniteTimeSpan
+                    : _settings.AcquireTimeout - _settings.TimeProvider.GetElapsedTime(started);
+                if (remaining != Timeout.InfiniteTimeSpan && remaining <= TimeSpan.Zero)
                 {
                     throw _pool.Exhausted(Destination, addresses);
                 }
 
-                throw;
+                if (waitStarted == 0)
+                {
+                    waitStarted = _settings.TimeProvider.GetTimestamp();
+                }
+
+                var waiter = _waiters.Enqueue(atFront: woken);
+                if (woken)
+                {
+                    woken = false;
+                    _waiters.EndWake();
+                }
+
+                if (_pool.IsDisposed)
+                {
+                    // DisposeAsync may have failed the line just before we joined it.
+                    _waiters.TryRemove(waiter);
+                    _pool.ThrowIfDisposed();
+                }
+
+                // Room may have appeared between the look above and joining the line; its wake found
+                // nobody. Look once more, now that any later wake will find us. (A tuple the kernel
+                // just refused is charged as full, so this cannot spin on it.)
+                if (_idle.Count > 0 || HasRoom(addresses))
+                {
+                    _waiters.WakeOne();
+                }
+                else
+                {
+                    ArmExpiryTimer(addresses);
+                }
+
+                try
+                {
+                    await waiter.Completion.Task.WaitAsync(remaining, _settings.TimeProvider, cancellationToken).ConfigureAwait(false);
+                    woken = true;
+                }
+                catch (Exception e) when (e is TimeoutException or OperationCanceledException)
+                {
+                    if (!_waiters.TryRemove(waiter))
+                    {
+                        // A wake picked us just as we gave up: hand it to the next in line.
+                        woken = true;
+                        _waiters.WakeOne();
+                    }
+
+                    if (e is TimeoutException)
+                    {
+                        throw _pool.Exhausted(Destination, addresses);
+                    }
+
+                    throw;
+                }
+            }
+        }
+        finally
+        {
+            if (woken)
+            {
+                _waiters.EndWake();
             }
         }
     }
@@ -322,7 +391,16 @@ internal sealed class DestinationPool
             _pool.ThrowIfDisposed();
         }
 
-        return new PooledConnection(o.Socket, o.Ledger, this, _settings.TimeProvider.GetTimestamp());
+        try
+        {
+            return new PooledConnection(o.Socket, o.Ledger, this, _settings.TimeProvider.GetTimestamp());
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            // The peer reset the connection before we read its endpoints (getpeername fails).
+            o.Ledger.Release(ConnectionCloser.Close(o.Socket, CloseMode.Abortive));
+            throw;
+        }
     }
 
     private bool TryTakeOpenSlot()
@@ -356,9 +434,20 @@ internal sealed class DestinationPool
     /// </summary>
     private void PassWakeOn(IReadOnlyList<IPEndPoint>? addresses)
     {
-        if (_waiters.Count != 0 && (_idle.Count > 0 || HasRoom(addresses ?? _resolver.Current)))
+        if (_waiters.Queued == 0)
+        {
+            return;
+        }
+
+        addresses ??= _resolver.Current;
+        if (_idle.Count > 0 || HasRoom(addresses))
         {
             _waiters.WakeOne();
+        }
+        else
+        {
+            // The expiry that woke us is spent; the next one is theirs.
+            ArmExpiryTimer(addresses);
         }
     }
 

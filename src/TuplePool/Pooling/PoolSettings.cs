@@ -23,6 +23,7 @@ internal sealed class PoolSettings
         ReaperPeriod = ComputeReaperPeriod(options);
         ClockResolution = TracksIdleTime && ReaperPeriod > TimeSpan.FromSeconds(1) ? TimeSpan.FromSeconds(1) : ReaperPeriod;
         SweepEveryTicks = Math.Max(1, (int)(ReaperPeriod.Ticks / ClockResolution.Ticks));
+        ClockResolutionTicks = TupleLedger.ToTimestampTicks(ClockResolution, timeProvider);
         RefreshClock();
     }
 
@@ -52,6 +53,9 @@ internal sealed class PoolSettings
 
     /// <summary>How often the pool's timer ticks while anything is idle: at most 1 s.</summary>
     public TimeSpan ClockResolution { get; }
+
+    /// <summary><see cref="ClockResolution"/> in timestamp ticks.</summary>
+    public long ClockResolutionTicks { get; }
 
     /// <summary>The timer sweeps the idle stores every this many ticks (every <see cref="ReaperPeriod"/>).</summary>
     public int SweepEveryTicks { get; }

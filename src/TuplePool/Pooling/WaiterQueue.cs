@@ -2,16 +2,34 @@ namespace TuplePool.Pooling;
 
 /// <summary>
 /// Acquirers waiting for a returned connection or for budget, served first come, first served.
-/// A wake completes exactly one waiter, which then tries again; it does not carry a connection,
-/// so a waiter that gave up in the meantime can pass its wake on instead of losing it.
 /// </summary>
+/// <remarks>
+/// A wake completes exactly one waiter, which then tries again; it does not carry a connection,
+/// so a waiter that gave up in the meantime can pass its wake on instead of losing it. A woken
+/// waiter still counts in <see cref="Count"/> until it calls <see cref="EndWake"/> (it got its
+/// connection, gave up, or joined the line again at the front): otherwise a newcomer on the fast
+/// path would see an empty line and take the returned socket from under it.
+/// </remarks>
 internal sealed class WaiterQueue
 {
     private readonly LinkedList<Waiter> _waiters = new();
     private int _count;
+    private int _inFlight;
 
-    /// <summary>Waiters in line; read without a lock on the hot path.</summary>
+    /// <summary>Waiters in line plus woken waiters not yet done; read without a lock on the hot path.</summary>
     public int Count => Volatile.Read(ref _count);
+
+    /// <summary>Waiters still asleep in line.</summary>
+    public int Queued
+    {
+        get
+        {
+            lock (_waiters)
+            {
+                return _waiters.Count;
+            }
+        }
+    }
 
     public Waiter Enqueue(bool atFront)
     {
@@ -19,13 +37,13 @@ internal sealed class WaiterQueue
         lock (_waiters)
         {
             waiter.Node = atFront ? _waiters.AddFirst(waiter) : _waiters.AddLast(waiter);
-            _count = _waiters.Count;
+            Publish();
         }
 
         return waiter;
     }
 
-    /// <summary>Takes <paramref name="waiter"/> out of line; false when a wake already took it.</summary>
+    /// <summary>Takes <paramref name="waiter"/> out of line; false when a wake already took it (the caller then holds that wake).</summary>
     public bool TryRemove(Waiter waiter)
     {
         lock (_waiters)
@@ -37,7 +55,7 @@ internal sealed class WaiterQueue
 
             _waiters.Remove(waiter.Node);
             waiter.Node = null;
-            _count = _waiters.Count;
+            Publish();
             return true;
         }
     }
@@ -45,7 +63,7 @@ internal sealed class WaiterQueue
     /// <summary>Wakes the first waiter in line, if any.</summary>
     public void WakeOne()
     {
-        if (Count == 0)
+        if (Volatile.Read(ref _count) == 0)
         {
             return;
         }
@@ -59,14 +77,25 @@ internal sealed class WaiterQueue
                 _waiters.RemoveFirst();
                 node.Value.Node = null;
                 first = node.Value;
-                _count = _waiters.Count;
+                _inFlight++;
+                Publish();
             }
         }
 
         first?.Completion.TrySetResult(true);
     }
 
-    /// <summary>Fails every waiter (the pool is being disposed).</summary>
+    /// <summary>A woken waiter is done with its wake.</summary>
+    public void EndWake()
+    {
+        lock (_waiters)
+        {
+            _inFlight--;
+            Publish();
+        }
+    }
+
+    /// <summary>Fails every waiter in line (the pool is being disposed).</summary>
     public void FailAll(Exception error)
     {
         List<Waiter> all;
@@ -79,7 +108,7 @@ internal sealed class WaiterQueue
                 waiter.Node = null;
             }
 
-            _count = 0;
+            Publish();
         }
 
         foreach (var waiter in all)
@@ -87,6 +116,8 @@ internal sealed class WaiterQueue
             waiter.Completion.TrySetException(error);
         }
     }
+
+    private void Publish() => Volatile.Write(ref _count, _waiters.Count + _inFlight);
 
     internal sealed class Waiter
     {

@@ -80,34 +80,26 @@ public sealed class TupleLedgerTests
     }
 
     [Fact]
-    public void CorrectFromKernel_CountsOtherSocketsUntilTheHoldEnds()
+    public void CorrectFromKernel_TreatsEveryPortWeDoNotHoldAsTakenUntilTheHoldEnds()
     {
         var time = new FakeTimeProvider();
         var ledger = CreateSut(10, TimeSpan.FromSeconds(60), time);
+        Assert.True(ledger.TryReserve()); // a live connection
+        Assert.True(ledger.TryReserve());
+        ledger.Release(ReleaseKind.TimeWait); // one of ours in TIME_WAIT
         Assert.True(ledger.TryReserve()); // the attempt that met EADDRNOTAVAIL
 
-        ledger.CorrectFromKernel(kernelCount: 7, holdFor: TimeSpan.FromSeconds(1));
+        var ours = ledger.CorrectFromKernel(holdFor: TimeSpan.FromSeconds(1));
         ledger.Release(ReleaseKind.Free);
 
-        Assert.Equal(7, ledger.External);
-        Assert.Equal(3, ledger.Remaining);
+        Assert.Equal(2, ours);
+        Assert.Equal(8, ledger.External);
+        Assert.Equal(0, ledger.Remaining);
+        Assert.False(ledger.TryReserve());
+        Assert.Equal(time.GetTimestamp() + time.TimestampFrequency, ledger.NextExpiryTimestamp);
         time.Advance(TimeSpan.FromSeconds(1));
         Assert.Equal(0, ledger.External);
-        Assert.Equal(10, ledger.Remaining);
-    }
-
-    [Fact]
-    public void CorrectFromKernel_WhenTheCensusSeesNothingExtra_TreatsTheTupleAsFull()
-    {
-        var time = new FakeTimeProvider();
-        var ledger = CreateSut(10, TimeSpan.FromSeconds(60), time);
-        Assert.True(ledger.TryReserve());
-
-        ledger.CorrectFromKernel(kernelCount: 0, holdFor: TimeSpan.FromSeconds(1));
-        ledger.Release(ReleaseKind.Free);
-
-        Assert.Equal(0, ledger.Remaining);
-        Assert.Equal(ledger.NextExpiryTimestamp, time.GetTimestamp() + time.TimestampFrequency);
+        Assert.Equal(8, ledger.Remaining);
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using TuplePool.Tests.Support;
 using System.Net;
 using System.Text;
 using Microsoft.Extensions.Configuration;
@@ -301,7 +302,7 @@ public sealed class TuplePoolServiceCollectionExtensionsTests
             .AddTuplePool(o =>
             {
                 o.SourceAddresses.Add(IPAddress.Parse("127.0.0.2"));
-                o.LocalPortRange = IntegrationPortSlices.Next(1);
+                o.LocalPortRange = PortSlices.Integration.Take(1);
                 o.AcquireTimeout = TimeSpan.FromMinutes(1);
             })
             .BuildServiceProvider();
@@ -328,7 +329,7 @@ public sealed class TuplePoolServiceCollectionExtensionsTests
             .AddTuplePool(o =>
             {
                 o.SourceAddresses.Add(IPAddress.Parse("127.0.0.2"));
-                o.LocalPortRange = IntegrationPortSlices.Next(5);
+                o.LocalPortRange = PortSlices.Integration.Take(5);
             })
             .BuildServiceProvider();
         var pool = provider.GetRequiredService<ISocketPool>();
@@ -372,7 +373,7 @@ public sealed class TuplePoolServiceCollectionExtensionsTests
     [Fact]
     public async Task AddTuplePool_SliceOfThisMachinesSystemRange_StartSucceeds()
     {
-        await using var provider = new ServiceCollection().AddTuplePool(o => o.LocalPortRange = IntegrationPortSlices.Next(1)).BuildServiceProvider();
+        await using var provider = new ServiceCollection().AddTuplePool(o => o.LocalPortRange = PortSlices.Integration.Take(1)).BuildServiceProvider();
 
         provider.GetRequiredService<IStartupValidator>().Validate();
     }
@@ -393,7 +394,7 @@ public sealed class TuplePoolServiceCollectionExtensionsTests
             .AddTuplePool(o =>
             {
                 o.SourceAddresses.Add(IPAddress.Parse("127.0.0.2"));
-                o.LocalPortRange = IntegrationPortSlices.Next(5);
+                o.LocalPortRange = PortSlices.Integration.Take(5);
             });
         services.AddOptions<TuplePoolOptions>()
             .Configure<ConnectAudit>((o, audit) => o.ConfigureConnectPipeline = (_, destination) => audit.Destinations.Enqueue(destination));

@@ -1,3 +1,4 @@
+using TuplePool.Tests.Support;
 using Microsoft.Extensions.Time.Testing;
 using TuplePool.Http;
 
@@ -199,7 +200,7 @@ public sealed class LeaseStreamTests
 
         // Fake time: the graceful close's TIME_WAIT charge stays put while we count it.
         await using var pool = new SocketPool(
-            new TuplePoolOptions { SourceAddresses = [System.Net.IPAddress.Parse("127.0.0.2")], LocalPortRange = IntegrationPortSlices.Next(5) },
+            new TuplePoolOptions { SourceAddresses = [System.Net.IPAddress.Parse("127.0.0.2")], LocalPortRange = PortSlices.Integration.Take(5) },
             new FakeTimeProvider());
         var lease = await pool.AcquireAsync(server.EndPoint, token);
         var firstLocal = lease.LocalEndPoint;

@@ -1,3 +1,4 @@
+using TuplePool.Tests.Support;
 using System.Net;
 using System.Text;
 using Microsoft.Extensions.Configuration;
@@ -124,7 +125,7 @@ public sealed class TuplePoolHttpClientBuilderExtensionsTests
             {
               "TuplePool": {
                 "SourceAddresses": [ "127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5" ],
-                "LocalPortRange": "{{IntegrationPortSlices.Next(40)}}",
+                "LocalPortRange": "{{PortSlices.Integration.Take(40)}}",
                 "AcquireTimeout": "00:00:10",
                 "CloseMode": "Abortive"
               }

@@ -1,3 +1,4 @@
+using TuplePool.Tests.Support;
 using System.Net;
 using Microsoft.Extensions.Time.Testing;
 
@@ -93,7 +94,7 @@ public sealed class TuplePoolSocketsHttpHandlerExtensionsTests
     {
         var token = TestContext.Current.CancellationToken;
         await using var server = await TestHttpServer.StartAsync(token);
-        await using var pool = new SocketPool(new TuplePoolOptions { SourceAddresses = [.. FourSources], LocalPortRange = IntegrationPortSlices.Next(50) });
+        await using var pool = new SocketPool(new TuplePoolOptions { SourceAddresses = [.. FourSources], LocalPortRange = PortSlices.Integration.Take(50) });
         using var client = new HttpClient(new SocketsHttpHandler().UseTuplePool(pool)) { BaseAddress = server.BaseAddress };
 
         // Held at the server, the eight requests need eight connections at once.
@@ -113,7 +114,7 @@ public sealed class TuplePoolSocketsHttpHandlerExtensionsTests
     {
         var token = TestContext.Current.CancellationToken;
         await using var server = await TestHttpServer.StartAsync(token);
-        await using var pool = new SocketPool(new TuplePoolOptions { SourceAddresses = [FourSources[0]], LocalPortRange = IntegrationPortSlices.Next(10) });
+        await using var pool = new SocketPool(new TuplePoolOptions { SourceAddresses = [FourSources[0]], LocalPortRange = PortSlices.Integration.Take(10) });
         using var client = new HttpClient(new SocketsHttpHandler().UseTuplePool(pool)) { BaseAddress = server.BaseAddress };
 
         for (var i = 0; i < 5; i++)
@@ -136,7 +137,7 @@ public sealed class TuplePoolSocketsHttpHandlerExtensionsTests
         await using var pool = new SocketPool(new TuplePoolOptions
         {
             SourceAddresses = [FourSources[0]],
-            LocalPortRange = IntegrationPortSlices.Next(Ports),
+            LocalPortRange = PortSlices.Integration.Take(Ports),
             AcquireTimeout = TimeSpan.FromMilliseconds(300),
         });
         using var client = new HttpClient(new SocketsHttpHandler().UseTuplePool(pool)) { BaseAddress = server.BaseAddress };
@@ -190,7 +191,7 @@ public sealed class TuplePoolSocketsHttpHandlerExtensionsTests
 
         // Fake time keeps the TIME_WAIT charge of graceful closes from expiring while we look.
         var time = new FakeTimeProvider();
-        await using var pool = new SocketPool(new TuplePoolOptions { SourceAddresses = [FourSources[0]], LocalPortRange = IntegrationPortSlices.Next(20), CloseMode = closeMode }, time);
+        await using var pool = new SocketPool(new TuplePoolOptions { SourceAddresses = [FourSources[0]], LocalPortRange = PortSlices.Integration.Take(20), CloseMode = closeMode }, time);
         var client = new HttpClient(new SocketsHttpHandler().UseTuplePool(pool)) { BaseAddress = server.BaseAddress };
         var requests = Enumerable.Range(0, 4).Select(_ => client.GetStringAsync("/hold", token)).ToList();
         Assert.True(await TestHttpServer.EventuallyAsync(() => server.Held == 4, TimeSpan.FromSeconds(20)));

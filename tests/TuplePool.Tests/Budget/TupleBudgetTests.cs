@@ -1,0 +1,82 @@
+using System.Net;
+using Microsoft.Extensions.Time.Testing;
+using TuplePool.Budget;
+using TuplePool.Tests.Support;
+
+namespace TuplePool.Tests.Budget;
+
+public sealed class TupleBudgetTests
+{
+    private static readonly IPEndPoint Remote = new(IPAddress.Parse("198.51.100.7"), 443); // never connected to: ledger math only
+    private static readonly IPEndPoint LoopbackRemote = new(IPAddress.Loopback, 9000);
+
+    private static TupleBudget CreateSut(int twReuse = 0, PortRange? system = null, IReadOnlyList<PortRange>? reserved = null, Action<TuplePoolOptions>? configure = null)
+    {
+        var options = new TuplePoolOptions();
+        configure?.Invoke(options);
+        return new TupleBudget(TestKernel.Create(twReuse, system, reserved), options, new FakeTimeProvider());
+    }
+
+    [Fact]
+    public void CapacityPerTuple_SystemRange_IsTheWholeRange()
+        => Assert.Equal(28232, CreateSut().CapacityPerTuple);
+
+    [Fact]
+    public void CapacityPerTuple_SubtractsReservedPortsInsideTheRangeAndReservedPortsPerTuple()
+    {
+        var sut = CreateSut(
+            reserved: [new PortRange(8080, 8080), new PortRange(40000, 40009), new PortRange(40005, 40014)],
+            configure: o =>
+            {
+                o.LocalPortRange = new PortRange(40000, 40099);
+                o.ReservedPortsPerTuple = 5;
+            });
+
+        // 100 ports, 15 reserved inside (overlaps counted once, 8080 is outside), 5 kept back.
+        Assert.Equal(80, sut.CapacityPerTuple);
+    }
+
+    [Fact]
+    public void EffectiveRange_PoolSlicePartlyOutsideTheSystemRange_IsClampedLikeTheKernelDoes()
+    {
+        var sut = CreateSut(configure: o => o.LocalPortRange = new PortRange(30000, 32867));
+
+        Assert.Equal(new PortRange(32768, 32867), sut.EffectiveRange);
+        Assert.Equal(100, sut.CapacityPerTuple);
+    }
+
+    [Theory]
+    [InlineData(0, "127.0.0.2", false, 60)]
+    [InlineData(0, "0.0.0.0", true, 60)]
+    [InlineData(1, "10.0.0.2", false, 1)]
+    [InlineData(2, "10.0.0.2", false, 60)]
+    [InlineData(2, "127.0.0.2", false, 1)]
+    [InlineData(2, "0.0.0.0", true, 1)]
+    public void TimeWaitChargeFor_FollowsTcpTwReuse(int twReuse, string source, bool loopbackDestination, int expectedSeconds)
+    {
+        var sut = CreateSut(twReuse);
+        var tuple = new ConnectionTuple(IPAddress.Parse(source), loopbackDestination ? LoopbackRemote : Remote);
+
+        Assert.Equal(TimeSpan.FromSeconds(expectedSeconds), sut.TimeWaitChargeFor(tuple));
+        Assert.Equal(TimeSpan.FromSeconds(expectedSeconds), sut.GetLedger(tuple).TimeWaitCharge);
+    }
+
+    [Fact]
+    public void TimeWaitChargeFor_ShorterTimeWaitDurationWins()
+    {
+        var sut = CreateSut(twReuse: 1, configure: o => o.TimeWaitDuration = TimeSpan.FromMilliseconds(500));
+
+        Assert.Equal(TimeSpan.FromMilliseconds(500), sut.TimeWaitChargeFor(new ConnectionTuple(IPAddress.Parse("10.0.0.2"), Remote)));
+    }
+
+    [Fact]
+    public void GetLedger_SameTuple_ReturnsTheSameLedger()
+    {
+        var sut = CreateSut();
+        var tuple = new ConnectionTuple(IPAddress.Parse("10.0.0.2"), Remote);
+
+        Assert.Same(sut.GetLedger(tuple), sut.GetLedger(new ConnectionTuple(IPAddress.Parse("10.0.0.2"), new IPEndPoint(Remote.Address, Remote.Port))));
+        Assert.NotSame(sut.GetLedger(tuple), sut.GetLedger(new ConnectionTuple(IPAddress.Parse("10.0.0.3"), Remote)));
+        Assert.NotSame(sut.GetLedger(tuple), sut.GetLedger(new ConnectionTuple(IPAddress.Parse("10.0.0.2"), new IPEndPoint(Remote.Address, 444))));
+    }
+}

@@ -1,0 +1,174 @@
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Time.Testing;
+using NSubstitute;
+using TuplePool.Connecting;
+using TuplePool.Platform;
+using TuplePool.Tests.Support;
+
+namespace TuplePool.Tests.Pooling;
+
+/// <summary>
+/// Bugs found in review of the core data path, each pinned by the situation that showed it.
+/// Fake clock for budget time; real loopback sockets in the test's own port slice.
+/// </summary>
+public sealed class SocketPoolRegressionTests
+{
+    private readonly FakeTimeProvider _time = new();
+
+    private SocketPool CreateSut(int capacity, Action<TuplePoolOptions>? configure = null, ISocketConnector? connector = null, IKernelCensus? census = null)
+    {
+        // The budget slice is `capacity` ports; real connects get a wider slice so the real
+        // kernel's TIME_WAIT (on a frozen fake clock) never blocks them.
+        var slice = PortSlices.Next(100);
+        var options = new TuplePoolOptions
+        {
+            SourceAddresses = TestSources.Take(1),
+            LocalPortRange = new PortRange(slice.First, slice.First + capacity - 1),
+            AcquireTimeout = TimeSpan.FromSeconds(300),
+            TimeWaitDuration = TimeSpan.FromSeconds(60),
+        };
+        configure?.Invoke(options);
+        connector ??= new SocketConnector(TestKernel.Create(), slice);
+        return new SocketPool(options, _time, null, null, connector, census ?? Substitute.For<IKernelCensus>(), TestKernel.Create(twReuse: 0));
+    }
+
+    private static Task Settle() => Task.Delay(100);
+
+    [Fact]
+    public async Task ExpiryTimer_AfterATimerWake_IsArmedAgainForTheNextWaiter()
+    {
+        await using var server = new LoopbackServer();
+        await using var pool = CreateSut(capacity: 2);
+        var a = await pool.AcquireAsync(server.EndPoint);
+        var b = await pool.AcquireAsync(server.EndPoint);
+        a.Invalidate();
+        a.Dispose(); // TIME_WAIT until t=60
+        _time.Advance(TimeSpan.FromSeconds(10));
+        b.Invalidate();
+        b.Dispose(); // TIME_WAIT until t=70
+
+        var first = pool.AcquireAsync(server.EndPoint).AsTask();
+        await Settle();
+        var second = pool.AcquireAsync(server.EndPoint).AsTask();
+        await Settle();
+
+        _time.Advance(TimeSpan.FromSeconds(51));
+        (await first.WaitAsync(TimeSpan.FromSeconds(5))).Dispose();
+        Assert.False(second.IsCompleted);
+        _time.Advance(TimeSpan.FromSeconds(10));
+        (await second.WaitAsync(TimeSpan.FromSeconds(5))).Dispose();
+    }
+
+    [Fact]
+    public async Task TimeWaitClose_OnATupleSharedByTwoDestinations_WakesTheOtherDestination()
+    {
+        await using var server = new LoopbackServer();
+        await using var pool = CreateSut(capacity: 1);
+        var byName = new DnsEndPoint("localhost", server.EndPoint.Port, AddressFamily.InterNetwork);
+        var held = await pool.AcquireAsync(server.EndPoint);
+
+        var waiting = pool.AcquireAsync(byName).AsTask();
+        await Settle();
+        held.Invalidate();
+        held.Dispose();
+        _time.Advance(TimeSpan.FromSeconds(61));
+
+        (await waiting.WaitAsync(TimeSpan.FromSeconds(5))).Dispose();
+    }
+
+    [Fact]
+    public async Task SocketDisposedByTheCaller_IsNotLentAgain_AndItsPortIsChargedAsTimeWait()
+    {
+        await using var server = new LoopbackServer();
+        await using var pool = CreateSut(capacity: 10, o => o.IdleTimeout = Timeout.InfiniteTimeSpan);
+        var lease = await pool.AcquireAsync(server.EndPoint);
+        lease.Socket.Dispose(); // misuse: nothing stops it
+        lease.Dispose();
+
+        await using var next = await pool.AcquireAsync(server.EndPoint);
+
+        Assert.False(next.IsReused);
+        var usage = Assert.Single(pool.GetSnapshot().Tuples);
+        Assert.Equal(1, usage.Active);
+        Assert.Equal(0, usage.Idle);
+        Assert.Equal(1, usage.TimeWait); // how the caller closed it is unknown: charge the safe side
+    }
+
+    [Fact]
+    public async Task HalfCloseByTheCaller_ThenPeerFin_IsChargedAsTheKernelsTimeWait()
+    {
+        using var listener = ListenerPorts.BindListener(IPAddress.Loopback);
+        listener.Listen(16);
+        await using var pool = CreateSut(capacity: 10);
+        var lease = await pool.AcquireAsync((IPEndPoint)listener.LocalEndPoint!);
+        using var accepted = listener.Accept();
+        var local = lease.LocalEndPoint;
+        lease.Socket.Shutdown(SocketShutdown.Send); // our FIN goes first
+        Assert.Equal(0, accepted.Receive(new byte[16]));
+        accepted.Dispose(); // the peer answers with its FIN
+        await Settle();
+
+        lease.Invalidate();
+        lease.Dispose();
+
+        var census = new KernelCensus(ProcFileSystem.Default).Read();
+        Assert.Equal(1, census.Count(local.Address, (IPEndPoint)listener.LocalEndPoint!, TcpState.TimeWait));
+        Assert.Equal(1, Assert.Single(pool.GetSnapshot().Tuples).TimeWait);
+    }
+
+    [Fact]
+    public async Task KernelRefusal_TheCensusSeesOnlyPartOfIt_DoesNotSpin()
+    {
+        // The kernel refuses every port (say, bind()-owned elsewhere) while the census sees one
+        // foreign socket: the tuple must count as full, not leave "room" acquirers spin on.
+        var connector = Substitute.For<ISocketConnector>();
+        connector.ConnectAsync(Arg.Any<IPAddress>(), Arg.Any<IPEndPoint>(), Arg.Any<CancellationToken>())
+            .Returns<ValueTask<Socket>>(_ => throw new SocketException((int)SocketError.AddressNotAvailable));
+        var destination = new IPEndPoint(IPAddress.Loopback, 20999); // never reached: the connector is a substitute
+        var census = Substitute.For<IKernelCensus>();
+        census.Read().Returns(KernelCensusSnapshot.FromEntries(
+            [new KernelCensusEntry(TestSources.S2, 40000, destination.Address, destination.Port, TcpState.Established)]));
+        await using var pool = CreateSut(capacity: 10, connector: connector, census: census);
+        using var stop = new CancellationTokenSource();
+
+        var waiting = Task.Run(async () => await pool.AcquireAsync(destination, stop.Token));
+        await Task.Delay(300);
+        await stop.CancelAsync();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => waiting.WaitAsync(TimeSpan.FromSeconds(5)));
+        Assert.Single(connector.ReceivedCalls());
+        Assert.Equal(0, Assert.Single(pool.GetSnapshot().Tuples).Active);
+    }
+
+    [Fact]
+    public async Task PeerResetBeforeTheConnectionIsBuilt_ReleasesTheReservation()
+    {
+        using var listener = ListenerPorts.BindListener(IPAddress.Loopback);
+        listener.Listen(16);
+        var slice = PortSlices.Next(10);
+        var real = new SocketConnector(TestKernel.Create(), slice);
+        var connector = Substitute.For<ISocketConnector>();
+        connector.ConnectAsync(Arg.Any<IPAddress>(), Arg.Any<IPEndPoint>(), Arg.Any<CancellationToken>())
+            .Returns(call => ConnectThenResetAsync(real, listener, call.ArgAt<IPAddress>(0), call.ArgAt<IPEndPoint>(1)));
+        await using var pool = CreateSut(capacity: 10, connector: connector);
+
+        await Assert.ThrowsAsync<SocketException>(() => pool.AcquireAsync((IPEndPoint)listener.LocalEndPoint!).AsTask());
+
+        var usage = Assert.Single(pool.GetSnapshot().Tuples);
+        Assert.Equal(0, usage.Active);
+        Assert.Equal(usage.Capacity, usage.Remaining);
+    }
+
+    private static async ValueTask<Socket> ConnectThenResetAsync(SocketConnector real, Socket listener, IPAddress source, IPEndPoint destination)
+    {
+        var socket = await real.ConnectAsync(source, destination, default);
+        using (var accepted = listener.Accept())
+        {
+            accepted.LingerState = new LingerOption(true, 0); // the server resets right after accept
+        }
+
+        await Task.Delay(50);
+        return socket;
+    }
+}

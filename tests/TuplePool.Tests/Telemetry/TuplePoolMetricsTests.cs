@@ -1,0 +1,104 @@
+using System.Diagnostics.Metrics;
+using System.Net;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
+using TuplePool.Tests.Support;
+
+namespace TuplePool.Tests.Telemetry;
+
+/// <summary>The TuplePool meter's instruments move with real loopback connections.</summary>
+public sealed class TuplePoolMetricsTests : IDisposable
+{
+    private readonly ServiceProvider _services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+
+    private IMeterFactory MeterFactory => _services.GetRequiredService<IMeterFactory>();
+
+    public void Dispose() => _services.Dispose();
+
+    private SocketPool CreateSut(int sources, int ports, Action<TuplePoolOptions>? configure = null)
+    {
+        var options = new TuplePoolOptions { SourceAddresses = TestSources.Take(sources), LocalPortRange = PortSlices.Next(ports), AcquireTimeout = TimeSpan.FromMilliseconds(200) };
+        configure?.Invoke(options);
+        return new SocketPool(options, null, null, MeterFactory);
+    }
+
+    [Fact]
+    public async Task ConnectionCount_ReportsActiveAndIdlePerTuple()
+    {
+        await using var server = new LoopbackServer();
+        await using var pool = CreateSut(1, 10);
+        using var connections = new MetricCollector<long>(MeterFactory, "TuplePool", "tuplepool.connection.count");
+        var a = await pool.AcquireAsync(server.EndPoint);
+        var b = await pool.AcquireAsync(server.EndPoint);
+        b.Dispose();
+
+        connections.RecordObservableInstruments();
+        var measured = connections.GetMeasurementSnapshot();
+
+        Assert.Equal(1, measured.Single(m => (string?)m.Tags["tuplepool.connection.state"] == "active").Value);
+        Assert.Equal(1, measured.Single(m => (string?)m.Tags["tuplepool.connection.state"] == "idle").Value);
+        Assert.All(measured, m =>
+        {
+            Assert.Equal("127.0.0.2", m.Tags["network.local.address"]);
+            Assert.Equal("127.0.0.1", m.Tags["server.address"]);
+        });
+        a.Dispose();
+    }
+
+    [Fact]
+    public async Task TimeWaitAndRemaining_MoveWithGracefulCloses()
+    {
+        await using var server = new LoopbackServer();
+        await using var pool = CreateSut(1, 10);
+        using var timeWait = new MetricCollector<long>(MeterFactory, "TuplePool", "tuplepool.tuple.time_wait");
+        using var remaining = new MetricCollector<long>(MeterFactory, "TuplePool", "tuplepool.tuple.remaining");
+        var lease = await pool.AcquireAsync(server.EndPoint);
+        lease.Invalidate();
+        lease.Dispose();
+
+        timeWait.RecordObservableInstruments();
+        remaining.RecordObservableInstruments();
+
+        Assert.Equal(1, timeWait.LastMeasurement!.Value);
+        Assert.Equal(9, remaining.LastMeasurement!.Value);
+    }
+
+    [Fact]
+    public async Task AcquireConnectAndExhaustion_AreRecorded()
+    {
+        await using var server = new LoopbackServer();
+        await using var pool = CreateSut(1, 2);
+        using var acquire = new MetricCollector<double>(MeterFactory, "TuplePool", "tuplepool.acquire.duration");
+        using var connect = new MetricCollector<double>(MeterFactory, "TuplePool", "tuplepool.connect.duration");
+        using var exhausted = new MetricCollector<long>(MeterFactory, "TuplePool", "tuplepool.budget.exhausted");
+
+        var first = await pool.AcquireAsync(server.EndPoint);
+        first.Dispose();
+        var reused = await pool.AcquireAsync(server.EndPoint);
+        var second = await pool.AcquireAsync(server.EndPoint);
+        await Assert.ThrowsAsync<TupleBudgetExhaustedException>(() => pool.AcquireAsync(server.EndPoint).AsTask());
+
+        Assert.Equal(2, connect.GetMeasurementSnapshot().Count);
+        var acquires = acquire.GetMeasurementSnapshot();
+        Assert.Equal(3, acquires.Count);
+        Assert.Equal(1, acquires.Count(m => (bool?)m.Tags["tuplepool.connection.reused"] == true));
+        Assert.All(acquires, m => Assert.True(m.Value >= 0));
+        var exhaustion = Assert.Single(exhausted.GetMeasurementSnapshot());
+        Assert.Equal(server.EndPoint.Port, exhaustion.Tags["server.port"]);
+        reused.Dispose();
+        second.Dispose();
+    }
+
+    [Fact]
+    public async Task ConnectErrors_CountRefusedConnectsByErrorType()
+    {
+        using var notListening = ListenerPorts.BindListener(IPAddress.Loopback);
+        await using var pool = CreateSut(1, 10);
+        using var errors = new MetricCollector<long>(MeterFactory, "TuplePool", "tuplepool.connect.errors");
+
+        await Assert.ThrowsAnyAsync<System.Net.Sockets.SocketException>(() => pool.AcquireAsync(notListening.LocalEndPoint!).AsTask());
+
+        var error = Assert.Single(errors.GetMeasurementSnapshot());
+        Assert.Equal("connection_refused", error.Tags["error.type"]);
+    }
+}
