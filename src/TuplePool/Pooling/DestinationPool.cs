@@ -78,9 +78,10 @@ internal sealed class DestinationPool
             connection.IdleSince = now;
         }
 
-        if (!_idle.TryPush(connection))
+        if (_idle.Push(connection) is { } overflow)
         {
-            Close(connection);
+            // Full: the oldest idle connection (or this one) goes.
+            Close(overflow);
             return;
         }
 
