@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using System.Runtime.CompilerServices;
 using Polly;
 using TuplePool.Budget;
+using TuplePool.Platform;
 
 namespace TuplePool.Pooling;
 
@@ -169,7 +170,7 @@ internal sealed class DestinationPool
         // disposed behind the lease's back.
         try
         {
-            return !connection.Socket.Poll(0, SelectMode.SelectRead);
+            return !ReadinessProbe.IsReadable(connection.Socket);
         }
         catch (Exception e) when (e is SocketException or ObjectDisposedException)
         {
@@ -207,7 +208,7 @@ internal sealed class DestinationPool
 
         try
         {
-            return connection.Socket.Poll(0, SelectMode.SelectRead);
+            return ReadinessProbe.IsReadable(connection.Socket);
         }
         catch (Exception e) when (e is SocketException or ObjectDisposedException)
         {
