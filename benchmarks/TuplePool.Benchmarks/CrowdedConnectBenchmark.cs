@@ -1,7 +1,9 @@
 using System.Net;
 using System.Net.Sockets;
 using BenchmarkDotNet.Attributes;
+using TuplePool.Connecting;
 using TuplePool.Demo.Loopback;
+using TuplePool.Platform;
 
 namespace TuplePool.Benchmarks;
 
@@ -12,15 +14,18 @@ namespace TuplePool.Benchmarks;
 /// Linux 6.8+ turns that even/odd search off. The server half of the crowd lives in a child process
 /// (20,000 descriptors per process). Goal: the pool at least 10x faster.
 /// </summary>
+/// <remarks>
+/// The internal <c>SocketConnector</c> row is the kernel's share alone: the same socket options and
+/// connect the pool makes, without the pool's bookkeeping around them.
+/// </remarks>
 [MemoryDiagnoser]
-[WarmupCount(2)]
-[IterationCount(8)]
 public class CrowdedConnectBenchmark
 {
     private readonly List<Socket> _crowd = [];
     private ChildServer _server = null!;
     private IPEndPoint _destination = null!;
     private SocketPool _pool = null!;
+    private SocketConnector _connector = null!;
 
     /// <summary>Connections held open to the destination while connects are timed.</summary>
     [Params(16_000)]
@@ -46,6 +51,7 @@ public class CrowdedConnectBenchmark
 
         // As a user would configure it: no sources, no range (the pool sets the system range itself).
         _pool = new SocketPool(new TuplePoolOptions { CloseMode = CloseMode.Abortive });
+        _connector = new SocketConnector(KernelSettings.Read(ProcFileSystem.Default), poolRange: null);
     }
 
     [GlobalCleanup]
@@ -73,6 +79,13 @@ public class CrowdedConnectBenchmark
         {
             RawSocket.CloseAbortive(socket);
         }
+    }
+
+    [Benchmark(Description = "SocketConnector only (internal): range option + connect")]
+    public async Task ConnectorOnly()
+    {
+        var socket = await _connector.ConnectAsync(IPAddress.Any, _destination, CancellationToken.None);
+        RawSocket.CloseAbortive(socket);
     }
 
     [Benchmark(Description = "SocketPool new connection")]
