@@ -221,7 +221,7 @@ internal sealed class DestinationPool
         var kind = ConnectionCloser.Close(connection.Socket, _settings.CloseMode);
         connection.Ledger.Release(kind);
         Interlocked.Decrement(ref _open);
-        _pool.OnConnectionClosed(this, connection.Ledger, kind);
+        _pool.OnConnectionClosed(this, connection.Ledger);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
