@@ -68,31 +68,11 @@ public class CrowdedConnectBenchmark
     }
 
     [Benchmark(Baseline = true, Description = "plain connect (even/odd search)")]
-    public async Task PlainConnect()
-    {
-        var socket = RawSocket.CreateTcp();
-        try
-        {
-            await socket.ConnectAsync(_destination);
-        }
-        finally
-        {
-            RawSocket.CloseAbortive(socket);
-        }
-    }
+    public Task PlainConnect() => ConnectOnce.RawAsync(_destination);
 
     [Benchmark(Description = "SocketConnector only (internal): range option + connect")]
-    public async Task ConnectorOnly()
-    {
-        var socket = await _connector.ConnectAsync(IPAddress.Any, _destination, CancellationToken.None);
-        RawSocket.CloseAbortive(socket);
-    }
+    public Task ConnectorOnly() => ConnectOnce.ConnectorAsync(_connector, _destination);
 
     [Benchmark(Description = "SocketPool new connection")]
-    public async Task PoolConnect()
-    {
-        var lease = await _pool.AcquireAsync(_destination);
-        lease.Invalidate();
-        lease.Dispose();
-    }
+    public Task PoolConnect() => ConnectOnce.PoolAsync(_pool, _destination);
 }

@@ -56,36 +56,15 @@ public class NewConnectionBenchmark
     }
 
     [Benchmark(Baseline = true, Description = "Socket.ConnectAsync (raw)")]
-    public async Task RawConnect()
-    {
-        var socket = RawSocket.CreateTcp();
-        try
-        {
-            await socket.ConnectAsync(_destination);
-        }
-        finally
-        {
-            RawSocket.CloseAbortive(socket);
-        }
-    }
+    public Task RawConnect() => ConnectOnce.RawAsync(_destination);
 
     [Benchmark(Description = "SocketConnector only (internal), kernel-chosen source")]
-    public async Task ConnectorOnly()
-    {
-        var socket = await _connector.ConnectAsync(IPAddress.Any, _destination, CancellationToken.None);
-        RawSocket.CloseAbortive(socket);
-    }
+    public Task ConnectorOnly() => ConnectOnce.ConnectorAsync(_connector, _destination);
 
     [Benchmark(Description = "SocketPool new connection, kernel-chosen source")]
-    public Task PoolKernelSource() => AcquireNewAsync(_kernelSource);
+    public Task PoolKernelSource() => ConnectOnce.PoolAsync(_kernelSource, _destination);
 
     [Benchmark(Description = "SocketPool new connection, 4 sources")]
-    public Task PoolFourSources() => AcquireNewAsync(_fourSources);
+    public Task PoolFourSources() => ConnectOnce.PoolAsync(_fourSources, _destination);
 
-    private async Task AcquireNewAsync(SocketPool pool)
-    {
-        var lease = await pool.AcquireAsync(_destination);
-        lease.Invalidate();
-        lease.Dispose();
-    }
 }

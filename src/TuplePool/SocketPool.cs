@@ -196,13 +196,12 @@ public sealed class SocketPool : ISocketPool, IDisposable
         }
     }
 
-    internal void OnConnectionClosed(DestinationPool owner, TupleLedger ledger, ReleaseKind kind)
+    internal void OnConnectionClosed(DestinationPool owner, TupleLedger ledger)
     {
         // The owner lost an open connection, so a waiter held by MaxConnectionsPerDestination
         // (or by budget, for a Free close) may proceed. Other destinations share the tuple only
         // through the same IP address (a name and its address, two names for one address).
-        // Both kinds wake: a TIME_WAIT close gives a waiter an expiry to arm its timer on.
-        _ = kind;
+        // Graceful or abortive, a close wakes: a TIME_WAIT close gives a waiter an expiry to arm its timer on.
         owner.OnOwnConnectionClosed();
         if (_destinations.Count > 1)
         {

@@ -35,10 +35,13 @@ public sealed class TupleUsage
     /// <summary>Open connections sitting in the idle store.</summary>
     public int Idle { get; }
 
-    /// <summary>Ports held in TIME_WAIT by this pool's own graceful closes, or seen held by others.</summary>
+    /// <summary>Ports held in TIME_WAIT by this pool's own graceful first closes (charged, not read from the kernel).</summary>
     public int TimeWait { get; }
 
-    /// <summary>Ports free for new connections: Capacity − Active − Idle − TimeWait (never negative).</summary>
+    /// <summary>
+    /// Ports free for new connections: Capacity − Active − Idle − TimeWait, less ports the kernel
+    /// refused recently (a refusal marks the tuple full for a second); never negative.
+    /// </summary>
     public int Remaining { get; }
 
     /// <inheritdoc />

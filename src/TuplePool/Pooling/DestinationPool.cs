@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using System.Runtime.CompilerServices;
 using Polly;
 using TuplePool.Budget;
+using TuplePool.Platform;
 
 namespace TuplePool.Pooling;
 
@@ -78,9 +79,10 @@ internal sealed class DestinationPool
             connection.IdleSince = now;
         }
 
-        if (!_idle.TryPush(connection))
+        if (_idle.Push(connection) is { } overflow)
         {
-            Close(connection);
+            // Full: the oldest idle connection (or this one) goes.
+            Close(overflow);
             return;
         }
 
@@ -168,7 +170,7 @@ internal sealed class DestinationPool
         // disposed behind the lease's back.
         try
         {
-            return !connection.Socket.Poll(0, SelectMode.SelectRead);
+            return !ReadinessProbe.IsReadable(connection.Socket);
         }
         catch (Exception e) when (e is SocketException or ObjectDisposedException)
         {
@@ -206,7 +208,7 @@ internal sealed class DestinationPool
 
         try
         {
-            return connection.Socket.Poll(0, SelectMode.SelectRead);
+            return ReadinessProbe.IsReadable(connection.Socket);
         }
         catch (Exception e) when (e is SocketException or ObjectDisposedException)
         {
@@ -219,7 +221,7 @@ internal sealed class DestinationPool
         var kind = ConnectionCloser.Close(connection.Socket, _settings.CloseMode);
         connection.Ledger.Release(kind);
         Interlocked.Decrement(ref _open);
-        _pool.OnConnectionClosed(this, connection.Ledger, kind);
+        _pool.OnConnectionClosed(this, connection.Ledger);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]

@@ -54,10 +54,14 @@ public sealed class SocketPoolRegressionTests
         await Settle();
 
         _time.Advance(TimeSpan.FromSeconds(51));
-        (await first.WaitAsync(TimeSpan.FromSeconds(5))).Dispose();
+        var firstLease = await first.WaitAsync(TimeSpan.FromSeconds(5)); // held: no idle socket for the second
+        await Settle();
         Assert.False(second.IsCompleted);
         _time.Advance(TimeSpan.FromSeconds(10));
-        (await second.WaitAsync(TimeSpan.FromSeconds(5))).Dispose();
+        var secondLease = await second.WaitAsync(TimeSpan.FromSeconds(5));
+        Assert.False(secondLease.IsReused);
+        firstLease.Dispose();
+        secondLease.Dispose();
     }
 
     [Fact]

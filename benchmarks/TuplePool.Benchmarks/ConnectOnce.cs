@@ -1,0 +1,38 @@
+using System.Net;
+using TuplePool.Connecting;
+using TuplePool.Demo.Loopback;
+
+namespace TuplePool.Benchmarks;
+
+/// <summary>One connect-and-close, three ways; shared by the new-connection and crowded-connect benchmarks.</summary>
+internal static class ConnectOnce
+{
+    /// <summary>A bare socket, as users write it: connect, then close with RST (no TIME_WAIT left behind).</summary>
+    public static async Task RawAsync(IPEndPoint destination)
+    {
+        var socket = RawSocket.CreateTcp();
+        try
+        {
+            await socket.ConnectAsync(destination);
+        }
+        finally
+        {
+            RawSocket.CloseAbortive(socket);
+        }
+    }
+
+    /// <summary>The pool's connector alone: the socket options and the kernel's connect, no bookkeeping.</summary>
+    public static async Task ConnectorAsync(SocketConnector connector, IPEndPoint destination)
+    {
+        var socket = await connector.ConnectAsync(IPAddress.Any, destination, CancellationToken.None);
+        RawSocket.CloseAbortive(socket);
+    }
+
+    /// <summary>A new connection through the pool, closed instead of returned (the pool uses CloseMode.Abortive).</summary>
+    public static async Task PoolAsync(SocketPool pool, IPEndPoint destination)
+    {
+        var lease = await pool.AcquireAsync(destination);
+        lease.Invalidate();
+        lease.Dispose();
+    }
+}

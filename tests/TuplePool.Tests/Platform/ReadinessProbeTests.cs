@@ -1,0 +1,82 @@
+using System.Net;
+using System.Net.Sockets;
+using TuplePool.Platform;
+using TuplePool.Tests.Support;
+
+namespace TuplePool.Tests.Platform;
+
+public sealed class ReadinessProbeTests
+{
+    private static async Task<(Socket Client, Socket Server, Socket Listener)> ConnectAsync()
+    {
+        var listener = ListenerPorts.BindListener(IPAddress.Loopback);
+        listener.Listen(4);
+        var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        Assert.True(SocketOptions.TrySetLocalPortRange(client, new PortRange(33960, 33999)));
+        await client.ConnectAsync(listener.LocalEndPoint!);
+        var server = await listener.AcceptAsync();
+        return (client, server, listener);
+    }
+
+    private static void CloseAll(params Socket[] sockets)
+    {
+        foreach (var socket in sockets)
+        {
+            SocketOptions.SetAbortiveClose(socket);
+            socket.Dispose();
+        }
+    }
+
+    [Fact]
+    public async Task IsReadable_IdleConnectedSocket_IsFalse()
+    {
+        var (client, server, listener) = await ConnectAsync();
+
+        Assert.False(ReadinessProbe.IsReadable(client));
+        CloseAll(client, server, listener);
+    }
+
+    [Fact]
+    public async Task IsReadable_UnreadBytes_IsTrue()
+    {
+        var (client, server, listener) = await ConnectAsync();
+        await server.SendAsync(new byte[] { 7 });
+        await Task.Delay(20);
+
+        Assert.True(ReadinessProbe.IsReadable(client));
+        CloseAll(client, server, listener);
+    }
+
+    [Fact]
+    public async Task IsReadable_PeerClosed_IsTrue()
+    {
+        var (client, server, listener) = await ConnectAsync();
+        server.Dispose(); // FIN
+        await Task.Delay(20);
+
+        Assert.True(ReadinessProbe.IsReadable(client));
+        CloseAll(client, listener);
+    }
+
+    [Fact]
+    public async Task IsReadable_PeerReset_IsTrue()
+    {
+        var (client, server, listener) = await ConnectAsync();
+        SocketOptions.SetAbortiveClose(server);
+        server.Dispose(); // RST
+        await Task.Delay(20);
+
+        Assert.True(ReadinessProbe.IsReadable(client));
+        CloseAll(client, listener);
+    }
+
+    [Fact]
+    public async Task IsReadable_DisposedSocket_Throws()
+    {
+        var (client, server, listener) = await ConnectAsync();
+        client.Dispose();
+
+        Assert.Throws<ObjectDisposedException>(() => ReadinessProbe.IsReadable(client));
+        CloseAll(server, listener);
+    }
+}
