@@ -132,12 +132,7 @@ public sealed class SocketPool : ISocketPool, IDisposable
     /// <inheritdoc />
     public TuplePoolSnapshot GetSnapshot()
     {
-        var idle = new Dictionary<TupleLedger, int>();
-        foreach (var destination in _destinations.Values)
-        {
-            destination.CountIdle(idle);
-        }
-
+        var idle = CountIdleByLedger();
         var tuples = new List<TupleUsage>();
         foreach (var ledger in _budget.Ledgers)
         {
@@ -242,12 +237,7 @@ public sealed class SocketPool : ISocketPool, IDisposable
         var usage = new List<TupleUsage>();
         if (addresses is not null)
         {
-            var idle = new Dictionary<TupleLedger, int>();
-            foreach (var pool in _destinations.Values)
-            {
-                pool.CountIdle(idle);
-            }
-
+            var idle = CountIdleByLedger();
             foreach (var address in addresses)
             {
                 foreach (var source in _selector.SourcesFor(address.Address))
@@ -347,6 +337,18 @@ public sealed class SocketPool : ISocketPool, IDisposable
             default:
                 throw new ArgumentException($"TuplePool connects to an IPEndPoint or a DnsEndPoint, not {destination.GetType().Name}.", nameof(destination));
         }
+    }
+
+    /// <summary>Idle connections per tuple, over every destination (a name and its address share tuples).</summary>
+    private Dictionary<TupleLedger, int> CountIdleByLedger()
+    {
+        var idle = new Dictionary<TupleLedger, int>();
+        foreach (var destination in _destinations.Values)
+        {
+            destination.CountIdle(idle);
+        }
+
+        return idle;
     }
 
     private TupleUsage Usage(TupleLedger ledger, int idle)

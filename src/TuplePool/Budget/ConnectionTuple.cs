@@ -19,8 +19,6 @@ internal readonly struct ConnectionTuple : IEquatable<ConnectionTuple>
 
     public IPEndPoint Destination { get; }
 
-    public bool IsImplicitSource => Source.Equals(IPAddress.Any) || Source.Equals(IPAddress.IPv6Any);
-
     public bool Equals(ConnectionTuple other)
         => Source.Equals(other.Source) && Destination.Equals(other.Destination);
 

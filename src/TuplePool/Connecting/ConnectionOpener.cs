@@ -49,8 +49,6 @@ internal sealed class ConnectionOpener
         _options = options;
     }
 
-    public SourceSelector Selector => _selector;
-
     /// <summary>
     /// The pipeline for one destination: the user's strategies outermost, then retry on another
     /// source for address errors (no delay: the next source is a different tuple), then the

@@ -38,8 +38,6 @@ internal sealed class DestinationPool
 
     public int IdleCount => _idle.Count;
 
-    public bool HasWaiters => _waiters.Count != 0;
-
     /// <summary>The hot path: an idle hit completes synchronously and allocates nothing.</summary>
     public ValueTask<SocketLease> AcquireAsync(CancellationToken cancellationToken)
     {
@@ -152,32 +150,14 @@ internal sealed class DestinationPool
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool CanLend(PooledConnection connection)
-    {
-        if (_settings.TracksIdleTime && IsExpired(connection, _settings.CoarseNow))
-        {
-            // Close to a limit the coarse clock may be behind (it ticks at most once a second,
-            // later when the thread pool is starved): ask the exact clock before refusing or lending.
-            return false;
-        }
+        => !(_settings.TracksIdleTime && IsExpired(connection, _settings.CoarseNow))
+            && (!_settings.ValidateOnAcquire || !IsDeadOrDirty(connection));
 
-        if (!_settings.ValidateOnAcquire)
-        {
-            return true;
-        }
-
-        // One poll(): readable on an idle socket means unread bytes (another caller's data), FIN
-        // or RST. Any of them makes the socket unfit to lend, and so does a socket the caller
-        // disposed behind the lease's back.
-        try
-        {
-            return !ReadinessProbe.IsReadable(connection.Socket);
-        }
-        catch (Exception e) when (e is SocketException or ObjectDisposedException)
-        {
-            return false;
-        }
-    }
-
+    /// <summary>
+    /// Past IdleTimeout or ConnectionLifetime. Well inside both limits the coarse clock answers;
+    /// close to one it may be behind (it ticks at most once a second, later when the thread pool
+    /// is starved), so the exact clock decides.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool IsExpired(PooledConnection connection, long coarseNow)
     {
@@ -188,24 +168,19 @@ internal sealed class DestinationPool
             return false;
         }
 
-        var now = _settings.Now();
-        return now - connection.IdleSince > _settings.IdleTimeoutTicks || IsPastLifetime(connection, now);
+        return IsPastLimits(connection, _settings.Now());
     }
 
-    private bool IsPastLifetime(PooledConnection connection, long now)
-        => _settings.LifetimeTicks != long.MaxValue && now - connection.CreatedAt > _settings.LifetimeTicks;
+    private bool IsPastLimits(PooledConnection connection, long now)
+        => now - connection.IdleSince > _settings.IdleTimeoutTicks || IsPastLifetime(connection, now);
 
-    private bool IsExpiredOrDead(PooledConnection connection)
+    /// <summary>
+    /// One poll(): readable on an idle socket means unread bytes (another caller's data), FIN or
+    /// RST. Any of them makes the socket unfit to lend, and so does a socket the caller disposed
+    /// behind the lease's back.
+    /// </summary>
+    private static bool IsDeadOrDirty(PooledConnection connection)
     {
-        if (_settings.TracksIdleTime)
-        {
-            var now = _settings.Now();
-            if (now - connection.IdleSince > _settings.IdleTimeoutTicks || IsPastLifetime(connection, now))
-            {
-                return true;
-            }
-        }
-
         try
         {
             return ReadinessProbe.IsReadable(connection.Socket);
@@ -215,6 +190,13 @@ internal sealed class DestinationPool
             return true;
         }
     }
+
+    private bool IsPastLifetime(PooledConnection connection, long now)
+        => _settings.LifetimeTicks != long.MaxValue && now - connection.CreatedAt > _settings.LifetimeTicks;
+
+    /// <summary>The reaper's test: the exact clock, and the poll whatever ValidateOnAcquire says.</summary>
+    private bool IsExpiredOrDead(PooledConnection connection)
+        => (_settings.TracksIdleTime && IsPastLimits(connection, _settings.Now())) || IsDeadOrDirty(connection);
 
     private void Close(PooledConnection connection)
     {

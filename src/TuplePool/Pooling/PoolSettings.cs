@@ -16,7 +16,6 @@ internal sealed class PoolSettings
         ValidateOnAcquire = options.ValidateOnAcquire;
         CloseMode = options.CloseMode;
         AcquireTimeout = options.AcquireTimeout;
-        IdleTimeout = options.IdleTimeout;
         IdleTimeoutTicks = options.IdleTimeout == Timeout.InfiniteTimeSpan ? long.MaxValue : TupleLedger.ToTimestampTicks(options.IdleTimeout, timeProvider);
         LifetimeTicks = options.ConnectionLifetime == Timeout.InfiniteTimeSpan ? long.MaxValue : TupleLedger.ToTimestampTicks(options.ConnectionLifetime, timeProvider);
         TracksIdleTime = IdleTimeoutTicks != long.MaxValue || LifetimeTicks != long.MaxValue;
@@ -38,8 +37,6 @@ internal sealed class PoolSettings
     public CloseMode CloseMode { get; }
 
     public TimeSpan AcquireTimeout { get; }
-
-    public TimeSpan IdleTimeout { get; }
 
     public long IdleTimeoutTicks { get; }
 
