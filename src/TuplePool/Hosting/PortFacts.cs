@@ -27,10 +27,9 @@ internal sealed record PortFacts(PortRange SystemRange, IReadOnlyList<PortRange>
         }
 
         // A port range that fell back to the Linux default was not read from this machine.
-        KernelSettings.ReadPortRange(ProcFileSystem.Default, out var fallback);
-        return fallback is null
-            ? new PortFacts(kernel.PortRange, kernel.ReservedPorts, kernel.SupportsLocalPortRange, kernel.KernelVersion)
-            : null;
+        return kernel.PortRangeIsFallback
+            ? null
+            : new PortFacts(kernel.PortRange, kernel.ReservedPorts, kernel.SupportsLocalPortRange, kernel.KernelVersion);
     }
 
     /// <summary>How many ports of <paramref name="range"/> the kernel keeps out of automatic assignment.</summary>

@@ -40,6 +40,9 @@ internal sealed class KernelSettings
 
     public required PortRange PortRange { get; init; }
 
+    /// <summary>True when <see cref="PortRange"/> is the Linux default because the file could not be read.</summary>
+    public bool PortRangeIsFallback { get; init; }
+
     /// <summary>Ranges from <c>ip_local_reserved_ports</c> (single ports as one-port ranges).</summary>
     public required IReadOnlyList<PortRange> ReservedPorts { get; init; }
 
@@ -97,6 +100,7 @@ internal sealed class KernelSettings
         return new KernelSettings
         {
             PortRange = portRange,
+            PortRangeIsFallback = portRangeFallback is not null,
             ReservedPorts = reserved,
             TcpTwReuse = twReuse,
             TcpTwReuseDelay = twReuseDelay,
