@@ -447,5 +447,10 @@ public sealed class SocketPool : ISocketPool, IDisposable
         DnsRefreshInterval = o.DnsRefreshInterval,
         MaxConnectAttempts = o.MaxConnectAttempts,
         ConfigureConnectPipeline = o.ConfigureConnectPipeline,
+        HappyEyeballsDelay = o.HappyEyeballsDelay,
+        TotalConnectTimeout = o.TotalConnectTimeout,
+        KeepAlive = o.KeepAlive is { } k ? new TcpKeepAlive { Time = k.Time, Interval = k.Interval, RetryCount = k.RetryCount } : null,
+        MinIdlePerDestination = o.MinIdlePerDestination,
+        MaxPendingAcquires = o.MaxPendingAcquires,
     };
 }

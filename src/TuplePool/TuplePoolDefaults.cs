@@ -44,4 +44,16 @@ public static class TuplePoolDefaults
 
     /// <summary>Connect attempts per acquire, each on another source where there is one: 3.</summary>
     public const int MaxConnectAttempts = 3;
+
+    /// <summary>RFC 8305 Connection Attempt Delay: 250 ms.</summary>
+    public static readonly TimeSpan HappyEyeballsDelay = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>Bound on opening one new connection over all its attempts: 30 s.</summary>
+    public static readonly TimeSpan TotalConnectTimeout = TimeSpan.FromSeconds(30);
+
+    /// <summary>Idle connections kept open per destination in use: 0.</summary>
+    public const int MinIdlePerDestination = 0;
+
+    /// <summary>Callers that may wait for room at once per destination: unlimited.</summary>
+    public const int MaxPendingAcquires = int.MaxValue;
 }

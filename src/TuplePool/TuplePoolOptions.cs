@@ -103,4 +103,42 @@ public sealed class TuplePoolOptions
     /// retry on a result): the discarded attempt's socket is not closed until it is collected.
     /// </summary>
     public Action<ResiliencePipelineBuilder, EndPoint>? ConfigureConnectPipeline { get; set; }
+
+    /// <summary>
+    /// RFC 8305 "Connection Attempt Delay": when a destination has several addresses, how long
+    /// one connect attempt runs before the next address is tried beside it (IPv6 and IPv4
+    /// interleaved); the first to connect wins and the others are cancelled and released.
+    /// Default 250 ms. <see cref="Timeout.InfiniteTimeSpan"/> turns Happy Eyeballs off: addresses
+    /// are then tried one after another, each after the previous one failed.
+    /// </summary>
+    public TimeSpan HappyEyeballsDelay { get; set; } = TuplePoolDefaults.HappyEyeballsDelay;
+
+    /// <summary>
+    /// The bound on opening one new connection, over every address and attempt it makes
+    /// (<see cref="ConnectTimeout"/> bounds each attempt); what
+    /// <c>SocketsHttpHandler.ConnectTimeout</c> means to its users. Default 30 s;
+    /// <see cref="Timeout.InfiniteTimeSpan"/> for no overall bound.
+    /// </summary>
+    public TimeSpan TotalConnectTimeout { get; set; } = TuplePoolDefaults.TotalConnectTimeout;
+
+    /// <summary>
+    /// TCP keepalive on the pool's sockets (<c>SO_KEEPALIVE</c>, <c>TCP_KEEPIDLE</c>,
+    /// <c>TCP_KEEPINTVL</c>, <c>TCP_KEEPCNT</c>), so an idle connection silently dropped by a NAT
+    /// or load balancer is found dead. Null (the default) leaves keepalive off, as the stock
+    /// <c>SocketsHttpHandler</c> does.
+    /// </summary>
+    public TcpKeepAlive? KeepAlive { get; set; }
+
+    /// <summary>
+    /// Idle connections the pool keeps open per destination already in use, topped up by the
+    /// reaper (within the budget and <see cref="MaxIdlePerDestination"/>). Default 0.
+    /// </summary>
+    public int MinIdlePerDestination { get; set; } = TuplePoolDefaults.MinIdlePerDestination;
+
+    /// <summary>
+    /// Most callers that may wait for room at once, per destination; past it
+    /// <see cref="ISocketPool.AcquireAsync"/> fails at once with
+    /// <see cref="TupleBudgetExhaustedException"/>. Default unlimited (<see cref="int.MaxValue"/>).
+    /// </summary>
+    public int MaxPendingAcquires { get; set; } = TuplePoolDefaults.MaxPendingAcquires;
 }

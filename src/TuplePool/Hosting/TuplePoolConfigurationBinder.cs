@@ -42,6 +42,11 @@ internal static class TuplePoolConfigurationBinder
         reader.Int(nameof(TuplePoolOptions.MaxConnectionsPerDestination), static (o, v) => o.MaxConnectionsPerDestination = v);
         reader.Int(nameof(TuplePoolOptions.MaxIdlePerDestination), static (o, v) => o.MaxIdlePerDestination = v);
         reader.Int(nameof(TuplePoolOptions.MaxConnectAttempts), static (o, v) => o.MaxConnectAttempts = v);
+        reader.Int(nameof(TuplePoolOptions.MinIdlePerDestination), static (o, v) => o.MinIdlePerDestination = v);
+        reader.Int(nameof(TuplePoolOptions.MaxPendingAcquires), static (o, v) => o.MaxPendingAcquires = v);
+        reader.TimeSpan(nameof(TuplePoolOptions.HappyEyeballsDelay), static (o, v) => o.HappyEyeballsDelay = v);
+        reader.TimeSpan(nameof(TuplePoolOptions.TotalConnectTimeout), static (o, v) => o.TotalConnectTimeout = v);
+        reader.KeepAlive();
         reader.TimeSpan(nameof(TuplePoolOptions.IdleTimeout), static (o, v) => o.IdleTimeout = v);
         reader.TimeSpan(nameof(TuplePoolOptions.ConnectionLifetime), static (o, v) => o.ConnectionLifetime = v);
         reader.TimeSpan(nameof(TuplePoolOptions.AcquireTimeout), static (o, v) => o.AcquireTimeout = v);
@@ -188,6 +193,48 @@ internal static class TuplePoolConfigurationBinder
                 Error(node.Path, $"LocalPortRange: '{text}' is not a port range; write it as \"First-Last\", for example \"40000-44999\"");
             }
         }
+
+        public void KeepAlive()
+        {
+            const string Key = nameof(TuplePoolOptions.KeepAlive);
+            var node = section.GetSection(Key);
+            if (!node.GetChildren().Any())
+            {
+                if (node.Value is { } text && !string.IsNullOrWhiteSpace(text))
+                {
+                    if (text.Trim().Equals("false", StringComparison.OrdinalIgnoreCase) || text.Trim().Equals("off", StringComparison.OrdinalIgnoreCase))
+                    {
+                        options.KeepAlive = null;
+                    }
+                    else if (text.Trim().Equals("true", StringComparison.OrdinalIgnoreCase) || text.Trim().Equals("on", StringComparison.OrdinalIgnoreCase))
+                    {
+                        options.KeepAlive = new TcpKeepAlive();
+                    }
+                    else
+                    {
+                        Error(node.Path, $"KeepAlive: '{text}' is not true, false or an object with Time, Interval and RetryCount");
+                    }
+                }
+
+                return;
+            }
+
+            var keepAlive = options.KeepAlive ?? new TcpKeepAlive();
+            var inner = new Reader(node, options);
+            inner.TimeSpanOf(nameof(TcpKeepAlive.Time), v => keepAlive.Time = v);
+            inner.TimeSpanOf(nameof(TcpKeepAlive.Interval), v => keepAlive.Interval = v);
+            inner.IntOf(nameof(TcpKeepAlive.RetryCount), v => keepAlive.RetryCount = v);
+            if (inner.Errors is { } errors)
+            {
+                (Errors ??= []).AddRange(errors);
+            }
+
+            options.KeepAlive = keepAlive;
+        }
+
+        public void TimeSpanOf(string key, Action<TimeSpan> set) => TimeSpan(key, (_, v) => set(v));
+
+        public void IntOf(string key, Action<int> set) => Int(key, (_, v) => set(v));
 
         public void Int(string key, Action<TuplePoolOptions, int> set)
         {

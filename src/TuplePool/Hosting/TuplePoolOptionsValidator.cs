@@ -20,6 +20,9 @@ internal static class TuplePoolOptionsValidator
     /// </summary>
     public static readonly TimeSpan MaxFiniteTimeSpan = TimeSpan.FromMilliseconds(uint.MaxValue - 1);
 
+    /// <summary>Shortest Happy Eyeballs delay: 10 ms (RFC 8305 advises no less than 100 ms on real networks).</summary>
+    public static readonly TimeSpan MinHappyEyeballsDelay = TimeSpan.FromMilliseconds(10);
+
     /// <summary>Shortest connect timeout: 10 ms (also Polly's timeout strategy minimum).</summary>
     public static readonly TimeSpan MinConnectTimeout = TimeSpan.FromMilliseconds(10);
 
@@ -78,6 +81,20 @@ internal static class TuplePoolOptionsValidator
         AtLeastOne(nameof(TuplePoolOptions.MaxConnectionsPerDestination), options.MaxConnectionsPerDestination, failures);
         AtLeastOne(nameof(TuplePoolOptions.MaxIdlePerDestination), options.MaxIdlePerDestination, failures);
         AtLeastOne(nameof(TuplePoolOptions.MaxConnectAttempts), options.MaxConnectAttempts, failures);
+        AtLeastOne(nameof(TuplePoolOptions.MaxPendingAcquires), options.MaxPendingAcquires, failures);
+        if (options.MinIdlePerDestination < 0 || options.MinIdlePerDestination > options.MaxIdlePerDestination)
+        {
+            failures.Add(Invariant($"MinIdlePerDestination: {options.MinIdlePerDestination} must lie between 0 and MaxIdlePerDestination ({options.MaxIdlePerDestination})."));
+        }
+
+        if (options.HappyEyeballsDelay != Timeout.InfiniteTimeSpan
+            && (options.HappyEyeballsDelay < MinHappyEyeballsDelay || options.HappyEyeballsDelay > MaxFiniteTimeSpan))
+        {
+            failures.Add(Invariant($"HappyEyeballsDelay: {Show(options.HappyEyeballsDelay)} must be at least {MinHappyEyeballsDelay.TotalMilliseconds:0} ms (RFC 8305 recommends 250 ms, at least 100 ms), or Infinite to try addresses one by one."));
+        }
+
+        Positive(nameof(TuplePoolOptions.TotalConnectTimeout), options.TotalConnectTimeout, allowInfinite: true, failures);
+        ValidateKeepAlive(options.KeepAlive, failures);
 
         Positive(nameof(TuplePoolOptions.IdleTimeout), options.IdleTimeout, allowInfinite: true, failures);
         Positive(nameof(TuplePoolOptions.ConnectionLifetime), options.ConnectionLifetime, allowInfinite: true, failures);
@@ -103,6 +120,29 @@ internal static class TuplePoolOptionsValidator
         }
 
         return failures;
+    }
+
+    private static void ValidateKeepAlive(TcpKeepAlive? keepAlive, List<string> failures)
+    {
+        if (keepAlive is null)
+        {
+            return;
+        }
+
+        WholeSeconds("KeepAlive.Time", keepAlive.Time, failures);
+        WholeSeconds("KeepAlive.Interval", keepAlive.Interval, failures);
+        if (keepAlive.RetryCount is < 1 or > 127)
+        {
+            failures.Add(Invariant($"KeepAlive.RetryCount: {keepAlive.RetryCount} must lie between 1 and 127 (TCP_KEEPCNT)."));
+        }
+    }
+
+    private static void WholeSeconds(string name, TimeSpan value, List<string> failures)
+    {
+        if (value < TimeSpan.FromSeconds(1) || value > TimeSpan.FromSeconds(32767) || value.Ticks % TimeSpan.TicksPerSecond != 0)
+        {
+            failures.Add(Invariant($"{name}: {Show(value)} must be whole seconds between 1 and 32767 (the kernel counts keepalive times in seconds)."));
+        }
     }
 
     private static PortFacts? FromKernel(KernelSettings kernel)
