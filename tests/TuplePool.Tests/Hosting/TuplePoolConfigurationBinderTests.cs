@@ -78,7 +78,8 @@ public sealed class TuplePoolConfigurationBinderTests
             "SourceAddresses", "LocalPortRange", "ReservedPortsPerTuple", "MaxConnectionsPerDestination",
             "MaxIdlePerDestination", "IdleTimeout", "ConnectionLifetime", "AcquireTimeout", "ConnectTimeout",
             "TimeWaitDuration", "ValidateOnAcquire", "CloseMode", "SourceSelection", "SourceQuarantine",
-            "DnsRefreshInterval", "MaxConnectAttempts",
+            "DnsRefreshInterval", "MaxConnectAttempts", "HappyEyeballsDelay", "TotalConnectTimeout", "KeepAlive",
+            "MinIdlePerDestination", "MaxPendingAcquires",
         };
         var notBindable = new HashSet<string>(StringComparer.Ordinal) { "ConfigureConnectPipeline" };
 
@@ -87,6 +88,40 @@ public sealed class TuplePoolConfigurationBinderTests
             .Select(p => p.Name);
 
         Assert.Equal(handled.Order(StringComparer.Ordinal), properties.Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public void Bind_ConnectPathSettings_AreRead()
+    {
+        var (o, errors) = Bind(Values(
+            ("HappyEyeballsDelay", "Infinite"),
+            ("TotalConnectTimeout", "00:00:07"),
+            ("MinIdlePerDestination", "4"),
+            ("MaxPendingAcquires", "100"),
+            ("KeepAlive:Time", "00:00:30"),
+            ("KeepAlive:Interval", "00:00:05"),
+            ("KeepAlive:RetryCount", "4")));
+
+        Assert.Empty(errors);
+        Assert.Equal(Timeout.InfiniteTimeSpan, o.HappyEyeballsDelay);
+        Assert.Equal(TimeSpan.FromSeconds(7), o.TotalConnectTimeout);
+        Assert.Equal(4, o.MinIdlePerDestination);
+        Assert.Equal(100, o.MaxPendingAcquires);
+        Assert.NotNull(o.KeepAlive);
+        Assert.Equal(TimeSpan.FromSeconds(30), o.KeepAlive.Time);
+        Assert.Equal(TimeSpan.FromSeconds(5), o.KeepAlive.Interval);
+        Assert.Equal(4, o.KeepAlive.RetryCount);
+    }
+
+    [Theory]
+    [InlineData("true", true)]
+    [InlineData("false", false)]
+    public void Bind_KeepAliveAsBoolean_TurnsDefaultsOnOrOff(string text, bool on)
+    {
+        var (o, errors) = Bind(Values(("KeepAlive", text)), new TuplePoolOptions { KeepAlive = on ? null : new TcpKeepAlive() });
+
+        Assert.Empty(errors);
+        Assert.Equal(on, o.KeepAlive is not null);
     }
 
     [Fact]
