@@ -41,7 +41,7 @@ public static class TuplePoolServiceCollectionExtensions
     /// <summary>
     /// Registers the default pool (see <see cref="AddTuplePool(IServiceCollection, Action{TuplePoolOptions}?)"/>)
     /// with options read from configuration. Pass the application's configuration to read the
-    /// <c>"TuplePool"</c> section (<see cref="TuplePoolDefaults.ConfigurationSectionName"/>), or pass
+    /// <c>"TuplePool"</c> section, or pass
     /// a section (an <see cref="IConfigurationSection"/>) to read that one.
     /// </summary>
     /// <remarks>
@@ -119,7 +119,9 @@ public static class TuplePoolServiceCollectionExtensions
     {
         services.AddOptions();
         services.AddSingleton<IOptionsChangeTokenSource<TuplePoolOptions>>(new ConfigurationChangeTokenSource<TuplePoolOptions>(name, section));
-        services.AddSingleton<IConfigureOptions<TuplePoolOptions>>(new ConfigureTuplePoolFromConfiguration(name, section));
+        var binding = new ConfigureTuplePoolFromConfiguration(name, section);
+        services.AddSingleton<IConfigureOptions<TuplePoolOptions>>(binding);
+        services.AddSingleton<IValidateOptions<TuplePoolOptions>>(binding);
     }
 
     private static SocketPool CreatePool(IServiceProvider services, string name)

@@ -125,15 +125,10 @@ internal sealed class KernelSettings
         }
 
         // Two numbers separated by whitespace (a tab from the kernel).
-        var span = text.AsSpan().Trim();
-        var gap = span.IndexOfAny(' ', '\t');
-        if (gap > 0
-            && TryParsePort(span[..gap], out var first)
-            && TryParsePort(span[(gap + 1)..].Trim(), out var last)
-            && first <= last)
+        if (PortRange.TryParse(text, PortRange.Syntax.Whitespace, out var range) && range.IsValid)
         {
             fallback = null;
-            return new PortRange(first, last);
+            return range;
         }
 
         fallback = Unparsable(PortRangePath, text, "two port numbers 1-65535, first <= last", DefaultPortRange.ToString());
@@ -246,27 +241,7 @@ internal sealed class KernelSettings
     }
 
     private static bool TryParseReservedItem(ReadOnlySpan<char> item, out PortRange range)
-    {
-        range = default;
-        var dash = item.IndexOf('-');
-        int first, last;
-        if (dash < 0)
-        {
-            if (!TryParsePort(item, out first))
-            {
-                return false;
-            }
-
-            last = first;
-        }
-        else if (!TryParsePort(item[..dash].Trim(), out first) || !TryParsePort(item[(dash + 1)..].Trim(), out last) || first > last)
-        {
-            return false;
-        }
-
-        range = new PortRange(first, last);
-        return true;
-    }
+        => PortRange.TryParse(item, PortRange.Syntax.Dash | PortRange.Syntax.SinglePort, out range) && range.IsValid;
 
     private static int ReadTcpTwReuse(IProcFileSystem fileSystem, List<string> fallbacks)
     {
@@ -367,9 +342,6 @@ internal sealed class KernelSettings
         version = count == 2 ? new Version(parts[0], parts[1]) : new Version(parts[0], parts[1], parts[2]);
         return true;
     }
-
-    private static bool TryParsePort(ReadOnlySpan<char> text, out int port)
-        => int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out port) && port is >= 1 and <= 65535;
 
     private static string Missing(string path, string used)
         => $"{path}: missing or not readable; using {used}.";

@@ -1,10 +1,8 @@
 using System.Globalization;
 using System.Net;
-using System.Net.Sockets;
-using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Configuration;
 
-namespace TuplePool.Hosting;
+namespace TuplePool.Options;
 
 /// <summary>
 /// Reads <see cref="TuplePoolOptions"/> from a configuration section the way people write it:
@@ -13,24 +11,20 @@ namespace TuplePool.Hosting;
 /// </summary>
 /// <remarks>
 /// Hand-written instead of <c>ConfigurationBinder.Bind</c> for three reasons: the reflection
-/// binder is not trim-safe, it cannot make an <see cref="IPAddress"/> from a string, and it throws
-/// at the first bad value. Here a value that cannot be read leaves its setting untouched and is
-/// remembered against the options instance, so <see cref="TuplePoolOptionsValidator"/> reports
-/// every bad value at start-up, each with its configuration key. Keys absent from the section
-/// leave their setting as it was (defaults or an earlier configure action).
+/// binder is not trim-safe, it cannot make an <see cref="IPAddress"/> from a string, and
+/// it throws at the first bad value. Here a value that cannot be read leaves its setting untouched
+/// and is returned as an error naming its configuration key, so start-up validation reports every
+/// bad value at once. Keys absent from the section leave their setting as it was (defaults or an
+/// earlier configure action). Binding is a pure function of the section's text, so the errors of a
+/// section are the same whatever options instance it is bound onto.
 /// </remarks>
 internal static class TuplePoolConfigurationBinder
 {
-    // Errors travel from Bind to validation with the options instance itself; an
-    // IOptionsFactory builds a fresh instance each time, so errors never outlive their values.
-    private static readonly ConditionalWeakTable<TuplePoolOptions, List<string>> s_errors = new();
-
-    /// <summary>The binding errors recorded for <paramref name="options"/>, if any.</summary>
-    public static IReadOnlyList<string> GetErrors(TuplePoolOptions options)
-        => s_errors.TryGetValue(options, out var errors) ? errors : [];
-
-    /// <summary>Copies every setting present in <paramref name="section"/> onto <paramref name="options"/>.</summary>
-    public static void Bind(IConfiguration section, TuplePoolOptions options)
+    /// <summary>
+    /// Copies every setting present in <paramref name="section"/> onto <paramref name="options"/>
+    /// and returns one message per value that could not be read (empty when all could).
+    /// </summary>
+    public static IReadOnlyList<string> Bind(IConfiguration section, TuplePoolOptions options)
     {
         ArgumentNullException.ThrowIfNull(section);
         ArgumentNullException.ThrowIfNull(options);
@@ -57,39 +51,7 @@ internal static class TuplePoolConfigurationBinder
         reader.Bool(nameof(TuplePoolOptions.ValidateOnAcquire), static (o, v) => o.ValidateOnAcquire = v);
         reader.Enum<CloseMode>(nameof(TuplePoolOptions.CloseMode), static (o, v) => o.CloseMode = v);
         reader.Enum<SourceSelectionMode>(nameof(TuplePoolOptions.SourceSelection), static (o, v) => o.SourceSelection = v);
-
-        if (reader.Errors is { } errors)
-        {
-            s_errors.GetValue(options, static _ => []).AddRange(errors);
-        }
-    }
-
-    /// <summary>
-    /// Parses an IP address as people write one. IPv4 must be dotted-quad: <see cref="IPAddress.TryParse(string?, out IPAddress?)"/>
-    /// also reads <c>"10"</c> as 0.0.0.10 and <c>"127.1"</c> as 127.0.0.1, which is never what a
-    /// configuration file meant.
-    /// </summary>
-    public static bool TryParseAddress(string? text, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out IPAddress? address)
-    {
-        address = null;
-        if (string.IsNullOrWhiteSpace(text))
-        {
-            return false;
-        }
-
-        var trimmed = text.AsSpan().Trim();
-        if (!IPAddress.TryParse(trimmed, out var parsed))
-        {
-            return false;
-        }
-
-        if (parsed.AddressFamily == AddressFamily.InterNetwork && trimmed.Count('.') != 3)
-        {
-            return false;
-        }
-
-        address = parsed;
-        return true;
+        return reader.Errors ?? (IReadOnlyList<string>)[];
     }
 
     private sealed class Reader(IConfiguration section, TuplePoolOptions options)
@@ -130,7 +92,7 @@ internal static class TuplePoolConfigurationBinder
 
             void Add(string? text, string path)
             {
-                if (TryParseAddress(text, out var address))
+                if (text is not null && AddressParser.TryParse(text, out var address))
                 {
                     addresses.Add(address);
                 }
@@ -174,19 +136,11 @@ internal static class TuplePoolConfigurationBinder
                 return;
             }
 
-            // Read "First-Last" loosely (not PortRange.TryParse, which rejects First > Last) so
+            // Read as written (not PortRange.TryParse, which rejects First > Last or port 0) so
             // the validator can say what exactly is wrong with a range that parses.
-            var span = text.AsSpan().Trim();
-            var dash = span.Length > 1 ? span[1..].IndexOf('-') + 1 : -1;
-            if (dash > 0
-                && TryParsePort(span[..dash], out var firstPort)
-                && TryParsePort(span[(dash + 1)..], out var lastPort))
+            if (PortRange.TryParse(text, PortRange.Syntax.Dash | PortRange.Syntax.SinglePort, out var range))
             {
-                options.LocalPortRange = new PortRange(firstPort, lastPort);
-            }
-            else if (dash <= 0 && TryParsePort(span, out var single))
-            {
-                options.LocalPortRange = new PortRange(single, single);
+                options.LocalPortRange = range;
             }
             else
             {
