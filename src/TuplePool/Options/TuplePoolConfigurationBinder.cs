@@ -22,9 +22,17 @@ internal static class TuplePoolConfigurationBinder
 {
     /// <summary>
     /// Copies every setting present in <paramref name="section"/> onto <paramref name="options"/>
-    /// and returns one message per value that could not be read (empty when all could).
+    /// and returns one message per value that could not be read and per key that is no setting
+    /// (with the nearest setting's name), empty when everything was read.
     /// </summary>
-    public static IReadOnlyList<string> Bind(IConfiguration section, TuplePoolOptions options)
+    /// <param name="section">The pool's section.</param>
+    /// <param name="options">Receives the settings present in the section.</param>
+    /// <param name="poolNames">
+    /// Names of the named pools registered (configuration keys compare without case): a child
+    /// section with such a name is that pool's section, not a typo. A child section whose own keys
+    /// are all setting names is taken for a named pool's section too.
+    /// </param>
+    public static IReadOnlyList<string> Bind(IConfiguration section, TuplePoolOptions options, IReadOnlyCollection<string>? poolNames = null)
     {
         ArgumentNullException.ThrowIfNull(section);
         ArgumentNullException.ThrowIfNull(options);
@@ -51,19 +59,116 @@ internal static class TuplePoolConfigurationBinder
         reader.Bool(nameof(TuplePoolOptions.ValidateOnAcquire), static (o, v) => o.ValidateOnAcquire = v);
         reader.Enum<CloseMode>(nameof(TuplePoolOptions.CloseMode), static (o, v) => o.CloseMode = v);
         reader.Enum<SourceSelectionMode>(nameof(TuplePoolOptions.SourceSelection), static (o, v) => o.SourceSelection = v);
+        reader.UnknownKeys("TuplePool", child => IsPoolSection(child, reader.Known, poolNames));
         return reader.Errors ?? (IReadOnlyList<string>)[];
+    }
+
+    /// <summary>
+    /// The setting nearest to <paramref name="key"/> by edit distance (ignoring case), or null when
+    /// none is close enough to be what was meant.
+    /// </summary>
+    internal static string? Nearest(string key, IEnumerable<string> candidates)
+    {
+        string? best = null;
+        var bestDistance = int.MaxValue;
+        foreach (var candidate in candidates)
+        {
+            var distance = EditDistance(key, candidate);
+            if (distance < bestDistance)
+            {
+                (best, bestDistance) = (candidate, distance);
+            }
+        }
+
+        return bestDistance <= Math.Max(2, key.Length / 3) ? best : null;
+    }
+
+    private static bool IsPoolSection(IConfigurationSection child, IReadOnlySet<string> settings, IReadOnlyCollection<string>? poolNames)
+    {
+        if (poolNames is not null && poolNames.Contains(child.Key, StringComparer.OrdinalIgnoreCase))
+        {
+            return true;
+        }
+
+        var any = false;
+        foreach (var key in child.GetChildren())
+        {
+            if (!settings.Contains(key.Key))
+            {
+                return false;
+            }
+
+            any = true;
+        }
+
+        return any;
+    }
+
+    /// <summary>Levenshtein distance, ignoring case.</summary>
+    private static int EditDistance(string a, string b)
+    {
+        var previous = new int[b.Length + 1];
+        var current = new int[b.Length + 1];
+        for (var j = 0; j <= b.Length; j++)
+        {
+            previous[j] = j;
+        }
+
+        for (var i = 1; i <= a.Length; i++)
+        {
+            current[0] = i;
+            for (var j = 1; j <= b.Length; j++)
+            {
+                var same = char.ToUpperInvariant(a[i - 1]) == char.ToUpperInvariant(b[j - 1]);
+                current[j] = Math.Min(Math.Min(current[j - 1] + 1, previous[j] + 1), previous[j - 1] + (same ? 0 : 1));
+            }
+
+            (previous, current) = (current, previous);
+        }
+
+        return previous[b.Length];
     }
 
     private sealed class Reader(IConfiguration section, TuplePoolOptions options)
     {
         private readonly string _path = section is IConfigurationSection s ? s.Path : string.Empty;
+        private readonly HashSet<string> _known = new(StringComparer.OrdinalIgnoreCase);
 
         public List<string>? Errors { get; private set; }
+
+        /// <summary>Every key this reader has read (present or not): the settings of its section.</summary>
+        public IReadOnlySet<string> Known => _known;
+
+        /// <summary>
+        /// Reports each key of the section that no read asked for, naming the nearest setting,
+        /// except the children <paramref name="isExcepted"/> accepts.
+        /// </summary>
+        public void UnknownKeys(string what, Func<IConfigurationSection, bool>? isExcepted = null)
+        {
+            foreach (var child in section.GetChildren())
+            {
+                if (_known.Contains(child.Key) || (isExcepted?.Invoke(child) ?? false))
+                {
+                    continue;
+                }
+
+                var message = Nearest(child.Key, _known) is { } nearest
+                    ? $"{child.Path} is not a {what} setting; did you mean {nearest}?"
+                    : $"{child.Path} is not a {what} setting; the settings are {string.Join(", ", _known)}.";
+                (Errors ??= []).Add(message);
+            }
+        }
+
+        private IConfigurationSection Node(string key)
+        {
+            _known.Add(key);
+            return section.GetSection(key);
+        }
 
         public void SourceAddresses()
         {
             const string Key = nameof(TuplePoolOptions.SourceAddresses);
-            var node = section.GetSection(Key);
+            var node = Node(Key);
             var children = node.GetChildren().ToList();
             var addresses = new List<IPAddress>();
             if (children.Count > 0)
@@ -106,13 +211,20 @@ internal static class TuplePoolConfigurationBinder
         public void LocalPortRange()
         {
             const string Key = nameof(TuplePoolOptions.LocalPortRange);
-            var node = section.GetSection(Key);
+            var node = Node(Key);
             var text = node.Value;
             if (text is null)
             {
                 // Also accept the object form { "First": 40000, "Last": 44999 }.
-                var first = node[nameof(PortRange.First)];
-                var last = node[nameof(PortRange.Last)];
+                var inner = new Reader(node, options);
+                var first = inner.Node(nameof(PortRange.First)).Value;
+                var last = inner.Node(nameof(PortRange.Last)).Value;
+                inner.UnknownKeys(Key);
+                if (inner.Errors is { } unknown)
+                {
+                    (Errors ??= []).AddRange(unknown);
+                }
+
                 if (first is null && last is null)
                 {
                     return;
@@ -151,7 +263,7 @@ internal static class TuplePoolConfigurationBinder
         public void KeepAlive()
         {
             const string Key = nameof(TuplePoolOptions.KeepAlive);
-            var node = section.GetSection(Key);
+            var node = Node(Key);
             if (!node.GetChildren().Any())
             {
                 if (node.Value is { } text && !string.IsNullOrWhiteSpace(text))
@@ -178,6 +290,7 @@ internal static class TuplePoolConfigurationBinder
             inner.TimeSpanOf(nameof(TcpKeepAlive.Time), v => keepAlive.Time = v);
             inner.TimeSpanOf(nameof(TcpKeepAlive.Interval), v => keepAlive.Interval = v);
             inner.IntOf(nameof(TcpKeepAlive.RetryCount), v => keepAlive.RetryCount = v);
+            inner.UnknownKeys(Key);
             if (inner.Errors is { } errors)
             {
                 (Errors ??= []).AddRange(errors);
@@ -272,7 +385,7 @@ internal static class TuplePoolConfigurationBinder
         private string? Value(string key, out string path)
         {
             path = _path.Length == 0 ? key : ConfigurationPath.Combine(_path, key);
-            var text = section[key];
+            var text = Node(key).Value;
             return string.IsNullOrWhiteSpace(text) ? null : text;
         }
 

@@ -245,6 +245,62 @@ public sealed class TuplePoolServiceCollectionExtensionsTests
     }
 
     [Fact]
+    public async Task AddTuplePool_MisspeltKey_StartFailsNamingTheNearestSetting()
+    {
+        var configuration = Json("""{ "TuplePool": { "AcquireTimout": "00:00:05" } }""");
+        await using var provider = WithKernel(new ServiceCollection().AddTuplePool(configuration), Kernel618).BuildServiceProvider();
+
+        var e = StartFails(provider);
+
+        Assert.Equal("TuplePool: TuplePool:AcquireTimout is not a TuplePool setting; did you mean AcquireTimeout?", Assert.Single(e.Failures));
+    }
+
+    [Fact]
+    public async Task AddTuplePool_TypoInNamedPoolsSubsection_ReportedOnceByThatPool()
+    {
+        var configuration = Json("""
+            {
+              "TuplePool": {
+                "MaxConnectAttempts": 4,
+                "replicas": { "SourceAddresses": [ "127.0.0.3" ], "AcquireTimout": "00:00:01" }
+              }
+            }
+            """);
+        await using var provider = WithKernel(new ServiceCollection().AddTuplePool(configuration).AddTuplePool("replicas", configuration), Kernel618).BuildServiceProvider();
+
+        var e = StartFails(provider);
+
+        Assert.Equal("replicas", e.OptionsName);
+        Assert.Equal("TuplePool 'replicas': TuplePool:replicas:AcquireTimout is not a TuplePool setting; did you mean AcquireTimeout?", Assert.Single(e.Failures));
+    }
+
+    [Fact]
+    public async Task AddTuplePool_NamedPoolsSection_InheritsNothingFromTheDefaultSection()
+    {
+        // What the README says: a named pool's section stands alone; settings it leaves out take
+        // their defaults, not the default pool's values (which would share its port slice).
+        var configuration = Json("""
+            {
+              "TuplePool": {
+                "LocalPortRange": "45000-45099",
+                "AcquireTimeout": "00:00:05",
+                "replicas": { "SourceAddresses": [ "127.0.0.3" ] }
+              }
+            }
+            """);
+        await using var provider = WithKernel(new ServiceCollection().AddTuplePool(configuration).AddTuplePool("replicas", configuration), Kernel618).BuildServiceProvider();
+
+        provider.GetRequiredService<IStartupValidator>().Validate();
+        var monitor = provider.GetRequiredService<IOptionsMonitor<TuplePoolOptions>>();
+        var replicas = monitor.Get("replicas");
+
+        Assert.Equal(TimeSpan.FromSeconds(5), monitor.Get(MsOptions.DefaultName).AcquireTimeout);
+        Assert.Equal([IPAddress.Parse("127.0.0.3")], replicas.SourceAddresses);
+        Assert.Equal(TuplePoolDefaults.AcquireTimeout, replicas.AcquireTimeout);
+        Assert.Null(replicas.LocalPortRange);
+    }
+
+    [Fact]
     public async Task AddTuplePool_RangeWiderThanSystemOnOldKernel_StartFailsNamingKernel()
     {
         var kernel515 = new KernelSettings
