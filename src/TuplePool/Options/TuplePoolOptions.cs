@@ -68,7 +68,7 @@ public sealed class TuplePoolOptions
     /// <summary>
     /// How long a tuple is charged after this side closes a connection gracefully: the kernel's
     /// fixed <c>TCP_TIMEWAIT_LEN</c>. Where the kernel may take a TIME_WAIT tuple over
-    /// (<c>net.ipv4.tcp_tw_reuse</c> 1, or 2 with a loopback address) the
+    /// (<c>net.ipv4.tcp_tw_reuse</c> 1, or 2 with a loopback address, and <c>net.ipv4.tcp_timestamps</c> on) the
     /// pool charges only <c>net.ipv4.tcp_tw_reuse_delay</c> (1 second by default), or this
     /// duration when it is shorter.
     /// </summary>
@@ -92,7 +92,7 @@ public sealed class TuplePoolOptions
     public SourceSelectionMode SourceSelection { get; set; } = SourceSelectionMode.MostRemaining;
 
     /// <summary>How long a source address that failed to bind is left out of new connections.</summary>
-    /// <value>Default: 30 seconds. Zero or positive.</value>
+    /// <value>Default: 30 seconds. At least 100 milliseconds, so a source that cannot bind is not tried again on every connect.</value>
     public TimeSpan SourceQuarantine { get; set; } = TuplePoolDefaults.SourceQuarantine;
 
     /// <summary>

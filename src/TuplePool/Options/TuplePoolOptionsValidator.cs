@@ -23,6 +23,12 @@ internal static class TuplePoolOptionsValidator
     /// <summary>Shortest Happy Eyeballs delay: 10 ms (RFC 8305 advises no less than 100 ms on real networks).</summary>
     public static readonly TimeSpan MinHappyEyeballsDelay = TimeSpan.FromMilliseconds(10);
 
+    /// <summary>
+    /// Shortest source quarantine: 100 ms. With 0 a source that fails to bind is back at once and
+    /// is picked (it has the most room) by every connect, each failing and retrying elsewhere.
+    /// </summary>
+    public static readonly TimeSpan MinSourceQuarantine = TimeSpan.FromMilliseconds(100);
+
     /// <summary>Shortest connect timeout: 10 ms (also Polly's timeout strategy minimum).</summary>
     public static readonly TimeSpan MinConnectTimeout = TimeSpan.FromMilliseconds(10);
 
@@ -104,7 +110,10 @@ internal static class TuplePoolOptionsValidator
         Positive(nameof(TuplePoolOptions.ConnectionLifetime), options.ConnectionLifetime, allowInfinite: true, failures);
         Positive(nameof(TuplePoolOptions.AcquireTimeout), options.AcquireTimeout, allowInfinite: true, failures);
         NotNegative(nameof(TuplePoolOptions.TimeWaitDuration), options.TimeWaitDuration, allowInfinite: false, failures);
-        NotNegative(nameof(TuplePoolOptions.SourceQuarantine), options.SourceQuarantine, allowInfinite: false, failures);
+        if (options.SourceQuarantine < MinSourceQuarantine || options.SourceQuarantine > MaxFiniteTimeSpan)
+        {
+            failures.Add(Invariant($"SourceQuarantine: {Show(options.SourceQuarantine)} must lie between {MinSourceQuarantine:c} and {MaxFiniteTimeSpan:c}; a shorter quarantine would try a source that cannot bind again on every connect."));
+        }
         NotNegative(nameof(TuplePoolOptions.DnsRefreshInterval), options.DnsRefreshInterval, allowInfinite: true, failures);
 
         var connect = options.ConnectTimeout;

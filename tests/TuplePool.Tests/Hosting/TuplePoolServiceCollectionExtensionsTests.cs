@@ -208,7 +208,7 @@ public sealed class TuplePoolServiceCollectionExtensionsTests
     [InlineData("ConnectTimeout=00:00:00", "ConnectTimeout: 00:00:00 is out of range")]
     [InlineData("ConnectTimeout=Infinite", "ConnectTimeout: Infinite is out of range")]
     [InlineData("TimeWaitDuration=-00:00:01", "TimeWaitDuration: -00:00:01 must not be negative")]
-    [InlineData("SourceQuarantine=-00:00:01", "SourceQuarantine: -00:00:01 must not be negative")]
+    [InlineData("SourceQuarantine=00:00:00", "SourceQuarantine: 00:00:00 must lie between 00:00:00.1000000 and")]
     [InlineData("DnsRefreshInterval=-00:00:01", "DnsRefreshInterval: -00:00:01 must not be negative")]
     [InlineData("MaxIdlePerDestination=0", "MaxIdlePerDestination: 0 must be 1 or more")]
     [InlineData("MaxConnectionsPerDestination=0", "MaxConnectionsPerDestination: 0 must be 1 or more")]

@@ -213,7 +213,9 @@ public sealed class TuplePoolOptionsValidatorTests
         { "ConnectTimeout=inf", "ConnectTimeout: Infinite is out of range" },
         { "TimeWaitDuration=-1", "TimeWaitDuration: -00:00:01 must not be negative." },
         { "TimeWaitDuration=inf", "TimeWaitDuration: Infinite must not be negative." },
-        { "SourceQuarantine=-1", "SourceQuarantine: -00:00:01 must not be negative." },
+        { "SourceQuarantine=-1", "SourceQuarantine: -00:00:01 must lie between 00:00:00.1000000 and " },
+        { "SourceQuarantine=0", "SourceQuarantine: 00:00:00 must lie between 00:00:00.1000000 and 49.17:02:47.2940000; a shorter quarantine would try a source that cannot bind again on every connect." },
+        { "SourceQuarantine=60d", "SourceQuarantine: 60.00:00:00 must lie between " },
         { "DnsRefreshInterval=-1", "DnsRefreshInterval: -00:00:01 must not be negative (Infinite is allowed)." },
         { "MaxIdlePerDestination=0", "MaxIdlePerDestination: 0 must be 1 or more." },
         { "MaxConnectionsPerDestination=-3", "MaxConnectionsPerDestination: -3 must be 1 or more." },
@@ -242,8 +244,15 @@ public sealed class TuplePoolOptionsValidatorTests
             AcquireTimeout = Timeout.InfiniteTimeSpan,
             DnsRefreshInterval = Timeout.InfiniteTimeSpan,
             TimeWaitDuration = TimeSpan.Zero,
-            SourceQuarantine = TimeSpan.Zero,
         };
+
+        Assert.Empty(Validate(options));
+    }
+
+    [Fact]
+    public void Validate_ShortestSourceQuarantine_Accepted()
+    {
+        var options = new TuplePoolOptions { SourceQuarantine = TuplePoolOptionsValidator.MinSourceQuarantine };
 
         Assert.Empty(Validate(options));
     }
