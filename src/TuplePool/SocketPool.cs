@@ -75,14 +75,14 @@ public sealed class SocketPool : ISocketPool, IDisposable
         _selector = new SourceSelector(_options.SourceAddresses, _options.SourceSelection, _options.SourceQuarantine, _budget, time);
         _selector.SourceRestored += source => Log.SourceRestored(_logger, source.Address);
         var socketConnector = connector ?? new SocketConnector(kernel, _options.LocalPortRange);
-        Metrics = new TuplePoolMetrics(meterFactory, GetSnapshot);
+        Metrics = new TuplePoolMetrics(meterFactory, GetSnapshot, _options);
         Opener = new ConnectionOpener(_selector, socketConnector, census ?? new KernelCensus(ProcFileSystem.Default), Metrics, _logger, time, _options);
         if (Settings.TracksIdleTime || Settings.ValidateOnAcquire)
         {
             _reaper = time.CreateTimer(static state => ReapCallback(state), new WeakReference<SocketPool>(this), Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         }
 
-        if (_logger.IsEnabled(LogLevel.Debug))
+        if (_logger.IsEnabled(LogLevel.Information))
         {
             Log.PoolStarted(
                 _logger,

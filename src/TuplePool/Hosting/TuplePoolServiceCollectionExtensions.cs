@@ -115,6 +115,10 @@ public static class TuplePoolServiceCollectionExtensions
             builder.Configure(configure);
         }
 
+        // The pool's name in telemetry (tuplepool.pool.name): its DI key, "default" for the unnamed one.
+        var poolName = string.IsNullOrEmpty(name) ? TuplePoolDefaults.PoolName : name;
+        builder.PostConfigure(o => o.PoolName = poolName);
+
         builder.ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<TuplePoolOptions>, ValidateTuplePoolOptions>());
     }

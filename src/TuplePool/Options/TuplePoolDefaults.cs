@@ -10,6 +10,9 @@ internal static class TuplePoolDefaults
     /// <summary>Configuration section read by <c>AddTuplePool(IConfiguration)</c>.</summary>
     public const string ConfigurationSectionName = "TuplePool";
 
+    /// <summary>The telemetry name (<c>tuplepool.pool.name</c>) of a pool that has no DI key.</summary>
+    public const string PoolName = "default";
+
     public const int ReservedPortsPerTuple = 0;
 
     /// <summary>Unlimited; the tuple budget is the limit.</summary>

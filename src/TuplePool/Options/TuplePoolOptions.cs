@@ -164,6 +164,12 @@ public sealed class TuplePoolOptions
     public int MaxPendingAcquires { get; set; } = TuplePoolDefaults.MaxPendingAcquires;
 
     /// <summary>
+    /// The pool's name in telemetry (<c>tuplepool.pool.name</c>): the key <c>AddTuplePool(name, ...)</c>
+    /// registered it with, else <c>"default"</c>. Set by the DI registration; not a setting.
+    /// </summary>
+    internal string PoolName { get; set; } = TuplePoolDefaults.PoolName;
+
+    /// <summary>
     /// A copy the caller can no longer change: every setting by <see cref="object.MemberwiseClone"/>
     /// (so a new setting needs no edit here), and new instances of the two mutable ones, the
     /// <see cref="SourceAddresses"/> list and <see cref="KeepAlive"/>.
