@@ -1,0 +1,24 @@
+using System.Globalization;
+
+namespace TuplePool.Doctor;
+
+/// <summary>Culture-independent text: the doctor's output is read by scripts as well as people.</summary>
+internal static class Invariant
+{
+    public static string F(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>A count with thousands separators: 28,232.</summary>
+    public static string N(long value) => value.ToString("N0", CultureInfo.InvariantCulture);
+
+    /// <summary>A share as a whole percentage, never rounded up to 100 unless it is.</summary>
+    public static string Percent(long part, long whole)
+    {
+        if (whole <= 0)
+        {
+            return "-";
+        }
+
+        var percent = Math.Floor(100.0 * part / whole);
+        return percent.ToString("0", CultureInfo.InvariantCulture) + " %";
+    }
+}
