@@ -10,6 +10,12 @@ internal static class Invariant
     /// <summary>A count with thousands separators: 28,232.</summary>
     public static string N(long value) => value.ToString("N0", CultureInfo.InvariantCulture);
 
+    /// <summary>New connections per second a tuple of <paramref name="capacity"/> ports sustains when this side closes first.</summary>
+    public static double Rate(long capacity) => Math.Round(capacity / (double)Checks.PortRangeCheck.TimeWaitSeconds, 1);
+
+    /// <summary><see cref="Rate"/> as text: 470.5, 0.2.</summary>
+    public static string RateText(long capacity) => Rate(capacity).ToString("#,0.#", CultureInfo.InvariantCulture);
+
     /// <summary>A share as a whole percentage, never rounded up to 100 unless it is.</summary>
     public static string Percent(long part, long whole)
     {

@@ -99,6 +99,6 @@ internal static class ConfigCheck
         var summary = F($"{N(plan.CapacityPerTuple)} per tuple x {plan.SourcesPerFamily} source(s) = {N((long)plan.CapacityPerTuple * plan.SourcesPerFamily)} to one destination");
         return plan.CapacityPerTuple < 1
             ? new Finding("pool capacity", Verdict.Fail, summary, "No port left for the pool: every acquire would fail.", data)
-            : new Finding("pool capacity", Verdict.Ok, summary, char.ToUpperInvariant(plan.RateText()[0]) + plan.RateText()[1..] + F($" (capacity / {PortRangeCheck.TimeWaitSeconds} s of TIME_WAIT)."), data);
+            : new Finding("pool capacity", Verdict.Ok, summary, char.ToUpperInvariant(plan.SustainedRate()[0]) + plan.SustainedRate()[1..] + F($" (capacity / {PortRangeCheck.TimeWaitSeconds} s of TIME_WAIT)."), data);
     }
 }

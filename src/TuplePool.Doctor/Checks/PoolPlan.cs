@@ -52,5 +52,5 @@ internal sealed class PoolPlan
         return new PoolPlan(options, configured is not null, range, capacity, Math.Max(1, sources));
     }
 
-    public string RateText() => F($"about {N(CapacityPerTuple / PortRangeCheck.TimeWaitSeconds)} new connections/s per tuple, {N((long)SourcesPerFamily * CapacityPerTuple / PortRangeCheck.TimeWaitSeconds)} per destination");
+    public string SustainedRate() => F($"about {RateText(CapacityPerTuple)} new connections/s per tuple, {RateText((long)SourcesPerFamily * CapacityPerTuple)} per destination");
 }

@@ -25,10 +25,10 @@ internal static class PortRangeCheck
             ["reservedInRange"] = facts.ReservedInRange,
             ["listenersInRange"] = facts.ListenersTakingPorts,
             ["capacityPerTuple"] = capacity,
-            ["newConnectionsPerSecondPerTuple"] = capacity / TimeWaitSeconds,
+            ["newConnectionsPerSecondPerTuple"] = Rate(capacity),
         };
         var summary = F($"{range}: {N(range.Count)} ports, {N(facts.ReservedInRange)} reserved, {N(facts.ListenersTakingPorts)} held by listeners -> {N(capacity)} per (source, destination, port)");
-        var rate = F($"Each tuple sustains about {N(capacity / TimeWaitSeconds)} new connections/s when this side closes first (TIME_WAIT keeps each port {TimeWaitSeconds} s); every extra source address adds as much again.");
+        var rate = F($"Each tuple sustains about {RateText(capacity)} new connections/s when this side closes first (TIME_WAIT keeps each port {TimeWaitSeconds} s); every extra source address adds as much again.");
 
         if (kernel.PortRangeIsFallback)
         {

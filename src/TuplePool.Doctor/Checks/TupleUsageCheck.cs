@@ -35,14 +35,14 @@ internal static class TupleUsageCheck
         var capacity = facts.CapacityPerTuple;
         var established = tuples.Sum(static t => t.Established);
         var timeWait = tuples.Sum(static t => t.TimeWait);
-        var rate = capacity / PortRangeCheck.TimeWaitSeconds;
+        var rate = RateText(capacity);
         var totals = new JsonObject
         {
             ["tuples"] = tuples.Count,
             ["established"] = established,
             ["timeWait"] = timeWait,
             ["capacityPerTuple"] = capacity,
-            ["newConnectionsPerSecondPerTuple"] = rate,
+            ["newConnectionsPerSecondPerTuple"] = Rate(capacity),
         };
         if (tuples.Count == 0)
         {
@@ -55,7 +55,7 @@ internal static class TupleUsageCheck
             "outgoing tuples",
             Verdict.Ok,
             F($"{N(tuples.Count)} tuples: {N(established)} established, {N(timeWait)} TIME_WAIT; busiest at {Percent(busiest.Used, capacity)} of {N(capacity)}"),
-            F($"Per tuple: up to {N(capacity)} ports at once and about {N(rate)} new connections/s (capacity / {PortRangeCheck.TimeWaitSeconds} s of TIME_WAIT)."),
+            F($"Per tuple: up to {N(capacity)} ports at once and about {rate} new connections/s (capacity / {PortRangeCheck.TimeWaitSeconds} s of TIME_WAIT)."),
             totals);
 
         foreach (var tuple in tuples.Take(top))
@@ -72,7 +72,7 @@ internal static class TupleUsageCheck
                 ["used"] = tuple.Used,
                 ["capacity"] = capacity,
                 ["headroom"] = headroom,
-                ["newConnectionsPerSecond"] = rate,
+                ["newConnectionsPerSecond"] = Rate(capacity),
             };
             var check = F($"tuple {tuple.Source} -> {Endpoint(tuple.Destination)}");
             var summary = F($"{N(tuple.Established)} established, {N(tuple.TimeWait)} TIME_WAIT, {N(tuple.Other)} other: {N(tuple.Used)} of {N(capacity)} ({Percent(tuple.Used, capacity)}), headroom {N(headroom)}");
@@ -82,7 +82,7 @@ internal static class TupleUsageCheck
             }
             else if (tuple.Used > capacity * WarnShare)
             {
-                yield return new Finding(check, Verdict.Warn, summary, F($"Above {WarnShare:P0} of the ports; at {N(rate)} new connections/s it stays where it is, any faster and it fills."), data);
+                yield return new Finding(check, Verdict.Warn, summary, F($"Above {WarnShare:P0} of the ports; at {rate} new connections/s it stays where it is, any faster and it fills."), data);
             }
             else
             {
