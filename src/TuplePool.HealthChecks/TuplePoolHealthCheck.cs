@@ -77,7 +77,9 @@ internal sealed class TuplePoolHealthCheck(IPoolHealthSource source, TuplePoolHe
         return Task.FromResult(result);
     }
 
-    private static int Used(TupleUsage usage) => usage.Capacity - usage.Remaining;
+    // Ports a caller cannot have now: leased, in TIME_WAIT, or held back after a kernel refusal.
+    // Idle connections are left out: the next caller to that destination takes one at once.
+    private static int Used(TupleUsage usage) => Math.Max(0, usage.Capacity - usage.Remaining - usage.Idle);
 
     private static double Share(TupleUsage usage) => (double)Used(usage) / usage.Capacity;
 

@@ -4,8 +4,9 @@ namespace TuplePool.HealthChecks;
 public sealed class TuplePoolHealthCheckOptions
 {
     /// <summary>
-    /// Degraded when a tuple uses more than this share of its port budget
-    /// (Capacity − Remaining &gt; share × Capacity). Default 0.9 (90 %); from above 0 up to 1.
+    /// Degraded when a tuple uses more than this share of its port budget: ports leased out, in
+    /// TIME_WAIT or held back after a kernel refusal (Capacity − Remaining − Idle &gt; share × Capacity;
+    /// idle connections do not count, a caller takes one at once). Default 0.9 (90 %); above 0, at most 1.
     /// </summary>
     public double BudgetThreshold { get; set; } = 0.9;
 
