@@ -14,6 +14,7 @@ internal sealed class DoctorArguments
 
         Options:
           --json               Print the findings as JSON instead of a table.
+          -v, --verbose        Explain ok lines too (warn and fail lines always are).
           --top N              Show the N busiest (source, destination, port) tuples (default 10).
           --config FILE        Also check a TuplePool configuration (an appsettings.json file).
           --section NAME       The configuration section of the pool (default TuplePool;
@@ -23,6 +24,8 @@ internal sealed class DoctorArguments
         """;
 
     public bool Json { get; private set; }
+
+    public bool Verbose { get; private set; }
 
     public int Top { get; private set; } = DefaultTop;
 
@@ -62,6 +65,9 @@ internal sealed class DoctorArguments
             {
                 case "--json":
                     result.Json = true;
+                    break;
+                case "-v" or "--verbose":
+                    result.Verbose = true;
                     break;
                 case "-h" or "--help":
                     result.Help = true;

@@ -39,7 +39,7 @@ internal static class DoctorCommand
         }
         else
         {
-            TableReportWriter.Write(report, output);
+            TableReportWriter.Write(report, output, arguments.Verbose);
         }
 
         return report.ExitCode;

@@ -25,6 +25,6 @@ internal static class Invariant
         }
 
         var percent = Math.Floor(100.0 * part / whole);
-        return percent.ToString("0", CultureInfo.InvariantCulture) + " %";
+        return percent == 0 && part > 0 ? "< 1 %" : percent.ToString("0", CultureInfo.InvariantCulture) + " %";
     }
 }

@@ -54,7 +54,7 @@ internal static class TupleUsageCheck
         yield return new Finding(
             "outgoing tuples",
             Verdict.Ok,
-            F($"{N(tuples.Count)} tuples: {N(established)} established, {N(timeWait)} TIME_WAIT; busiest at {Percent(busiest.Used, capacity)} of {N(capacity)}"),
+            F($"{N(tuples.Count)} {(tuples.Count == 1 ? "tuple" : "tuples")}: {N(established)} established, {N(timeWait)} TIME_WAIT; busiest at {Percent(busiest.Used, capacity)} of {N(capacity)}"),
             F($"Per tuple: up to {N(capacity)} ports at once and about {rate} new connections/s (capacity / {PortRangeCheck.TimeWaitSeconds} s of TIME_WAIT)."),
             totals);
 

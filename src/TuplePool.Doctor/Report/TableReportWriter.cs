@@ -9,7 +9,8 @@ internal static class TableReportWriter
     private const int MaxCheckWidth = 34;
     private const int Width = 110;
 
-    public static void Write(DoctorReport report, TextWriter output)
+    /// <summary>Writes the table; the advice under ok lines only when <paramref name="verbose"/> (warn and fail lines always get theirs).</summary>
+    public static void Write(DoctorReport report, TextWriter output, bool verbose)
     {
         var checkWidth = Math.Min(MaxCheckWidth, Math.Max("CHECK".Length, report.Findings.Max(static f => f.Check.Length)));
         var indent = new string(' ', 7 + 1 + checkWidth + 1);
@@ -18,7 +19,7 @@ internal static class TableReportWriter
         {
             var check = finding.Check.Length > checkWidth ? finding.Check[..(checkWidth - 1)] + "~" : finding.Check.PadRight(checkWidth);
             output.WriteLine(F($"{Label(finding.Verdict),-7} {check} {finding.Summary}"));
-            if (finding.Advice is { } advice)
+            if (finding.Advice is { } advice && (verbose || finding.Verdict != Verdict.Ok))
             {
                 foreach (var line in Wrap(advice, Width - indent.Length))
                 {

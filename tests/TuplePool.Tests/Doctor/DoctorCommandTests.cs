@@ -333,6 +333,19 @@ public sealed class DoctorCommandTests : IDisposable
     }
 
     [Fact]
+    public void Doctor_Table_ExplainsOkLinesOnlyWhenVerbose()
+    {
+        var (_, brief, _) = Run("doctor", "--proc-root", _proc.Root);
+        var (_, verbose, _) = Run("doctor", "--proc-root", _proc.Root, "--verbose");
+
+        const string FinTimeoutMeaning = "not the TIME_WAIT length";
+        Assert.Contains("ok      tcp_fin_timeout", brief, StringComparison.Ordinal);
+        Assert.DoesNotContain(FinTimeoutMeaning, brief, StringComparison.Ordinal);
+        Assert.Contains(FinTimeoutMeaning, verbose, StringComparison.Ordinal);
+        Assert.Contains("EMFILE", brief, StringComparison.Ordinal); // the open-files warning keeps its advice
+    }
+
+    [Fact]
     public void Doctor_Help_PrintsUsageAndExitsZero()
     {
         var (exit, output, _) = Run("doctor", "--help");
