@@ -65,7 +65,7 @@ internal sealed class ConnectionOpener
         _options = options;
         if (options.TotalConnectTimeout != Timeout.InfiniteTimeSpan)
         {
-            _totalTicks = TupleLedger.ToTimestampTicks(options.TotalConnectTimeout, timeProvider);
+            _totalTicks = Internal.Timestamps.ToTicks(options.TotalConnectTimeout, timeProvider);
 
             // One address, no strategies of the user's: the attempt pipeline alone is bounded by
             // ConnectTimeout × MaxConnectAttempts (retries have no delay), so the deadline only
