@@ -6,8 +6,8 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.ObjectPool;
 using TuplePool.Budget;
 using TuplePool.Connecting;
-using TuplePool.Hosting;
 using TuplePool.Internal;
+using TuplePool.Options;
 using TuplePool.Platform;
 using TuplePool.Pooling;
 using TuplePool.Sources;
@@ -61,7 +61,7 @@ public sealed class SocketPool : ISocketPool, IDisposable
         Func<string, AddressFamily, CancellationToken, Task<IPAddress[]>>? dnsLookup = null)
     {
         ArgumentNullException.ThrowIfNull(options);
-        options = Copy(options);
+        options = options.Clone();
         _time = timeProvider ?? TimeProvider.System;
         var logger = (ILogger?)loggerFactory?.CreateLogger<SocketPool>() ?? NullLogger.Instance;
         kernel ??= KernelSettings.Read(ProcFileSystem.Default);
@@ -79,7 +79,7 @@ public sealed class SocketPool : ISocketPool, IDisposable
         var selector = new SourceSelector(options.SourceAddresses, options.SourceSelection, options.SourceQuarantine, _budget, _time);
         selector.SourceRestored += source => Log.SourceRestored(logger, source.Address);
         var socketConnector = connector ?? new SocketConnector(kernel, options.LocalPortRange);
-        _metrics = new TuplePoolMetrics(meterFactory, GetSnapshot);
+        _metrics = new TuplePoolMetrics(meterFactory, GetSnapshot, options);
         var opener = new ConnectionOpener(selector, socketConnector, census ?? new KernelCensus(ProcFileSystem.Default), _metrics, logger, _time, options);
         var tuples = new TupleLookup(selector, _budget, _time);
         SnapshotBuilder? snapshots = null;
@@ -91,7 +91,7 @@ public sealed class SocketPool : ISocketPool, IDisposable
         _reaper = new IdleReaper(_destinations, _budget, settings);
         _destinations.DestinationAdded = _reaper.EnsureRunning;
 
-        if (logger.IsEnabled(LogLevel.Debug))
+        if (logger.IsEnabled(LogLevel.Information))
         {
             Log.PoolStarted(
                 logger,
@@ -156,10 +156,20 @@ public sealed class SocketPool : ISocketPool, IDisposable
     private async ValueTask<SocketLease> AcquireTimedAsync(DestinationPool pool, CancellationToken cancellationToken)
     {
         var started = _time.GetTimestamp();
-        var lease = await pool.AcquireAsync(cancellationToken).ConfigureAwait(false);
+        SocketLease lease;
         try
         {
-            _metrics.RecordAcquire(_time.GetElapsedTime(started), lease.IsReused);
+            lease = await pool.AcquireAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            pool.Metrics.RecordAcquireFailed(_time.GetElapsedTime(started), e);
+            throw;
+        }
+
+        try
+        {
+            pool.Metrics.RecordAcquire(_time.GetElapsedTime(started), lease.IsReused);
         }
         catch
         {
@@ -170,30 +180,4 @@ public sealed class SocketPool : ISocketPool, IDisposable
 
         return lease;
     }
-
-    private static TuplePoolOptions Copy(TuplePoolOptions o) => new()
-    {
-        SourceAddresses = [.. o.SourceAddresses],
-        LocalPortRange = o.LocalPortRange,
-        ReservedPortsPerTuple = o.ReservedPortsPerTuple,
-        MaxConnectionsPerDestination = o.MaxConnectionsPerDestination,
-        MaxIdlePerDestination = o.MaxIdlePerDestination,
-        IdleTimeout = o.IdleTimeout,
-        ConnectionLifetime = o.ConnectionLifetime,
-        AcquireTimeout = o.AcquireTimeout,
-        ConnectTimeout = o.ConnectTimeout,
-        TimeWaitDuration = o.TimeWaitDuration,
-        ValidateOnAcquire = o.ValidateOnAcquire,
-        CloseMode = o.CloseMode,
-        SourceSelection = o.SourceSelection,
-        SourceQuarantine = o.SourceQuarantine,
-        DnsRefreshInterval = o.DnsRefreshInterval,
-        MaxConnectAttempts = o.MaxConnectAttempts,
-        ConfigureConnectPipeline = o.ConfigureConnectPipeline,
-        HappyEyeballsDelay = o.HappyEyeballsDelay,
-        TotalConnectTimeout = o.TotalConnectTimeout,
-        KeepAlive = o.KeepAlive is { } k ? new TcpKeepAlive { Time = k.Time, Interval = k.Interval, RetryCount = k.RetryCount } : null,
-        MinIdlePerDestination = o.MinIdlePerDestination,
-        MaxPendingAcquires = o.MaxPendingAcquires,
-    };
 }

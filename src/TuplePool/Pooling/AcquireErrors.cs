@@ -17,22 +17,22 @@ internal sealed class AcquireErrors(
     TimeSpan acquireTimeout)
 {
     /// <summary>No source had room within AcquireTimeout.</summary>
-    public TupleBudgetExhaustedException Exhausted(EndPoint destination, IReadOnlyList<IPEndPoint> addresses)
+    public TupleBudgetExhaustedException Exhausted(EndPoint destination, IReadOnlyList<IPEndPoint> addresses, DestinationMetrics? destinationMetrics = null)
     {
         var usage = usageFor(addresses);
         destination = DestinationKeys.Copy(destination); // the caller gets its own: ours is a key
         var error = new TupleBudgetExhaustedException(destination, usage);
-        Report(destination, TupleBudgetExhaustedException.Describe(usage));
+        Report(destination, TupleBudgetExhaustedException.Describe(usage), destinationMetrics);
         return error;
     }
 
     /// <summary>MaxPendingAcquires callers were already waiting: refused without waiting.</summary>
-    public TupleBudgetExhaustedException WaitLineFull(EndPoint destination, IReadOnlyList<IPEndPoint> addresses, int limit)
+    public TupleBudgetExhaustedException WaitLineFull(EndPoint destination, IReadOnlyList<IPEndPoint> addresses, int limit, DestinationMetrics? destinationMetrics = null)
     {
         var usage = usageFor(addresses);
         destination = DestinationKeys.Copy(destination);
         var error = new TupleBudgetExhaustedException(destination, usage, limit);
-        Report(destination, $"the wait line is full ({limit} callers waiting, TuplePoolOptions.MaxPendingAcquires); {TupleBudgetExhaustedException.Describe(usage)}");
+        Report(destination, $"the wait line is full ({limit} callers waiting, TuplePoolOptions.MaxPendingAcquires); {TupleBudgetExhaustedException.Describe(usage)}", destinationMetrics);
         return error;
     }
 
@@ -52,15 +52,23 @@ internal sealed class AcquireErrors(
             + $"Add an {wanted} source address, or connect to an {other} address of the destination.");
     }
 
-    private void Report(EndPoint destination, string usage)
+    private void Report(EndPoint destination, string usage, DestinationMetrics? destinationMetrics)
     {
-        var (host, port) = destination switch
+        if (destinationMetrics is not null)
         {
-            IPEndPoint ip => (ip.Address.ToString(), ip.Port),
-            DnsEndPoint name => (name.Host, name.Port),
-            _ => (destination.ToString() ?? string.Empty, 0),
-        };
-        metrics.RecordExhausted(host, port);
+            destinationMetrics.RecordExhausted();
+        }
+        else
+        {
+            var (host, port) = destination switch
+            {
+                IPEndPoint ip => (ip.Address.ToString(), ip.Port),
+                DnsEndPoint name => (name.Host, name.Port),
+                _ => (destination.ToString() ?? string.Empty, 0),
+            };
+            metrics.RecordExhausted(host, port);
+        }
+
         Log.BudgetExhausted(logger, destination, acquireTimeout, usage);
     }
 

@@ -5,6 +5,7 @@ using Polly;
 using TuplePool.Budget;
 using TuplePool.Internal;
 using TuplePool.Platform;
+using TuplePool.Telemetry;
 
 namespace TuplePool.Pooling;
 
@@ -69,6 +70,7 @@ internal sealed class DestinationPool : IConnectionOwner
     private readonly ResiliencePipeline _pipeline;
     private readonly AddressResolver _resolver;
     private readonly ITimer _expiryTimer;
+    private readonly DestinationMetrics _metrics;
     private int _open;
     private int _users;
     private long _lastActive;
@@ -84,6 +86,7 @@ internal sealed class DestinationPool : IConnectionOwner
         _resolver = resolver;
         _idle = new IdleStore(_settings.MaxIdle);
         _lastActive = _settings.Now();
+        _metrics = context.Metrics.ForDestination(key, () => PendingAcquires);
         _expiryTimer = _settings.TimeProvider.CreateTimer(static state => ((DestinationPool)state!)._waiters.WakeOne(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
     }
 
@@ -103,6 +106,9 @@ internal sealed class DestinationPool : IConnectionOwner
 
     public bool IsRetired => Volatile.Read(ref _users) == Retired;
 
+    /// <summary>This destination's instruments (server.address and server.port tags); its series stop when it goes.</summary>
+    public DestinationMetrics Metrics => _metrics;
+
     /// <summary>True when <paramref name="destination"/> is this destination (by value: the caller's object may have changed since).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool Is(EndPoint destination) => Key.Equals(destination);
@@ -114,6 +120,11 @@ internal sealed class DestinationPool : IConnectionOwner
         {
             if (CanLend(connection!))
             {
+                if (_metrics.UseTimeEnabled)
+                {
+                    connection!.LentAt = _settings.Now();
+                }
+
                 return new ValueTask<SocketLease>(new SocketLease(connection!, connection!.BeginLease(), isReused: true));
             }
 
@@ -125,6 +136,21 @@ internal sealed class DestinationPool : IConnectionOwner
 
     /// <summary>Called when a lease ends (the token has already been retired).</summary>
     public void Return(PooledConnection connection)
+    {
+        var lentAt = connection.LentAt;
+        if (lentAt == 0)
+        {
+            GiveBack(connection);
+            return;
+        }
+
+        // Recorded after the connection is back: a listener that throws must not keep it.
+        connection.LentAt = 0;
+        GiveBack(connection);
+        _metrics.RecordUseTime(_settings.TimeProvider.GetElapsedTime(lentAt));
+    }
+
+    private void GiveBack(PooledConnection connection)
     {
         if (_owner.IsDisposed || !connection.IsReusable)
         {
@@ -223,12 +249,14 @@ internal sealed class DestinationPool : IConnectionOwner
         // Opening takes a slot only inside the slow path, which is closed now: _open cannot grow.
         Debug.Assert(Volatile.Read(ref _open) == 0 && _waiters.Count == 0, "A retired destination still has connections or waiters.");
         _expiryTimer.Dispose();
+        _metrics.Dispose(); // its series stop
         return true;
     }
 
     public void Dispose()
     {
         _expiryTimer.Dispose();
+        _metrics.Dispose();
         _waiters.FailAll();
         DrainIdle();
     }
@@ -328,7 +356,7 @@ internal sealed class DestinationPool : IConnectionOwner
             var started = time.GetTimestamp();
             var deadline = _settings.AcquireTimeout == Timeout.InfiniteTimeSpan
                 ? long.MaxValue
-                : started + TupleLedger.ToTimestampTicks(_settings.AcquireTimeout, time);
+                : started + Timestamps.ToTicks(_settings.AcquireTimeout, time);
             long waitStarted = 0;
             IReadOnlyList<IPEndPoint>? addresses = null; // resolved by this caller; else the last known ones
             PooledConnection? handed = null;             // given to us by a return; ours to lend or give back
@@ -419,7 +447,8 @@ internal sealed class DestinationPool : IConnectionOwner
                 var now = time.GetTimestamp();
                 if (now >= deadline)
                 {
-                    throw _context.Errors.Exhausted(Key, current);
+                    RecordWaitEnded(waitStarted);
+                    throw _context.Errors.Exhausted(Key, current, _metrics);
                 }
 
                 if (waitStarted == 0)
@@ -433,7 +462,7 @@ internal sealed class DestinationPool : IConnectionOwner
                     var ticket = waiter.Prepare();
                     if (!_waiters.TryEnqueue(waiter, ticket, atFront: holdsWake, _settings.MaxPendingAcquires))
                     {
-                        throw _context.Errors.WaitLineFull(Key, current, _settings.MaxPendingAcquires);
+                        throw _context.Errors.WaitLineFull(Key, current, _settings.MaxPendingAcquires, _metrics);
                     }
 
                     if (_owner.IsDisposed && _waiters.TryRemove(waiter))
@@ -463,9 +492,11 @@ internal sealed class DestinationPool : IConnectionOwner
                             break;
                         case WakeReason.TimedOut:
                             _waiters.TryRemove(waiter);
-                            throw _context.Errors.Exhausted(Key, addresses ?? _resolver.Current);
+                            RecordWaitEnded(waitStarted);
+                            throw _context.Errors.Exhausted(Key, addresses ?? _resolver.Current, _metrics);
                         case WakeReason.Canceled:
                             _waiters.TryRemove(waiter);
+                            RecordWaitEnded(waitStarted);
                             throw new OperationCanceledException(cancellationToken);
                         default:
                             _waiters.TryRemove(waiter);
@@ -498,26 +529,37 @@ internal sealed class DestinationPool : IConnectionOwner
     /// </summary>
     private SocketLease Lend(PooledConnection connection, bool isReused, bool passWakeOn, long waitStarted, IReadOnlyList<IPEndPoint>? addresses = null)
     {
+        if (_metrics.UseTimeEnabled)
+        {
+            connection.LentAt = _settings.Now();
+        }
+
         var lease = new SocketLease(connection, connection.BeginLease(), isReused);
         if (passWakeOn)
         {
             PassWakeOn(addresses ?? _resolver.Current);
         }
 
-        if (waitStarted != 0)
+        try
         {
-            try
-            {
-                _context.Metrics.RecordWait(_settings.TimeProvider.GetElapsedTime(waitStarted));
-            }
-            catch
-            {
-                lease.Dispose();
-                throw;
-            }
+            RecordWaitEnded(waitStarted);
+        }
+        catch
+        {
+            lease.Dispose();
+            throw;
         }
 
         return lease;
+    }
+
+    /// <summary>A wait (for a connection or room) that began at <paramref name="waitStarted"/> ended, either way.</summary>
+    private void RecordWaitEnded(long waitStarted)
+    {
+        if (waitStarted != 0)
+        {
+            _metrics.RecordWait(_settings.TimeProvider.GetElapsedTime(waitStarted));
+        }
     }
 
     private void ThrowIfNoSourceFor(IReadOnlyList<IPEndPoint> addresses)

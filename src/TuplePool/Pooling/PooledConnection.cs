@@ -51,6 +51,9 @@ internal sealed class PooledConnection
     /// <summary>Timestamp of the last return to the idle store.</summary>
     public long IdleSince { get; set; }
 
+    /// <summary>When the current lease began, while a listener records <c>tuplepool.connection.use_time</c>; else 0.</summary>
+    public long LentAt { get; set; }
+
     /// <summary>Set by the owner when it starts watching the connection for an abandoned lease.</summary>
     public long Id { get; set; }
 
