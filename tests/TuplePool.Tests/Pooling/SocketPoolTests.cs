@@ -36,6 +36,10 @@ public sealed class SocketPoolTests
         await using var again = await pool.AcquireAsync(server.EndPoint);
         Assert.True(again.IsReused);
         Assert.Equal(first, again.LocalEndPoint);
+
+        // The kernel completes a loopback handshake before the server calls accept(), and the
+        // pool's connect can finish before the server's accept loop runs: wait for the accept.
+        await server.WaitForAsync(first);
         Assert.Equal(1, server.AcceptedTotal);
     }
 

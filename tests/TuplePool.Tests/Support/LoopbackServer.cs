@@ -113,10 +113,11 @@ public sealed class LoopbackServer : IAsyncDisposable
                 return;
             }
 
+            // Counted before it is visible to WaitForAsync, so a caller who waited for a client sees it counted.
             var remote = (IPEndPoint)socket.RemoteEndPoint!;
-            _accepted[remote] = socket;
             ClientAddresses.AddOrUpdate(remote.Address, 1, (_, n) => n + 1);
             Interlocked.Increment(ref _acceptedTotal);
+            _accepted[remote] = socket;
             _ = Task.Run(() => ServeAsync(remote, socket));
         }
     }
