@@ -14,5 +14,11 @@ if (args.Length > 0 && args[0] == HttpServerHolder.Switch)
     return HttpServerHolder.Run(args);
 }
 
+// The plain Stopwatch harness: floor and pool in alternating rounds in this one process.
+if (args.Length > 0 && args[0] == ConnectProbe.Switch)
+{
+    return await ConnectProbe.RunAsync(args);
+}
+
 var summaries = BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args, BenchmarkConfig.Create(args));
 return summaries.Any(summary => summary.HasCriticalValidationErrors || summary.Reports.Any(report => !report.Success)) ? 1 : 0;
