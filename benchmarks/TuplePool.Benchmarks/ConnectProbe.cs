@@ -45,18 +45,6 @@ internal static class ConnectProbe
         var kernel = KernelSettings.Read(ProcFileSystem.Default);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"connect probe: {rounds} rounds x {perRound} connects per variant, destination {destination}, Linux {kernel.KernelVersion}, {Environment.ProcessorCount} cores, .NET {Environment.Version}"));
 
-        if (only is null or "idle")
-        {
-            Console.WriteLine();
-            Console.WriteLine("== 0 connections open to the destination ==");
-            await MeasureAsync(Variants(kernel, destination, crowded: false), rounds, perRound);
-        }
-
-        if (only is null or "idle" or "micro")
-        {
-            StageMicroLoops(kernel, destination, only == "micro" ? 20 : 1);
-        }
-
         if (StringArg(args, "--loop") is { } loop)
         {
             // For a profiler: one variant in a loop for --seconds (perf record -g, dotnet-trace).
@@ -73,6 +61,18 @@ internal static class ConnectProbe
 
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{count} connects, {clock.Elapsed.TotalMicroseconds / count:F1} µs each"));
             return 0;
+        }
+
+        if (only is null or "idle")
+        {
+            Console.WriteLine();
+            Console.WriteLine("== 0 connections open to the destination ==");
+            await MeasureAsync(Variants(kernel, destination, crowded: false), rounds, perRound);
+        }
+
+        if (only is null or "idle" or "micro")
+        {
+            StageMicroLoops(kernel, destination, only == "micro" ? 20 : 1);
         }
 
         if (crowd > 0 && only is null or "crowd")
@@ -110,6 +110,9 @@ internal static class ConnectProbe
         }
 
         var four = new SocketPool(fourOptions);
+
+        // The pool as it was before the direct connect: the same options, the connector going through ConnectAsync.
+        var before = new SocketPool(new TuplePoolOptions { CloseMode = CloseMode.Abortive }, null, null, null, runtime, null, kernel);
         var pipeline = pool.Opener.CreatePipeline(destination);
         IReadOnlyList<IPEndPoint> addresses = [destination];
         var variants = new List<Variant>();
@@ -162,6 +165,7 @@ internal static class ConnectProbe
         variants.Add(new("opener: selection + ledger + pipeline", () => OpenerAsync(pool, pipeline, addresses)));
         variants.Add(new("POOL AcquireAsync, MaxConnectAttempts = 1", () => ConnectOnce.PoolAsync(bare, destination)));
         variants.Add(new("POOL AcquireAsync (defaults)", () => ConnectOnce.PoolAsync(pool, destination), IsPool: true));
+        variants.Add(new("pool before: connector via ConnectAsync", () => ConnectOnce.PoolAsync(before, destination)));
         if (!crowded)
         {
             variants.Add(new("POOL AcquireAsync, 4 sources (bind)", () => ConnectOnce.PoolAsync(four, destination)));

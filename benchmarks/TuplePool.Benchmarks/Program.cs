@@ -9,15 +9,15 @@ if (args.Length > 0 && args[0] == ServerHolder.Switch)
     return ServerHolder.Run(args);
 }
 
-if (args.Length > 0 && args[0] == HttpServerHolder.Switch)
-{
-    return HttpServerHolder.Run(args);
-}
-
 // The plain Stopwatch harness: floor and pool in alternating rounds in this one process.
 if (args.Length > 0 && args[0] == ConnectProbe.Switch)
 {
     return await ConnectProbe.RunAsync(args);
+}
+
+if (args.Length > 0 && args[0] == IdleProbe.Switch)
+{
+    return await IdleProbe.RunAsync(args);
 }
 
 var summaries = BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args, BenchmarkConfig.Create(args));
