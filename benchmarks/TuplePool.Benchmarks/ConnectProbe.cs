@@ -67,7 +67,7 @@ internal static class ConnectProbe
         {
             Console.WriteLine();
             Console.WriteLine("== 0 connections open to the destination ==");
-            await MeasureAsync(Variants(kernel, destination, crowded: false), rounds, perRound);
+            await MeasureAsync(Select(Variants(kernel, destination, crowded: false), args), rounds, perRound, args.Contains("--interleave"));
         }
 
         if (only is null or "idle" or "micro")
@@ -82,7 +82,7 @@ internal static class ConnectProbe
             {
                 Console.WriteLine();
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"== {sockets.Count:N0} plain connections open to the destination =="));
-                await MeasureAsync(Variants(kernel, destination, crowded: true), rounds, perRound);
+                await MeasureAsync(Select(Variants(kernel, destination, crowded: true), args), rounds, perRound, args.Contains("--interleave"));
             }
             finally
             {
@@ -174,6 +174,15 @@ internal static class ConnectProbe
         return variants;
     }
 
+    /// <summary><c>--variants a,b</c>: only the variants whose names contain one of the words (the floor always).</summary>
+    private static List<Variant> Select(List<Variant> variants, string[] args)
+    {
+        var wanted = StringArg(args, "--variants")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        return wanted is null
+            ? variants
+            : variants.Where(v => v.IsFloor || wanted.Any(w => v.Name.Contains(w, StringComparison.OrdinalIgnoreCase))).ToList();
+    }
+
     private static async ValueTask ConnectorWithEndpointsAsync(SocketConnector connector, IPEndPoint destination)
     {
         var socket = await connector.ConnectAsync(IPAddress.Any, destination, CancellationToken.None);
@@ -199,7 +208,11 @@ internal static class ConnectProbe
         opened.Ledger.Release(ReleaseKind.Free);
     }
 
-    private static async Task MeasureAsync(List<Variant> variants, int rounds, int perRound)
+    /// <param name="interleave">
+    /// One connect of each variant in turn instead of a block of each: what follows an async
+    /// connect (the epoll thread and a thread-pool worker still awake) then hits the next variant.
+    /// </param>
+    private static async Task MeasureAsync(List<Variant> variants, int rounds, int perRound, bool interleave = false)
     {
         // Warm-up, then a pause: tiered compilation re-compiles hot methods ~100 ms after their
         // first calls, and the pool's code is not precompiled like the framework's.
@@ -221,7 +234,32 @@ internal static class ConnectProbe
         var allocated = new long[variants.Count];
         var cpu = new double[variants.Count];
         var buffer = new double[perRound];
-        for (var round = 0; round < rounds; round++)
+        if (interleave)
+        {
+            Console.WriteLine("(interleaved: one connect of each variant in turn; no CPU or allocation columns)");
+            var times = variants.Select(_ => new double[perRound]).ToArray();
+            for (var round = 0; round < rounds; round++)
+            {
+                for (var i = 0; i < perRound; i++)
+                {
+                    for (var k = 0; k < variants.Count; k++)
+                    {
+                        var v = (k + i) % variants.Count;
+                        var start = Stopwatch.GetTimestamp();
+                        await variants[v].Body();
+                        times[v][i] = Stopwatch.GetElapsedTime(start).TotalMicroseconds;
+                    }
+                }
+
+                for (var v = 0; v < variants.Count; v++)
+                {
+                    samples[v].AddRange(times[v]);
+                    roundMedians[v].Add(Median(times[v]));
+                }
+            }
+        }
+
+        for (var round = 0; round < (interleave ? 0 : rounds); round++)
         {
             for (var k = 0; k < variants.Count; k++)
             {
