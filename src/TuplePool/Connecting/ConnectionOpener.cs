@@ -291,7 +291,7 @@ internal sealed class ConnectionOpener
         catch (Exception e)
         {
             ledger.Release(ReleaseKind.Free);
-            _metrics.RecordConnectError(ErrorType(e), ledger.Tuple);
+            _metrics.RecordConnectError(e, ledger.Tuple);
             throw;
         }
     }
@@ -357,20 +357,6 @@ internal sealed class ConnectionOpener
 
     internal static bool IsAddressError(SocketException e)
         => e.SocketErrorCode is SocketError.AddressNotAvailable or SocketError.AddressAlreadyInUse;
-
-    private static string ErrorType(Exception e) => e switch
-    {
-        SocketException s => s.SocketErrorCode switch
-        {
-            SocketError.ConnectionRefused => "connection_refused",
-            SocketError.HostUnreachable => "host_unreachable",
-            SocketError.NetworkUnreachable => "network_unreachable",
-            SocketError.TimedOut => "timed_out",
-            _ => s.SocketErrorCode.ToString(),
-        },
-        OperationCanceledException => "canceled",
-        _ => e.GetType().Name,
-    };
 
     internal static SocketException NewSocketException(SocketError code, string message) => new((int)code, message);
 }
