@@ -68,7 +68,7 @@ public sealed class SocketPoolLoadTests
         Assert.True(tally.Leases > Ports, $"only {tally.Leases} leases: the budget was not reused");
         Assert.True(tally.Cancelled > 0, "no cancellation took effect");
         Assert.InRange(tally.MaxConcurrent, 1, Ports);
-        TestContext.Current.SendDiagnosticMessage($"10,000 callers: {tally.Leases} leases, {tally.Exhausted} typed refusals, {tally.Cancelled} cancelled, {tally.MaxConcurrent} at once");
+        TestContext.Current.TestOutputHelper?.WriteLine($"10,000 callers: {tally.Leases} leases, {tally.Exhausted} typed refusals, {tally.Cancelled} cancelled, {tally.MaxConcurrent} at once");
         await SocketPoolStressTests.AssertAtRestAsync(pool, server, slice, maxIdle: Ports);
     }
 }
