@@ -139,7 +139,7 @@ internal static class Work
 /// <summary>Process figures and each lane's ledger against the kernel's sockets on its slice.</summary>
 internal sealed record Sample(TimeSpan At, long Requests, long Typed, long Untyped, long RssKiB, long GcHeapKiB, int Descriptors, string Lanes, int Drift)
 {
-    public static Sample Take(Lane[] lanes, Tally tally, Stopwatch watch)
+    public static Sample Take(Lane[] lanes, Tally tally, Stopwatch watch, bool settled = false)
     {
         var tcpTwReuse = int.Parse(File.ReadAllText("/proc/sys/net/ipv4/tcp_tw_reuse").Trim(), CultureInfo.InvariantCulture);
         var parts = new List<string>();
@@ -151,9 +151,11 @@ internal sealed record Sample(TimeSpan At, long Requests, long Typed, long Untyp
 
             // With tcp_tw_reuse 1 (or 2 on loopback, as here) the kernel lets a TIME_WAIT tuple be
             // taken over after 1 s and the ledger stops charging it then: only a TIME_WAIT younger
-            // than that is one the kernel holds against us. With 0 every one is.
+            // than that is one the kernel holds against us, and `ss` cannot tell ages that fine.
+            // So with reuse, TIME_WAIT drift is read after a settle of over 1 s with no closes,
+            // when the kernel holds none against us: the ledger must charge none. With 0 every one counts.
             var holdsAll = tcpTwReuse == 0;
-            var laneDrift = Math.Abs(snapshot.TotalActive + snapshot.TotalIdle - open) + (holdsAll ? Math.Abs(snapshot.TotalTimeWait - timeWait) : 0);
+            var laneDrift = Math.Abs(snapshot.TotalActive + snapshot.TotalIdle - open) + (holdsAll ? Math.Abs(snapshot.TotalTimeWait - timeWait) : settled ? snapshot.TotalTimeWait : 0);
             drift += laneDrift;
             parts.Add($"[{lane.Name}: pool active {snapshot.TotalActive} idle {snapshot.TotalIdle} tw {snapshot.TotalTimeWait} | ss open {open} tw {timeWait} | drift {laneDrift}]");
         }
