@@ -103,7 +103,15 @@ public class KernelCensusTests
                 sockets.Add(listener.Accept());
             }
 
-            var census = KernelCensus.Default.Read();
+            // One read of /proc/net/tcp can repeat or miss a line while other processes churn
+            // (the census is documented as a close estimate), so read until a snapshot shows
+            // what we opened, bounded; a census that miscounts never does and the asserts fail.
+            var census = LoopbackSockets.WaitForCensus(c =>
+                c.Count(sourceA, destination, TcpState.Established) == 12
+                && c.Count(sourceB, destination, TcpState.Established) == 7
+                && NotTimeWait(c, IPAddress.Parse("127.0.0.7"), destination) == 3
+                && NotTimeWait(c, IPAddress.Any, destination) == 22
+                && c.MalformedLines == 0);
 
             // The listener's port is this test's only while it runs: an earlier run of the suite
             // (or another worktree's) may have left TIME_WAIT towards the same port from the same

@@ -50,9 +50,22 @@ internal static class KernelSockets
         }
     }
 
-    internal static List<KernelCensusEntry> Read()
+    /// <remarks>
+    /// The kernel prints <c>/proc/net/tcp</c> in chunks while other processes open and close
+    /// sockets, so one read can repeat a line or miss one. Two reads, merged with duplicates
+    /// dropped (no two live sockets share a 4-tuple and state), count every socket that lived
+    /// through both exactly once.
+    /// </remarks>
+    internal static HashSet<KernelCensusEntry> Read()
     {
-        var entries = new List<KernelCensusEntry>();
+        var entries = new HashSet<KernelCensusEntry>();
+        ReadOnce(entries);
+        ReadOnce(entries);
+        return entries;
+    }
+
+    private static void ReadOnce(HashSet<KernelCensusEntry> entries)
+    {
         foreach (var path in (ReadOnlySpan<string>)[KernelCensus.TcpPath, KernelCensus.Tcp6Path])
         {
             string text;
@@ -73,8 +86,6 @@ internal static class KernelSockets
                 }
             }
         }
-
-        return entries;
     }
 
     private static IPAddress Normalize(IPAddress address) => address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address;
