@@ -1,3 +1,5 @@
+using TuplePool.Internal;
+
 namespace TuplePool.Budget;
 
 /// <summary>
@@ -20,6 +22,7 @@ internal sealed class TupleLedger
     private int _external;
     private long _externalUntil;
     private bool _aboveNinetyPercent;
+    private bool _retired;
 
     public TupleLedger(ConnectionTuple tuple, int capacity, TimeSpan timeWaitCharge, TimeProvider timeProvider)
     {
@@ -27,7 +30,7 @@ internal sealed class TupleLedger
         Capacity = Math.Max(0, capacity);
         TimeWaitCharge = timeWaitCharge;
         TimeProvider = timeProvider;
-        _timeWaitTicks = ToTimestampTicks(timeWaitCharge, timeProvider);
+        _timeWaitTicks = Timestamps.ToTicks(timeWaitCharge, timeProvider);
     }
 
     public ConnectionTuple Tuple { get; }
@@ -76,12 +79,31 @@ internal sealed class TupleLedger
         }
     }
 
+    /// <summary>Taken out of its budget: it reserves nothing more (the budget hands out a fresh one for the tuple).</summary>
+    public bool IsRetired => Volatile.Read(ref _retired);
+
+    /// <summary>Retires the ledger when nothing is open, in TIME_WAIT or held by others on its tuple.</summary>
+    public bool TryRetire()
+    {
+        lock (_gate)
+        {
+            ExpireLocked(TimeProvider.GetTimestamp());
+            if (_open != 0 || _timeWaitExpiries.Count != 0 || _external != 0)
+            {
+                return false;
+            }
+
+            Volatile.Write(ref _retired, true);
+            return true;
+        }
+    }
+
     /// <summary>Takes one port if there is room.</summary>
     public bool TryReserve()
     {
         lock (_gate)
         {
-            if (RemainingLocked(TimeProvider.GetTimestamp()) <= 0)
+            if (_retired || RemainingLocked(TimeProvider.GetTimestamp()) <= 0)
             {
                 return false;
             }
@@ -126,7 +148,7 @@ internal sealed class TupleLedger
             ExpireLocked(now);
             var ours = _open - 1 + _timeWaitExpiries.Count; // the failed attempt still holds its reservation
             _external = Math.Max(0, Capacity - ours);
-            _externalUntil = now + ToTimestampTicks(holdFor, TimeProvider);
+            _externalUntil = now + Timestamps.ToTicks(holdFor, TimeProvider);
             return ours;
         }
     }
@@ -202,7 +224,4 @@ internal sealed class TupleLedger
             _external = 0;
         }
     }
-
-    internal static long ToTimestampTicks(TimeSpan span, TimeProvider timeProvider)
-        => span <= TimeSpan.Zero ? 0 : (long)Math.Ceiling(span.Ticks * (double)timeProvider.TimestampFrequency / TimeSpan.TicksPerSecond);
 }

@@ -205,8 +205,10 @@ public sealed class TupleBudgetOnLoopbackTests
         await using var server = new LoopbackServer(IPAddress.IPv6Loopback);
         await using var pool = CreateSut(TestSources.Take(1), PortSlices.Next(10));
 
-        var error = await Assert.ThrowsAsync<TupleBudgetExhaustedException>(() => pool.AcquireAsync(server.EndPoint).AsTask());
+        // A configuration error, not exhaustion (issue 13.2).
+        var error = await Assert.ThrowsAsync<SocketException>(() => pool.AcquireAsync(server.EndPoint).AsTask());
 
-        Assert.Contains("address family", error.Message, StringComparison.Ordinal);
+        Assert.Equal(SocketError.AddressFamilyNotSupported, error.SocketErrorCode);
+        Assert.Contains($"no IPv6 source address is configured for {server.EndPoint}", error.Message, StringComparison.Ordinal);
     }
 }

@@ -154,10 +154,11 @@ public sealed class LoopbackServer : IAsyncDisposable
                 return;
             }
 
+            // Counted before it is visible to WaitForAsync, so a test that waited for a client sees it counted.
             var remote = (IPEndPoint)socket.RemoteEndPoint!;
-            _accepted[remote] = socket;
-            ClientAddresses.AddOrUpdate(remote.Address, 1, (_, n) => n + 1);
             Interlocked.Increment(ref _acceptedTotal);
+            ClientAddresses.AddOrUpdate(remote.Address, 1, (_, n) => n + 1);
+            _accepted[remote] = socket;
             Changed();
             _ = Task.Run(() => ServeAsync(remote, socket));
         }

@@ -1,0 +1,398 @@
+using System.Globalization;
+using System.Net;
+using Microsoft.Extensions.Configuration;
+
+namespace TuplePool.Options;
+
+/// <summary>
+/// Reads <see cref="TuplePoolOptions"/> from a configuration section the way people write it:
+/// <c>"SourceAddresses": ["127.0.0.2", "127.0.0.3"]</c> (or one comma-separated string),
+/// <c>"LocalPortRange": "40000-44999"</c>, time spans as <c>"00:00:30"</c> or <c>"Infinite"</c>.
+/// </summary>
+/// <remarks>
+/// Hand-written instead of <c>ConfigurationBinder.Bind</c> for three reasons: the reflection
+/// binder is not trim-safe, it cannot make an <see cref="IPAddress"/> from a string, and
+/// it throws at the first bad value. Here a value that cannot be read leaves its setting untouched
+/// and is returned as an error naming its configuration key, so start-up validation reports every
+/// bad value at once. Keys absent from the section leave their setting as it was (defaults or an
+/// earlier configure action). Binding is a pure function of the section's text, so the errors of a
+/// section are the same whatever options instance it is bound onto.
+/// </remarks>
+internal static class TuplePoolConfigurationBinder
+{
+    /// <summary>
+    /// Copies every setting present in <paramref name="section"/> onto <paramref name="options"/>
+    /// and returns one message per value that could not be read and per key that is no setting
+    /// (with the nearest setting's name), empty when everything was read.
+    /// </summary>
+    /// <param name="section">The pool's section.</param>
+    /// <param name="options">Receives the settings present in the section.</param>
+    /// <param name="poolNames">
+    /// Names of the named pools registered (configuration keys compare without case): a child
+    /// section with such a name is that pool's section, not a typo. A child section whose own keys
+    /// are all setting names is taken for a named pool's section too.
+    /// </param>
+    public static IReadOnlyList<string> Bind(IConfiguration section, TuplePoolOptions options, IReadOnlyCollection<string>? poolNames = null)
+    {
+        ArgumentNullException.ThrowIfNull(section);
+        ArgumentNullException.ThrowIfNull(options);
+
+        var reader = new Reader(section, options);
+        reader.SourceAddresses();
+        reader.LocalPortRange();
+        reader.Int(nameof(TuplePoolOptions.ReservedPortsPerTuple), static (o, v) => o.ReservedPortsPerTuple = v);
+        reader.Int(nameof(TuplePoolOptions.MaxConnectionsPerDestination), static (o, v) => o.MaxConnectionsPerDestination = v);
+        reader.Int(nameof(TuplePoolOptions.MaxIdlePerDestination), static (o, v) => o.MaxIdlePerDestination = v);
+        reader.Int(nameof(TuplePoolOptions.MaxConnectAttempts), static (o, v) => o.MaxConnectAttempts = v);
+        reader.Int(nameof(TuplePoolOptions.MinIdlePerDestination), static (o, v) => o.MinIdlePerDestination = v);
+        reader.Int(nameof(TuplePoolOptions.MaxPendingAcquires), static (o, v) => o.MaxPendingAcquires = v);
+        reader.TimeSpan(nameof(TuplePoolOptions.HappyEyeballsDelay), static (o, v) => o.HappyEyeballsDelay = v);
+        reader.TimeSpan(nameof(TuplePoolOptions.TotalConnectTimeout), static (o, v) => o.TotalConnectTimeout = v);
+        reader.KeepAlive();
+        reader.TimeSpan(nameof(TuplePoolOptions.IdleTimeout), static (o, v) => o.IdleTimeout = v);
+        reader.TimeSpan(nameof(TuplePoolOptions.ConnectionLifetime), static (o, v) => o.ConnectionLifetime = v);
+        reader.TimeSpan(nameof(TuplePoolOptions.AcquireTimeout), static (o, v) => o.AcquireTimeout = v);
+        reader.TimeSpan(nameof(TuplePoolOptions.ConnectTimeout), static (o, v) => o.ConnectTimeout = v);
+        reader.TimeSpan(nameof(TuplePoolOptions.TimeWaitDuration), static (o, v) => o.TimeWaitDuration = v);
+        reader.TimeSpan(nameof(TuplePoolOptions.SourceQuarantine), static (o, v) => o.SourceQuarantine = v);
+        reader.TimeSpan(nameof(TuplePoolOptions.DnsRefreshInterval), static (o, v) => o.DnsRefreshInterval = v);
+        reader.Bool(nameof(TuplePoolOptions.ValidateOnAcquire), static (o, v) => o.ValidateOnAcquire = v);
+        reader.Enum<CloseMode>(nameof(TuplePoolOptions.CloseMode), static (o, v) => o.CloseMode = v);
+        reader.Enum<SourceSelectionMode>(nameof(TuplePoolOptions.SourceSelection), static (o, v) => o.SourceSelection = v);
+        reader.UnknownKeys("TuplePool", child => IsPoolSection(child, reader.Known, poolNames));
+        return reader.Errors ?? (IReadOnlyList<string>)[];
+    }
+
+    /// <summary>
+    /// The setting nearest to <paramref name="key"/> by edit distance (ignoring case), or null when
+    /// none is close enough to be what was meant.
+    /// </summary>
+    internal static string? Nearest(string key, IEnumerable<string> candidates)
+    {
+        string? best = null;
+        var bestDistance = int.MaxValue;
+        foreach (var candidate in candidates)
+        {
+            var distance = EditDistance(key, candidate);
+            if (distance < bestDistance)
+            {
+                (best, bestDistance) = (candidate, distance);
+            }
+        }
+
+        return bestDistance <= Math.Max(2, key.Length / 3) ? best : null;
+    }
+
+    private static bool IsPoolSection(IConfigurationSection child, IReadOnlySet<string> settings, IReadOnlyCollection<string>? poolNames)
+    {
+        if (poolNames is not null && poolNames.Contains(child.Key, StringComparer.OrdinalIgnoreCase))
+        {
+            return true;
+        }
+
+        var any = false;
+        foreach (var key in child.GetChildren())
+        {
+            if (!settings.Contains(key.Key))
+            {
+                return false;
+            }
+
+            any = true;
+        }
+
+        return any;
+    }
+
+    /// <summary>Levenshtein distance, ignoring case.</summary>
+    private static int EditDistance(string a, string b)
+    {
+        var previous = new int[b.Length + 1];
+        var current = new int[b.Length + 1];
+        for (var j = 0; j <= b.Length; j++)
+        {
+            previous[j] = j;
+        }
+
+        for (var i = 1; i <= a.Length; i++)
+        {
+            current[0] = i;
+            for (var j = 1; j <= b.Length; j++)
+            {
+                var same = char.ToUpperInvariant(a[i - 1]) == char.ToUpperInvariant(b[j - 1]);
+                current[j] = Math.Min(Math.Min(current[j - 1] + 1, previous[j] + 1), previous[j - 1] + (same ? 0 : 1));
+            }
+
+            (previous, current) = (current, previous);
+        }
+
+        return previous[b.Length];
+    }
+
+    private sealed class Reader(IConfiguration section, TuplePoolOptions options)
+    {
+        private readonly string _path = section is IConfigurationSection s ? s.Path : string.Empty;
+        private readonly HashSet<string> _known = new(StringComparer.OrdinalIgnoreCase);
+
+        public List<string>? Errors { get; private set; }
+
+        /// <summary>Every key this reader has read (present or not): the settings of its section.</summary>
+        public IReadOnlySet<string> Known => _known;
+
+        /// <summary>
+        /// Reports each key of the section that no read asked for, naming the nearest setting,
+        /// except the children <paramref name="isExcepted"/> accepts.
+        /// </summary>
+        public void UnknownKeys(string what, Func<IConfigurationSection, bool>? isExcepted = null)
+        {
+            foreach (var child in section.GetChildren())
+            {
+                if (_known.Contains(child.Key) || (isExcepted?.Invoke(child) ?? false))
+                {
+                    continue;
+                }
+
+                var message = Nearest(child.Key, _known) is { } nearest
+                    ? $"{child.Path} is not a {what} setting; did you mean {nearest}?"
+                    : $"{child.Path} is not a {what} setting; the settings are {string.Join(", ", _known)}.";
+                (Errors ??= []).Add(message);
+            }
+        }
+
+        private IConfigurationSection Node(string key)
+        {
+            _known.Add(key);
+            return section.GetSection(key);
+        }
+
+        public void SourceAddresses()
+        {
+            const string Key = nameof(TuplePoolOptions.SourceAddresses);
+            var node = Node(Key);
+            var children = node.GetChildren().ToList();
+            var addresses = new List<IPAddress>();
+            if (children.Count > 0)
+            {
+                foreach (var child in children)
+                {
+                    Add(child.Value, child.Path);
+                }
+            }
+            else if (!string.IsNullOrWhiteSpace(node.Value))
+            {
+                // One string, as an environment variable usually carries it: "127.0.0.2,127.0.0.3".
+                foreach (var part in node.Value.Split([',', ';', ' '], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+                {
+                    Add(part, node.Path);
+                }
+            }
+            else
+            {
+                return;
+            }
+
+            // A configured list replaces the one in the options instead of appending to it
+            // (appending is the reflection binder's surprising behaviour for lists).
+            options.SourceAddresses = addresses;
+
+            void Add(string? text, string path)
+            {
+                if (text is not null && AddressParser.TryParse(text, out var address))
+                {
+                    addresses.Add(address);
+                }
+                else
+                {
+                    Error(path, $"SourceAddresses: '{text}' is not an IP address; write each source like \"127.0.0.2\" or \"fd00::2\"");
+                }
+            }
+        }
+
+        public void LocalPortRange()
+        {
+            const string Key = nameof(TuplePoolOptions.LocalPortRange);
+            var node = Node(Key);
+            var text = node.Value;
+            if (text is null)
+            {
+                // Also accept the object form { "First": 40000, "Last": 44999 }.
+                var inner = new Reader(node, options);
+                var first = inner.Node(nameof(PortRange.First)).Value;
+                var last = inner.Node(nameof(PortRange.Last)).Value;
+                inner.UnknownKeys(Key);
+                if (inner.Errors is { } unknown)
+                {
+                    (Errors ??= []).AddRange(unknown);
+                }
+
+                if (first is null && last is null)
+                {
+                    return;
+                }
+
+                if (TryParsePort(first, out var f) && TryParsePort(last, out var l))
+                {
+                    options.LocalPortRange = new PortRange(f, l);
+                }
+                else
+                {
+                    Error(node.Path, $"LocalPortRange: First '{first}' and Last '{last}' must both be port numbers");
+                }
+
+                return;
+            }
+
+            if (string.IsNullOrWhiteSpace(text))
+            {
+                options.LocalPortRange = null;
+                return;
+            }
+
+            // Read as written (not PortRange.TryParse, which rejects First > Last or port 0) so
+            // the validator can say what exactly is wrong with a range that parses.
+            if (PortRange.TryParse(text, PortRange.Syntax.Dash | PortRange.Syntax.SinglePort, out var range))
+            {
+                options.LocalPortRange = range;
+            }
+            else
+            {
+                Error(node.Path, $"LocalPortRange: '{text}' is not a port range; write it as \"First-Last\", for example \"40000-44999\"");
+            }
+        }
+
+        public void KeepAlive()
+        {
+            const string Key = nameof(TuplePoolOptions.KeepAlive);
+            var node = Node(Key);
+            if (!node.GetChildren().Any())
+            {
+                if (node.Value is { } text && !string.IsNullOrWhiteSpace(text))
+                {
+                    if (text.Trim().Equals("false", StringComparison.OrdinalIgnoreCase) || text.Trim().Equals("off", StringComparison.OrdinalIgnoreCase))
+                    {
+                        options.KeepAlive = null;
+                    }
+                    else if (text.Trim().Equals("true", StringComparison.OrdinalIgnoreCase) || text.Trim().Equals("on", StringComparison.OrdinalIgnoreCase))
+                    {
+                        options.KeepAlive = new TcpKeepAlive();
+                    }
+                    else
+                    {
+                        Error(node.Path, $"KeepAlive: '{text}' is not true, false or an object with Time, Interval and RetryCount");
+                    }
+                }
+
+                return;
+            }
+
+            var keepAlive = options.KeepAlive ?? new TcpKeepAlive();
+            var inner = new Reader(node, options);
+            inner.TimeSpanOf(nameof(TcpKeepAlive.Time), v => keepAlive.Time = v);
+            inner.TimeSpanOf(nameof(TcpKeepAlive.Interval), v => keepAlive.Interval = v);
+            inner.IntOf(nameof(TcpKeepAlive.RetryCount), v => keepAlive.RetryCount = v);
+            inner.UnknownKeys(Key);
+            if (inner.Errors is { } errors)
+            {
+                (Errors ??= []).AddRange(errors);
+            }
+
+            options.KeepAlive = keepAlive;
+        }
+
+        public void TimeSpanOf(string key, Action<TimeSpan> set) => TimeSpan(key, (_, v) => set(v));
+
+        public void IntOf(string key, Action<int> set) => Int(key, (_, v) => set(v));
+
+        public void Int(string key, Action<TuplePoolOptions, int> set)
+        {
+            if (Value(key, out var path) is not { } text)
+            {
+                return;
+            }
+
+            if (int.TryParse(text, NumberStyles.AllowLeadingSign | NumberStyles.AllowLeadingWhite | NumberStyles.AllowTrailingWhite, CultureInfo.InvariantCulture, out var value))
+            {
+                set(options, value);
+            }
+            else
+            {
+                Error(path, $"{key}: '{text}' is not a whole number");
+            }
+        }
+
+        public void TimeSpan(string key, Action<TuplePoolOptions, TimeSpan> set)
+        {
+            if (Value(key, out var path) is not { } text)
+            {
+                return;
+            }
+
+            var trimmed = text.Trim();
+            if (trimmed.Equals("Infinite", StringComparison.OrdinalIgnoreCase))
+            {
+                set(options, Timeout.InfiniteTimeSpan);
+            }
+            else if (!trimmed.Contains(':', StringComparison.Ordinal))
+            {
+                // TimeSpan.Parse reads "30" as thirty days; nobody writing a timeout means that.
+                Error(path, $"{key}: '{text}' is not a time span; write it as \"hh:mm:ss\" (\"00:00:30\" is 30 seconds; a bare number would be read as days) or \"Infinite\"");
+            }
+            else if (System.TimeSpan.TryParse(trimmed, CultureInfo.InvariantCulture, out var value))
+            {
+                set(options, value);
+            }
+            else
+            {
+                Error(path, $"{key}: '{text}' is not a time span; write it as \"hh:mm:ss\", for example \"00:00:30\", or \"Infinite\"");
+            }
+        }
+
+        public void Bool(string key, Action<TuplePoolOptions, bool> set)
+        {
+            if (Value(key, out var path) is not { } text)
+            {
+                return;
+            }
+
+            if (bool.TryParse(text.Trim(), out var value))
+            {
+                set(options, value);
+            }
+            else
+            {
+                Error(path, $"{key}: '{text}' is not true or false");
+            }
+        }
+
+        public void Enum<TEnum>(string key, Action<TuplePoolOptions, TEnum> set)
+            where TEnum : struct, Enum
+        {
+            if (Value(key, out var path) is not { } text)
+            {
+                return;
+            }
+
+            if (System.Enum.TryParse<TEnum>(text.Trim(), ignoreCase: true, out var value) && System.Enum.IsDefined(value))
+            {
+                set(options, value);
+            }
+            else
+            {
+                Error(path, $"{key}: '{text}' is not one of {string.Join(", ", System.Enum.GetNames<TEnum>())}");
+            }
+        }
+
+        private string? Value(string key, out string path)
+        {
+            path = _path.Length == 0 ? key : ConfigurationPath.Combine(_path, key);
+            var text = Node(key).Value;
+            return string.IsNullOrWhiteSpace(text) ? null : text;
+        }
+
+        private void Error(string path, string message)
+            => (Errors ??= []).Add(string.Create(CultureInfo.InvariantCulture, $"{message} (configuration key '{path}')."));
+
+        private static bool TryParsePort(ReadOnlySpan<char> text, out int port)
+            => int.TryParse(text.Trim(), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out port);
+    }
+}

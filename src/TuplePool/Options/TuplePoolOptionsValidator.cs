@@ -1,0 +1,335 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using TuplePool.Platform;
+
+namespace TuplePool.Options;
+
+/// <summary>
+/// Every rule a <see cref="TuplePoolOptions"/> must satisfy, in one place, so a pool built by
+/// hand fails the same way as one built through <c>AddTuplePool</c> (which runs this at start-up
+/// through its <c>IValidateOptions</c> adapter in Hosting). Each message starts with the setting's name
+/// and quotes the bad value. No reflection, so it is trim- and AOT-safe.
+/// </summary>
+internal static class TuplePoolOptionsValidator
+{
+    /// <summary>
+    /// The largest finite time span the pool's timers accept (<c>uint.MaxValue - 1</c> ms, about
+    /// 49.7 days; <see cref="System.Threading.CancellationTokenSource.CancelAfter(TimeSpan)"/> and
+    /// <see cref="TimeProvider.CreateTimer"/> reject longer ones).
+    /// </summary>
+    public static readonly TimeSpan MaxFiniteTimeSpan = TimeSpan.FromMilliseconds(uint.MaxValue - 1);
+
+    /// <summary>Shortest Happy Eyeballs delay: 10 ms (RFC 8305 advises no less than 100 ms on real networks).</summary>
+    public static readonly TimeSpan MinHappyEyeballsDelay = TimeSpan.FromMilliseconds(10);
+
+    /// <summary>
+    /// Shortest source quarantine: 100 ms. With 0 a source that fails to bind is back at once and
+    /// is picked (it has the most room) by every connect, each failing and retrying elsewhere.
+    /// </summary>
+    public static readonly TimeSpan MinSourceQuarantine = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>Shortest connect timeout: 10 ms (also Polly's timeout strategy minimum).</summary>
+    public static readonly TimeSpan MinConnectTimeout = TimeSpan.FromMilliseconds(10);
+
+    /// <summary>Longest connect timeout: 1 day (also Polly's timeout strategy maximum).</summary>
+    public static readonly TimeSpan MaxConnectTimeout = TimeSpan.FromDays(1);
+
+    /// <summary>
+    /// Validates <paramref name="options"/> against <paramref name="kernel"/> (the settings the pool
+    /// itself uses), or against this machine's kernel (<see cref="KernelSettings.Current"/>) when
+    /// null, read only when a rule needs it.
+    /// </summary>
+    /// <param name="options">The options to check.</param>
+    /// <param name="kernel">The kernel facts; null reads this machine's.</param>
+    /// <param name="probeSources">
+    /// Bind a socket to each source address to check it is assigned to this machine. True for
+    /// start-up validation; a pool constructor may pass false and leave an address that is not (yet)
+    /// assigned to the pool's source quarantine at run time.
+    /// </param>
+    /// <returns>One message per problem, each starting with the setting's name; empty when valid.</returns>
+    public static IReadOnlyList<string> Validate(TuplePoolOptions options, KernelSettings? kernel = null, bool probeSources = true)
+        => Validate(
+            options,
+            kernel is null ? static () => KernelSettings.Current : () => kernel,
+            probeSources ? SourceAddressProbe.TryBind : static _ => null);
+
+    /// <summary>
+    /// Throws <see cref="ArgumentException"/> listing every problem when <paramref name="options"/>
+    /// is not valid; see <see cref="Validate(TuplePoolOptions, KernelSettings?, bool)"/>. For
+    /// constructors: <c>TuplePoolOptionsValidator.ThrowIfInvalid(options, kernel, probeSources: false)</c>.
+    /// </summary>
+    public static void ThrowIfInvalid(TuplePoolOptions options, KernelSettings? kernel = null, bool probeSources = true, string paramName = "options")
+    {
+        var failures = Validate(options, kernel, probeSources);
+        if (failures.Count > 0)
+        {
+            throw new ArgumentException(
+                "TuplePoolOptions are not valid: " + string.Join(" ", failures),
+                paramName);
+        }
+    }
+
+    /// <summary>The rules, with the kernel facts and the address probe as seams for tests.</summary>
+    /// <param name="options">The options to check.</param>
+    /// <param name="readKernel">
+    /// Called at most once, and only when a port rule needs the kernel. The facts count as unknown
+    /// (the rules that need them are skipped rather than judged against a guessed default) when it
+    /// returns null, when the machine is not Linux, or when the port range could not be read.
+    /// </param>
+    /// <param name="probe">Returns null when a source address can be bound, else why not.</param>
+    public static IReadOnlyList<string> Validate(TuplePoolOptions options, Func<KernelSettings?> readKernel, Func<IPAddress, string?> probe)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(readKernel);
+        ArgumentNullException.ThrowIfNull(probe);
+
+        var failures = new List<string>();
+        ValidateSourceAddresses(options, probe, failures);
+        ValidatePorts(options, () => readKernel() is { IsLinux: true, PortRangeIsFallback: false } known ? known : null, failures);
+
+        AtLeastOne(nameof(TuplePoolOptions.MaxConnectionsPerDestination), options.MaxConnectionsPerDestination, failures);
+        AtLeastOne(nameof(TuplePoolOptions.MaxIdlePerDestination), options.MaxIdlePerDestination, failures);
+        AtLeastOne(nameof(TuplePoolOptions.MaxConnectAttempts), options.MaxConnectAttempts, failures);
+        AtLeastOne(nameof(TuplePoolOptions.MaxPendingAcquires), options.MaxPendingAcquires, failures);
+        if (options.MinIdlePerDestination < 0 || options.MinIdlePerDestination > options.MaxIdlePerDestination)
+        {
+            failures.Add(Invariant($"MinIdlePerDestination: {options.MinIdlePerDestination} must lie between 0 and MaxIdlePerDestination ({options.MaxIdlePerDestination})."));
+        }
+
+        if (options.HappyEyeballsDelay != Timeout.InfiniteTimeSpan
+            && (options.HappyEyeballsDelay < MinHappyEyeballsDelay || options.HappyEyeballsDelay > MaxFiniteTimeSpan))
+        {
+            failures.Add(Invariant($"HappyEyeballsDelay: {Show(options.HappyEyeballsDelay)} must be at least {MinHappyEyeballsDelay.TotalMilliseconds:0} ms (RFC 8305 recommends 250 ms, at least 100 ms), or Infinite to try addresses one by one."));
+        }
+
+        Positive(nameof(TuplePoolOptions.TotalConnectTimeout), options.TotalConnectTimeout, allowInfinite: true, failures);
+        ValidateKeepAlive(options.KeepAlive, failures);
+
+        Positive(nameof(TuplePoolOptions.IdleTimeout), options.IdleTimeout, allowInfinite: true, failures);
+        Positive(nameof(TuplePoolOptions.ConnectionLifetime), options.ConnectionLifetime, allowInfinite: true, failures);
+        Positive(nameof(TuplePoolOptions.AcquireTimeout), options.AcquireTimeout, allowInfinite: true, failures);
+        NotNegative(nameof(TuplePoolOptions.TimeWaitDuration), options.TimeWaitDuration, allowInfinite: false, failures);
+        if (options.SourceQuarantine < MinSourceQuarantine || options.SourceQuarantine > MaxFiniteTimeSpan)
+        {
+            failures.Add(Invariant($"SourceQuarantine: {Show(options.SourceQuarantine)} must lie between {MinSourceQuarantine:c} and {MaxFiniteTimeSpan:c}; a shorter quarantine would try a source that cannot bind again on every connect."));
+        }
+        NotNegative(nameof(TuplePoolOptions.DnsRefreshInterval), options.DnsRefreshInterval, allowInfinite: true, failures);
+
+        var connect = options.ConnectTimeout;
+        if (connect < MinConnectTimeout || connect > MaxConnectTimeout)
+        {
+            failures.Add(Invariant($"ConnectTimeout: {Show(connect)} is out of range; it must lie between {MinConnectTimeout:c} and {MaxConnectTimeout:c} (without a bound a connect to a silent host hangs until the kernel gives up)."));
+        }
+
+        if (!Enum.IsDefined(options.CloseMode))
+        {
+            failures.Add(Invariant($"CloseMode: {(int)options.CloseMode} is not one of {string.Join(", ", Enum.GetNames<CloseMode>())}."));
+        }
+
+        if (!Enum.IsDefined(options.SourceSelection))
+        {
+            failures.Add(Invariant($"SourceSelection: {(int)options.SourceSelection} is not one of {string.Join(", ", Enum.GetNames<SourceSelectionMode>())}."));
+        }
+
+        return failures;
+    }
+
+    private static void ValidateKeepAlive(TcpKeepAlive? keepAlive, List<string> failures)
+    {
+        if (keepAlive is null)
+        {
+            return;
+        }
+
+        WholeSeconds("KeepAlive.Time", keepAlive.Time, failures);
+        WholeSeconds("KeepAlive.Interval", keepAlive.Interval, failures);
+        if (keepAlive.RetryCount is < 1 or > 127)
+        {
+            failures.Add(Invariant($"KeepAlive.RetryCount: {keepAlive.RetryCount} must lie between 1 and 127 (TCP_KEEPCNT)."));
+        }
+    }
+
+    private static void WholeSeconds(string name, TimeSpan value, List<string> failures)
+    {
+        if (value < TimeSpan.FromSeconds(1) || value > TimeSpan.FromSeconds(32767) || value.Ticks % TimeSpan.TicksPerSecond != 0)
+        {
+            failures.Add(Invariant($"{name}: {Show(value)} must be whole seconds between 1 and 32767 (the kernel counts keepalive times in seconds)."));
+        }
+    }
+
+    private static void ValidateSourceAddresses(TuplePoolOptions options, Func<IPAddress, string?> probe, List<string> failures)
+    {
+        var addresses = options.SourceAddresses;
+        if (addresses is null)
+        {
+            failures.Add("SourceAddresses: is null; leave the list empty to let the kernel choose the source.");
+            return;
+        }
+
+        var seen = new Dictionary<IPAddress, int>(addresses.Count);
+        for (var i = 0; i < addresses.Count; i++)
+        {
+            var address = addresses[i];
+            if (address is null)
+            {
+                failures.Add(Invariant($"SourceAddresses[{i}]: is null."));
+                continue;
+            }
+
+            if (seen.TryGetValue(address, out var first))
+            {
+                failures.Add(Invariant($"SourceAddresses[{i}]: {address} is listed twice (also at [{first}]); each source gets its own port budget, so list it once."));
+                continue;
+            }
+
+            seen.Add(address, i);
+            if (NotUnicast(address) is { } why)
+            {
+                failures.Add(Invariant($"SourceAddresses[{i}]: {address} {why}; list the machine's own unicast addresses, or leave SourceAddresses empty to let the kernel choose."));
+                continue;
+            }
+
+            if (probe(address) is { } problem)
+            {
+                failures.Add(Invariant($"SourceAddresses[{i}]: {address} {problem}."));
+            }
+        }
+    }
+
+    private static string? NotUnicast(IPAddress address)
+    {
+        if (address.Equals(IPAddress.Any) || address.Equals(IPAddress.IPv6Any))
+        {
+            return "is the wildcard address, not a source";
+        }
+
+        if (address.Equals(IPAddress.Broadcast))
+        {
+            return "is the broadcast address";
+        }
+
+        if (address.AddressFamily == AddressFamily.InterNetworkV6 ? address.IsIPv6Multicast : IsIPv4Multicast(address))
+        {
+            return "is a multicast address";
+        }
+
+        return address.AddressFamily is AddressFamily.InterNetwork or AddressFamily.InterNetworkV6
+            ? null
+            : $"is not an IPv4 or IPv6 address ({address.AddressFamily})";
+    }
+
+    private static bool IsIPv4Multicast(IPAddress address)
+    {
+        Span<byte> bytes = stackalloc byte[4];
+        return address.TryWriteBytes(bytes, out _) && (bytes[0] & 0xF0) == 0xE0;
+    }
+
+    private static void ValidatePorts(TuplePoolOptions options, Func<KernelSettings?> readKernel, List<string> failures)
+    {
+        var reservedPerTuple = options.ReservedPortsPerTuple;
+        if (reservedPerTuple < 0)
+        {
+            failures.Add(Invariant($"ReservedPortsPerTuple: {reservedPerTuple} is negative; it counts ports left for other programs, 0 or more."));
+        }
+
+        var range = options.LocalPortRange;
+        if (range is { } r && !r.IsValid)
+        {
+            failures.Add(r.First is < 1 or > 65535 || r.Last is < 1 or > 65535
+                ? Invariant($"LocalPortRange: {r.First}-{r.Last} is outside 1-65535.")
+                : Invariant($"LocalPortRange: {r.First}-{r.Last} has First ({r.First}) greater than Last ({r.Last}); write the lower port first."));
+            return;
+        }
+
+        // The kernel is only consulted when a rule depends on it.
+        if (range is null && reservedPerTuple <= 0)
+        {
+            return;
+        }
+
+        var facts = readKernel();
+        var system = facts?.PortRange;
+        if (range is { } local && facts is not null)
+        {
+            var kernelVersion = facts.KernelVersion is { } v ? Invariant($"Linux {v}") : "this kernel";
+            if (facts.SupportsLocalPortRange && !(system!.Value.Contains(local.First) && system.Value.Contains(local.Last)))
+            {
+                failures.Add(Invariant($"LocalPortRange: {local} is not inside the system range {system} (net.ipv4.ip_local_port_range); the kernel ignores a bound outside it, so the pool would count ports it cannot use. Pick a slice of {system} or widen the system range."));
+                return;
+            }
+
+            if (!facts.SupportsLocalPortRange && local.Count > system!.Value.Count)
+            {
+                failures.Add(Invariant($"LocalPortRange: {local} ({local.Count} ports) is wider than the system range {system} ({system.Value.Count} ports), and {kernelVersion} ignores IP_LOCAL_PORT_RANGE (it needs Linux 6.3), so sockets only get the system range's ports. Use at most {system.Value.Count} ports or widen net.ipv4.ip_local_port_range."));
+                return;
+            }
+        }
+
+        // Ports left for the pool in each tuple: the range, minus the kernel's reserved ports in
+        // it, minus the ones the options keep back.
+        PortRange? effective = range ?? system;
+        if (effective is not { } e || reservedPerTuple < 0)
+        {
+            return;
+        }
+
+        var kernelReserved = facts?.CountReservedIn(e) ?? 0;
+        var source = range is null ? Invariant($"the system range {e}") : Invariant($"LocalPortRange {e}");
+        if (e.Count - kernelReserved < 1)
+        {
+            failures.Add(Invariant($"LocalPortRange: every port of {source} is in net.ipv4.ip_local_reserved_ports, so no connection could be opened."));
+        }
+        else if (e.Count - kernelReserved - reservedPerTuple < 1)
+        {
+            failures.Add(Invariant($"ReservedPortsPerTuple: {reservedPerTuple} leaves no port for the pool: {source} holds {e.Count} ports, {kernelReserved} of them reserved by the kernel; keep back at most {e.Count - kernelReserved - 1}."));
+        }
+    }
+
+    private static void AtLeastOne(string name, int value, List<string> failures)
+    {
+        if (value < 1)
+        {
+            failures.Add(Invariant($"{name}: {value} must be 1 or more."));
+        }
+    }
+
+    private static void Positive(string name, TimeSpan value, bool allowInfinite, List<string> failures)
+    {
+        if (value == Timeout.InfiniteTimeSpan && allowInfinite)
+        {
+            return;
+        }
+
+        if (value <= TimeSpan.Zero)
+        {
+            failures.Add(Invariant($"{name}: {Show(value)} must be positive{(allowInfinite ? " or Infinite" : string.Empty)}."));
+        }
+        else if (value > MaxFiniteTimeSpan)
+        {
+            failures.Add(Invariant($"{name}: {Show(value)} is longer than the {MaxFiniteTimeSpan:c} timers allow{(allowInfinite ? "; use Infinite for no limit" : string.Empty)}."));
+        }
+    }
+
+    private static void NotNegative(string name, TimeSpan value, bool allowInfinite, List<string> failures)
+    {
+        if (value == Timeout.InfiniteTimeSpan && allowInfinite)
+        {
+            return;
+        }
+
+        if (value < TimeSpan.Zero)
+        {
+            failures.Add(Invariant($"{name}: {Show(value)} must not be negative{(allowInfinite ? " (Infinite is allowed)" : string.Empty)}."));
+        }
+        else if (value > MaxFiniteTimeSpan)
+        {
+            failures.Add(Invariant($"{name}: {Show(value)} is longer than the {MaxFiniteTimeSpan:c} timers allow."));
+        }
+    }
+
+    private static string Show(TimeSpan value)
+        => value == Timeout.InfiniteTimeSpan ? "Infinite" : value.ToString("c", CultureInfo.InvariantCulture);
+
+    private static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
+}

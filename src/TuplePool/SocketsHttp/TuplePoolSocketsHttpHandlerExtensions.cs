@@ -1,0 +1,62 @@
+using System.Net;
+using System.Net.Http;
+using TuplePool.Options;
+using TuplePool.SocketsHttp;
+
+namespace TuplePool;
+
+/// <summary>Connects a <see cref="SocketsHttpHandler"/> through an <see cref="ISocketPool"/>.</summary>
+public static class TuplePoolSocketsHttpHandlerExtensions
+{
+    /// <summary>
+    /// Sets <see cref="SocketsHttpHandler.ConnectCallback"/> so every new HTTP connection is opened
+    /// by <paramref name="pool"/>: from the source address with most room, within each tuple's port
+    /// budget, waiting up to <see cref="TuplePoolOptions.AcquireTimeout"/> when there is none. When
+    /// the handler drops a connection the socket is closed (per <see cref="TuplePoolOptions.CloseMode"/>)
+    /// and its budget released; HttpClient keeps its own connection pool, so these sockets do not
+    /// go to the pool's idle store.
+    /// </summary>
+    /// <remarks>
+    /// When no port frees up in time, requests fail with <see cref="HttpRequestException"/> whose
+    /// <see cref="Exception.InnerException"/> is <see cref="TupleBudgetExhaustedException"/>.
+    /// Plain-text HTTP/1.1 and HTTP/2 and TLS all go through the callback; HTTP/3 (QUIC) does not
+    /// use it and is not budgeted.
+    /// </remarks>
+    /// <param name="handler">A handler not yet used to send a request.</param>
+    /// <param name="pool">The pool to connect through; shared by every handler that should share a budget.</param>
+    /// <returns><paramref name="handler"/>, for chaining.</returns>
+    /// <exception cref="InvalidOperationException">The handler already has a <see cref="SocketsHttpHandler.ConnectCallback"/>.</exception>
+    public static SocketsHttpHandler UseTuplePool(this SocketsHttpHandler handler, ISocketPool pool)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        ArgumentNullException.ThrowIfNull(pool);
+        if (handler.ConnectCallback is not null)
+        {
+            throw new InvalidOperationException(
+                "The SocketsHttpHandler already has a ConnectCallback; UseTuplePool sets its own to open connections through the pool. "
+                + "Remove the other callback, or call UseTuplePool only once per handler.");
+        }
+
+        handler.ConnectCallback = (context, cancellationToken) => ConnectAsync(pool, context.DnsEndPoint, cancellationToken);
+        return handler;
+    }
+
+    private static async ValueTask<Stream> ConnectAsync(ISocketPool pool, DnsEndPoint endPoint, CancellationToken cancellationToken)
+    {
+        // A literal address needs no name resolution: hand the pool an IPEndPoint directly.
+        EndPoint destination = AddressParser.TryParse(endPoint.Host, out var address)
+            ? new IPEndPoint(address, endPoint.Port)
+            : endPoint;
+        var lease = await pool.AcquireAsync(destination, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return new LeaseStream(lease);
+        }
+        catch
+        {
+            lease.Invalidate();
+            lease.Dispose();
+            throw;
+        }
+    }
+}

@@ -1,0 +1,305 @@
+using System.Net;
+using System.Reflection;
+using System.Text;
+using Microsoft.Extensions.Configuration;
+using TuplePool.Options;
+
+namespace TuplePool.Tests.Options;
+
+public sealed class TuplePoolConfigurationBinderTests
+{
+    private static IConfiguration Json(string json)
+        => new ConfigurationBuilder().AddJsonStream(new MemoryStream(Encoding.UTF8.GetBytes(json))).Build();
+
+    private static IConfiguration Values(params (string Key, string? Value)[] values)
+        => new ConfigurationBuilder().AddInMemoryCollection(values.Select(v => new KeyValuePair<string, string?>(v.Key, v.Value))).Build();
+
+    private static (TuplePoolOptions Options, IReadOnlyList<string> Errors) Bind(IConfiguration section, TuplePoolOptions? options = null, IReadOnlyCollection<string>? poolNames = null)
+    {
+        options ??= new TuplePoolOptions();
+        var errors = TuplePoolConfigurationBinder.Bind(section, options, poolNames);
+        return (options, errors);
+    }
+
+    [Fact]
+    public void Bind_JsonAsPeopleWriteIt_EverySettingRead()
+    {
+        var section = Json("""
+            {
+              "TuplePool": {
+                "SourceAddresses": [ "127.0.0.2", "127.0.0.3", "::1" ],
+                "LocalPortRange": "40000-44999",
+                "ReservedPortsPerTuple": 10,
+                "MaxConnectionsPerDestination": 500,
+                "MaxIdlePerDestination": 8,
+                "IdleTimeout": "00:02:00",
+                "ConnectionLifetime": "Infinite",
+                "AcquireTimeout": "00:00:05",
+                "ConnectTimeout": "00:00:02.500",
+                "TimeWaitDuration": "00:01:00",
+                "ValidateOnAcquire": false,
+                "CloseMode": "Abortive",
+                "SourceSelection": "roundrobin",
+                "SourceQuarantine": "00:00:10",
+                "DnsRefreshInterval": "00:05:00",
+                "MaxConnectAttempts": 5
+              }
+            }
+            """).GetSection("TuplePool");
+
+        var (o, errors) = Bind(section);
+
+        Assert.Empty(errors);
+        Assert.Equal([IPAddress.Parse("127.0.0.2"), IPAddress.Parse("127.0.0.3"), IPAddress.IPv6Loopback], o.SourceAddresses);
+        Assert.Equal(new PortRange(40000, 44999), o.LocalPortRange);
+        Assert.Equal(10, o.ReservedPortsPerTuple);
+        Assert.Equal(500, o.MaxConnectionsPerDestination);
+        Assert.Equal(8, o.MaxIdlePerDestination);
+        Assert.Equal(TimeSpan.FromMinutes(2), o.IdleTimeout);
+        Assert.Equal(Timeout.InfiniteTimeSpan, o.ConnectionLifetime);
+        Assert.Equal(TimeSpan.FromSeconds(5), o.AcquireTimeout);
+        Assert.Equal(TimeSpan.FromMilliseconds(2500), o.ConnectTimeout);
+        Assert.Equal(TimeSpan.FromMinutes(1), o.TimeWaitDuration);
+        Assert.False(o.ValidateOnAcquire);
+        Assert.Equal(CloseMode.Abortive, o.CloseMode);
+        Assert.Equal(SourceSelectionMode.RoundRobin, o.SourceSelection);
+        Assert.Equal(TimeSpan.FromSeconds(10), o.SourceQuarantine);
+        Assert.Equal(TimeSpan.FromMinutes(5), o.DnsRefreshInterval);
+        Assert.Equal(5, o.MaxConnectAttempts);
+    }
+
+    [Fact]
+    public void Bind_EveryBindableOptionsProperty_IsHandled()
+    {
+        // Guards the hand-written binder: a new TuplePoolOptions property must be added to it
+        // (and to the JSON test above) or this test names it.
+        var handled = new HashSet<string>(StringComparer.Ordinal)
+        {
+            "SourceAddresses", "LocalPortRange", "ReservedPortsPerTuple", "MaxConnectionsPerDestination",
+            "MaxIdlePerDestination", "IdleTimeout", "ConnectionLifetime", "AcquireTimeout", "ConnectTimeout",
+            "TimeWaitDuration", "ValidateOnAcquire", "CloseMode", "SourceSelection", "SourceQuarantine",
+            "DnsRefreshInterval", "MaxConnectAttempts", "HappyEyeballsDelay", "TotalConnectTimeout", "KeepAlive",
+            "MinIdlePerDestination", "MaxPendingAcquires",
+        };
+        var notBindable = new HashSet<string>(StringComparer.Ordinal) { "ConfigureConnectPipeline" };
+
+        var properties = typeof(TuplePoolOptions).GetProperties(BindingFlags.Public | BindingFlags.Instance)
+            .Where(p => p.CanWrite && !notBindable.Contains(p.Name))
+            .Select(p => p.Name);
+
+        Assert.Equal(handled.Order(StringComparer.Ordinal), properties.Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public void Bind_ConnectPathSettings_AreRead()
+    {
+        var (o, errors) = Bind(Values(
+            ("HappyEyeballsDelay", "Infinite"),
+            ("TotalConnectTimeout", "00:00:07"),
+            ("MinIdlePerDestination", "4"),
+            ("MaxPendingAcquires", "100"),
+            ("KeepAlive:Time", "00:00:30"),
+            ("KeepAlive:Interval", "00:00:05"),
+            ("KeepAlive:RetryCount", "4")));
+
+        Assert.Empty(errors);
+        Assert.Equal(Timeout.InfiniteTimeSpan, o.HappyEyeballsDelay);
+        Assert.Equal(TimeSpan.FromSeconds(7), o.TotalConnectTimeout);
+        Assert.Equal(4, o.MinIdlePerDestination);
+        Assert.Equal(100, o.MaxPendingAcquires);
+        Assert.NotNull(o.KeepAlive);
+        Assert.Equal(TimeSpan.FromSeconds(30), o.KeepAlive.Time);
+        Assert.Equal(TimeSpan.FromSeconds(5), o.KeepAlive.Interval);
+        Assert.Equal(4, o.KeepAlive.RetryCount);
+    }
+
+    [Theory]
+    [InlineData("true", true)]
+    [InlineData("false", false)]
+    public void Bind_KeepAliveAsBoolean_TurnsDefaultsOnOrOff(string text, bool on)
+    {
+        var (o, errors) = Bind(Values(("KeepAlive", text)), new TuplePoolOptions { KeepAlive = on ? null : new TcpKeepAlive() });
+
+        Assert.Empty(errors);
+        Assert.Equal(on, o.KeepAlive is not null);
+    }
+
+    [Fact]
+    public void Bind_EmptySection_LeavesEverySettingAsItWas()
+    {
+        var before = new TuplePoolOptions { MaxConnectAttempts = 7, LocalPortRange = new PortRange(45000, 45099), SourceAddresses = [IPAddress.Loopback] };
+
+        var (o, errors) = Bind(Values(), before);
+
+        Assert.Empty(errors);
+        Assert.Equal(7, o.MaxConnectAttempts);
+        Assert.Equal(new PortRange(45000, 45099), o.LocalPortRange);
+        Assert.Equal([IPAddress.Loopback], o.SourceAddresses);
+        Assert.Equal(TuplePoolDefaults.IdleTimeout, o.IdleTimeout);
+    }
+
+    [Fact]
+    public void Bind_SourceAddressesAsOneString_SplitOnCommas()
+    {
+        // Environment variables carry one string: TuplePool__SourceAddresses="127.0.0.2, 127.0.0.3".
+        var (o, errors) = Bind(Values(("SourceAddresses", "127.0.0.2, 127.0.0.3")));
+
+        Assert.Empty(errors);
+        Assert.Equal([IPAddress.Parse("127.0.0.2"), IPAddress.Parse("127.0.0.3")], o.SourceAddresses);
+    }
+
+    [Fact]
+    public void Bind_SourceAddresses_ReplaceEarlierListInsteadOfAppending()
+    {
+        var before = new TuplePoolOptions { SourceAddresses = [IPAddress.Parse("127.0.0.9")] };
+
+        var (o, _) = Bind(Values(("SourceAddresses:0", "127.0.0.2")), before);
+
+        Assert.Equal([IPAddress.Parse("127.0.0.2")], o.SourceAddresses);
+    }
+
+    [Theory]
+    [InlineData("nope")]
+    [InlineData("10")]
+    [InlineData("127.1")]
+    [InlineData("127.0.0.256")]
+    public void Bind_UnparsableAddress_ErrorNamesKeyAndValueAndKeepsTheRest(string text)
+    {
+        var (o, errors) = Bind(Json($$"""{ "TuplePool": { "SourceAddresses": [ "127.0.0.2", "{{text}}" ] } }""").GetSection("TuplePool"));
+
+        Assert.Equal(
+            $"SourceAddresses: '{text}' is not an IP address; write each source like \"127.0.0.2\" or \"fd00::2\" (configuration key 'TuplePool:SourceAddresses:1').",
+            Assert.Single(errors));
+        Assert.Equal([IPAddress.Parse("127.0.0.2")], o.SourceAddresses);
+    }
+
+    [Theory]
+    [InlineData("45000-45099", 45000, 45099)]
+    [InlineData(" 45000 - 45099 ", 45000, 45099)]
+    [InlineData("45000", 45000, 45000)]
+    [InlineData("50000-40000", 50000, 40000)]
+    [InlineData("0-100", 0, 100)]
+    public void Bind_LocalPortRangeText_ReadAsWrittenForTheValidatorToJudge(string text, int first, int last)
+    {
+        var (o, errors) = Bind(Values(("LocalPortRange", text)));
+
+        Assert.Empty(errors);
+        Assert.Equal(new PortRange(first, last), o.LocalPortRange);
+    }
+
+    [Fact]
+    public void Bind_LocalPortRangeObject_Read()
+    {
+        var (o, errors) = Bind(Json("""{ "LocalPortRange": { "First": 45000, "Last": 45099 } }"""));
+
+        Assert.Empty(errors);
+        Assert.Equal(new PortRange(45000, 45099), o.LocalPortRange);
+    }
+
+    [Fact]
+    public void Bind_LocalPortRangeEmpty_MeansSystemRange()
+    {
+        var (o, errors) = Bind(Values(("LocalPortRange", "")), new TuplePoolOptions { LocalPortRange = new PortRange(45000, 45099) });
+
+        Assert.Empty(errors);
+        Assert.Null(o.LocalPortRange);
+    }
+
+    public static TheoryData<string, string, string> BadText => new()
+    {
+        { "LocalPortRange", "forty-thousand", "LocalPortRange: 'forty-thousand' is not a port range" },
+        { "IdleTimeout", "soon", "IdleTimeout: 'soon' is not a time span" },
+        { "AcquireTimeout", "30", "AcquireTimeout: '30' is not a time span; write it as \"hh:mm:ss\" (\"00:00:30\" is 30 seconds; a bare number would be read as days)" },
+        { "ConnectTimeout", "00:00:xx", "ConnectTimeout: '00:00:xx' is not a time span" },
+        { "MaxIdlePerDestination", "lots", "MaxIdlePerDestination: 'lots' is not a whole number" },
+        { "ValidateOnAcquire", "yes", "ValidateOnAcquire: 'yes' is not true or false" },
+        { "CloseMode", "Sometimes", "CloseMode: 'Sometimes' is not one of Graceful, Abortive" },
+        { "CloseMode", "5", "CloseMode: '5' is not one of Graceful, Abortive" },
+        { "SourceSelection", "Random", "SourceSelection: 'Random' is not one of MostRemaining, RoundRobin" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadText))]
+    public void Bind_UnreadableValue_ErrorNamesFieldValueAndKey(string key, string value, string expected)
+    {
+        var defaults = new TuplePoolOptions();
+
+        var (o, errors) = Bind(Values(($"Pools:{key}", value)).GetSection("Pools"));
+
+        var error = Assert.Single(errors);
+        Assert.StartsWith(expected, error, StringComparison.Ordinal);
+        Assert.EndsWith($"(configuration key 'Pools:{key}').", error, StringComparison.Ordinal);
+        Assert.Equal(defaults.IdleTimeout, o.IdleTimeout);
+        Assert.Equal(defaults.CloseMode, o.CloseMode);
+    }
+
+    [Fact]
+    public void Bind_SameSectionOntoAnyInstance_SameErrors()
+    {
+        // Start-up validation relies on this: it binds the section again onto a scratch instance
+        // to report what the first bind could not read.
+        var section = Values(("MaxConnectAttempts", "many"), ("SourceAddresses:0", "nope"), ("KeepAlive:Time", "soon"));
+
+        var (_, onDefaults) = Bind(section);
+        var (_, onConfigured) = Bind(section, new TuplePoolOptions { MaxConnectAttempts = 9, KeepAlive = new TcpKeepAlive(), SourceAddresses = [IPAddress.Loopback] });
+
+        Assert.Equal(3, onDefaults.Count);
+        Assert.Equal(onDefaults, onConfigured);
+    }
+
+    [Theory]
+    [InlineData("AcquireTimout", "00:00:05", "TuplePool:AcquireTimout is not a TuplePool setting; did you mean AcquireTimeout?")]
+    [InlineData("SourceAdresses:0", "127.0.0.2", "TuplePool:SourceAdresses is not a TuplePool setting; did you mean SourceAddresses?")]
+    [InlineData("maxidleperdestinaton", "4", "TuplePool:maxidleperdestinaton is not a TuplePool setting; did you mean MaxIdlePerDestination?")]
+    [InlineData("KeepAlive:Tme", "00:00:30", "TuplePool:KeepAlive:Tme is not a KeepAlive setting; did you mean Time?")]
+    [InlineData("LocalPortRange:Frist", "45000", "TuplePool:LocalPortRange:Frist is not a LocalPortRange setting; did you mean First?")]
+    public void Bind_MisspeltKey_ErrorNamesKeyAndNearestSetting(string key, string value, string expected)
+    {
+        var (_, errors) = Bind(Values(($"TuplePool:{key}", value)).GetSection("TuplePool"));
+
+        Assert.Contains(expected, errors);
+    }
+
+    [Fact]
+    public void Bind_KeyFarFromEverySetting_ListsTheSettings()
+    {
+        var (_, errors) = Bind(Values(("TuplePool:Colour", "blue")).GetSection("TuplePool"));
+
+        var error = Assert.Single(errors);
+        Assert.StartsWith("TuplePool:Colour is not a TuplePool setting; the settings are SourceAddresses, LocalPortRange, ", error, StringComparison.Ordinal);
+        Assert.Contains("AcquireTimeout", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Bind_KeyInAnotherCase_IsTheSetting()
+    {
+        // Configuration keys compare without case, as Microsoft.Extensions.Configuration does.
+        var (o, errors) = Bind(Values(("TuplePool:acquiretimeout", "00:00:05")).GetSection("TuplePool"));
+
+        Assert.Empty(errors);
+        Assert.Equal(TimeSpan.FromSeconds(5), o.AcquireTimeout);
+    }
+
+    [Fact]
+    public void Bind_ChildSectionOfSettingsOnly_TakenForANamedPoolAndLeftAlone()
+    {
+        var (o, errors) = Bind(Json("""{ "TuplePool": { "MaxConnectAttempts": 4, "replicas": { "MaxConnectAttempts": 2, "AcquireTimeout": "00:00:01" } } }""").GetSection("TuplePool"));
+
+        Assert.Empty(errors);
+        Assert.Equal(4, o.MaxConnectAttempts);
+        Assert.Equal(TuplePoolDefaults.AcquireTimeout, o.AcquireTimeout);
+    }
+
+    [Fact]
+    public void Bind_ChildSectionNamedAfterARegisteredPool_LeftToThatPool()
+    {
+        // A typo inside the named pool's own section is that pool's to report, not the default's.
+        var section = Json("""{ "TuplePool": { "replicas": { "AcquireTimout": "00:00:01" } } }""").GetSection("TuplePool");
+
+        var (_, registered) = Bind(section, poolNames: ["Replicas"]);
+        var (_, unregistered) = Bind(section);
+
+        Assert.Empty(registered);
+        Assert.StartsWith("TuplePool:replicas is not a TuplePool setting; the settings are ", Assert.Single(unregistered), StringComparison.Ordinal);
+    }
+}
