@@ -209,7 +209,16 @@ internal sealed class ConnectionOpener
                 Delay = TimeSpan.Zero,
                 BackoffType = DelayBackoffType.Constant,
                 UseJitter = false,
-                ShouldHandle = new PredicateBuilder().Handle<SourceBindException>().Handle<SocketException>(IsAddressError),
+                // A timed-out attempt also moves on: a SYN black-holed on one source's path (a
+                // firewall, a dead NAT mapping) is often answered from another. Not when the
+                // overall deadline cut the attempt short: then there is no time left to retry.
+                ShouldHandle = args => new ValueTask<bool>(args.Outcome.Exception switch
+                {
+                    SourceBindException => true,
+                    SocketException e => IsAddressError(e),
+                    TimeoutRejectedException => !(args.Context.Properties.TryGetValue(AttemptKey, out var a) && (a.LimitedByDeadline || IsPast(a.Deadline))),
+                    _ => false,
+                }),
             });
         }
 
@@ -251,7 +260,9 @@ internal sealed class ConnectionOpener
         var ledger = _selector.TryReserve(attempt.Address, attempt.Excluded, out var source);
         if (ledger is null || source is null)
         {
-            return null;
+            // After a timeout, "no other source with room" must not turn into "wait for room":
+            // the timeout is what this open ran into.
+            return attempt.TimedOut ? throw new TimeoutRejectedException(_options.ConnectTimeout) : null;
         }
 
         attempt.Current = ledger.Tuple;
@@ -292,6 +303,13 @@ internal sealed class ConnectionOpener
         {
             ledger.Release(ReleaseKind.Free);
             _metrics.RecordConnectError(e, ledger.Tuple);
+            if (e is OperationCanceledException)
+            {
+                // The per-attempt timeout (or the caller, who then gets no retry) cancelled it.
+                attempt.Exclude(source);
+                attempt.TimedOut = true;
+            }
+
             throw;
         }
     }

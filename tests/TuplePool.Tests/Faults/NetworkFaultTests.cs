@@ -14,8 +14,6 @@ public sealed class NetworkFaultTests
     // when its fix lands (the test then passes or fails on it like any other check).
     private static readonly Dictionary<string, string> KnownDefects = new(StringComparer.Ordinal)
     {
-        ["other source tried: 10 of 10 callers served"] = "a connect timeout is neither retried on another source nor quarantines the source (connect path)",
-        ["served from the source that answers"] = "follows from the one above",
     };
 
     [Fact]
