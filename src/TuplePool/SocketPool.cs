@@ -34,6 +34,8 @@ public sealed class SocketPool : ISocketPool, IDisposable
     private readonly DestinationRegistry _destinations;
     private readonly IdleReaper _reaper;
     private readonly SnapshotBuilder _snapshots;
+    private readonly TupleLookup _tuples;
+    private readonly ConnectionOpener _opener;
     private readonly TuplePoolMetrics _metrics;
     private readonly ObjectPool<Waiter> _waiters;
     private readonly TimeProvider _time;
@@ -78,10 +80,10 @@ public sealed class SocketPool : ISocketPool, IDisposable
         _budget = new TupleBudget(kernel, options, _time);
         var selector = new SourceSelector(options.SourceAddresses, options.SourceSelection, options.SourceQuarantine, _budget, _time);
         selector.SourceRestored += source => Log.SourceRestored(logger, source.Address);
-        var socketConnector = connector ?? new SocketConnector(kernel, options.LocalPortRange);
+        var socketConnector = connector ?? new SocketConnector(kernel, options.LocalPortRange) { KeepAlive = options.KeepAlive };
         _metrics = new TuplePoolMetrics(meterFactory, GetSnapshot, options);
-        var opener = new ConnectionOpener(selector, socketConnector, census ?? new KernelCensus(ProcFileSystem.Default), _metrics, logger, _time, options);
-        var tuples = new TupleLookup(selector, _budget, _time);
+        var opener = _opener = new ConnectionOpener(selector, socketConnector, census ?? new KernelCensus(ProcFileSystem.Default), _metrics, logger, _time, options);
+        var tuples = _tuples = new TupleLookup(selector, _budget, _time);
         SnapshotBuilder? snapshots = null;
         var errors = new AcquireErrors(addresses => snapshots!.UsageFor(addresses), _metrics, logger, options.AcquireTimeout);
         _waiters = WaiterPolicy.CreatePool(_time);
@@ -111,6 +113,12 @@ public sealed class SocketPool : ISocketPool, IDisposable
     internal bool IsReaperRunning => _reaper.IsRunning;
 
     internal IdleReaper Reaper => _reaper;
+
+    /// <summary>For the connect path's tests: the opener every destination connects with.</summary>
+    internal ConnectionOpener Opener => _opener;
+
+    /// <summary>For health checks: <paramref name="family"/> has configured sources and every one is quarantined.</summary>
+    internal bool IsFamilyQuarantined(AddressFamily family) => _tuples.AllSourcesQuarantined(family);
 
     internal DestinationRegistry Destinations => _destinations;
 

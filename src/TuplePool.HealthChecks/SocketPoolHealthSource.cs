@@ -1,0 +1,50 @@
+using System.Net;
+using System.Net.Sockets;
+
+namespace TuplePool.HealthChecks;
+
+/// <summary>
+/// Reads a <see cref="SocketPool"/> for the health check. The one place that knows how: when
+/// SocketPool gains the numbers below, only this class changes.
+/// </summary>
+/// <remarks>
+/// Today: tuples from <see cref="SocketPool.GetSnapshot"/>; refusals from the pool's
+/// <c>tuplepool.budget.exhausted</c> counter (<see cref="RefusalRecorder"/>); quarantine from the
+/// pool's sources (<c>SocketPool.IsFamilyQuarantined</c>); waiting callers from
+/// <see cref="TuplePoolSnapshot.PendingAcquires"/>.
+/// </remarks>
+internal sealed class SocketPoolHealthSource(SocketPool pool, RefusalRecorder? refusals) : IPoolHealthSource
+{
+    public PoolHealthReading Read()
+    {
+        var snapshot = pool.GetSnapshot();
+        return new PoolHealthReading(
+            snapshot.Tuples,
+            snapshot.PendingAcquires,
+            QuarantinedFamilies(snapshot),
+            refusals?.Total,
+            refusals?.Last);
+    }
+
+    private List<AddressFamily> QuarantinedFamilies(TuplePoolSnapshot snapshot)
+    {
+        // A source is quarantined only after a bind failed on a reserved tuple, so a family with
+        // a quarantined source has a tuple in the snapshot.
+        var families = new List<AddressFamily>();
+        foreach (var family in snapshot.Tuples.GroupBy(static t => t.Destination.AddressFamily))
+        {
+            if (pool.IsFamilyQuarantined(family.Key))
+            {
+                families.Add(family.Key);
+            }
+        }
+
+        return families;
+    }
+}
+
+/// <summary>Any other <see cref="ISocketPool"/>: its snapshot is all there is to read.</summary>
+internal sealed class SnapshotHealthSource(ISocketPool pool) : IPoolHealthSource
+{
+    public PoolHealthReading Read() => new(pool.GetSnapshot().Tuples, null, null, null, null);
+}
