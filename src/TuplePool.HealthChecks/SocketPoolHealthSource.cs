@@ -10,8 +10,8 @@ namespace TuplePool.HealthChecks;
 /// <remarks>
 /// Today: tuples from <see cref="SocketPool.GetSnapshot"/>; refusals from the pool's
 /// <c>tuplepool.budget.exhausted</c> counter (<see cref="RefusalRecorder"/>); quarantine from the
-/// pool's source selector; waiting callers
-/// unknown until <c>TuplePoolSnapshot.PendingAcquires</c> exists.
+/// pool's sources (<c>SocketPool.IsFamilyQuarantined</c>); waiting callers from
+/// <see cref="TuplePoolSnapshot.PendingAcquires"/>.
 /// </remarks>
 internal sealed class SocketPoolHealthSource(SocketPool pool, RefusalRecorder? refusals) : IPoolHealthSource
 {
@@ -20,19 +20,18 @@ internal sealed class SocketPoolHealthSource(SocketPool pool, RefusalRecorder? r
         var snapshot = pool.GetSnapshot();
         return new PoolHealthReading(
             snapshot.Tuples,
-            PendingAcquires: null,
-            QuarantinedFamilies(snapshot),
+            snapshot.PendingAcquires,
+            QuarantinedFamilies(),
             refusals?.Total,
             refusals?.Last);
     }
 
-    private List<AddressFamily> QuarantinedFamilies(TuplePoolSnapshot snapshot)
+    private List<AddressFamily> QuarantinedFamilies()
     {
-        _ = snapshot;
         var families = new List<AddressFamily>();
         foreach (var family in (ReadOnlySpan<AddressFamily>)[AddressFamily.InterNetwork, AddressFamily.InterNetworkV6])
         {
-            if (pool.AllSourcesQuarantined(family))
+            if (pool.IsFamilyQuarantined(family))
             {
                 families.Add(family);
             }

@@ -34,10 +34,11 @@ public sealed class SocketPool : ISocketPool, IDisposable
     private readonly DestinationRegistry _destinations;
     private readonly IdleReaper _reaper;
     private readonly SnapshotBuilder _snapshots;
+    private readonly TupleLookup _tuples;
+    private readonly ConnectionOpener _opener;
     private readonly TuplePoolMetrics _metrics;
     private readonly ObjectPool<Waiter> _waiters;
     private readonly TimeProvider _time;
-    private readonly SourceSelector _selector;
     private volatile bool _disposed;
 
     /// <summary>Creates a pool.</summary>
@@ -77,12 +78,12 @@ public sealed class SocketPool : ISocketPool, IDisposable
 
         var settings = new PoolSettings(options, _time);
         _budget = new TupleBudget(kernel, options, _time);
-        var selector = _selector = new SourceSelector(options.SourceAddresses, options.SourceSelection, options.SourceQuarantine, _budget, _time);
+        var selector = new SourceSelector(options.SourceAddresses, options.SourceSelection, options.SourceQuarantine, _budget, _time);
         selector.SourceRestored += source => Log.SourceRestored(logger, source.Address);
         var socketConnector = connector ?? new SocketConnector(kernel, options.LocalPortRange) { KeepAlive = options.KeepAlive };
         _metrics = new TuplePoolMetrics(meterFactory, GetSnapshot, options);
-        var opener = Opener = new ConnectionOpener(selector, socketConnector, census ?? new KernelCensus(ProcFileSystem.Default), _metrics, logger, _time, options);
-        var tuples = new TupleLookup(selector, _budget, _time);
+        var opener = _opener = new ConnectionOpener(selector, socketConnector, census ?? new KernelCensus(ProcFileSystem.Default), _metrics, logger, _time, options);
+        var tuples = _tuples = new TupleLookup(selector, _budget, _time);
         SnapshotBuilder? snapshots = null;
         var errors = new AcquireErrors(addresses => snapshots!.UsageFor(addresses), _metrics, logger, options.AcquireTimeout);
         _waiters = WaiterPolicy.CreatePool(_time);
@@ -113,14 +114,13 @@ public sealed class SocketPool : ISocketPool, IDisposable
 
     internal IdleReaper Reaper => _reaper;
 
+    /// <summary>For the connect path's tests: the opener every destination connects with.</summary>
+    internal ConnectionOpener Opener => _opener;
+
+    /// <summary>For health checks: <paramref name="family"/> has configured sources and every one is quarantined.</summary>
+    internal bool IsFamilyQuarantined(AddressFamily family) => _tuples.AllSourcesQuarantined(family);
+
     internal DestinationRegistry Destinations => _destinations;
-
-    /// <summary>The connect path, for tests that drive it with a destination's address list.</summary>
-    internal ConnectionOpener Opener { get; }
-
-    /// <summary>True when the pool has source addresses of <paramref name="family"/> and every one is quarantined now (for health checks).</summary>
-    internal bool AllSourcesQuarantined(AddressFamily family)
-        => _selector.AllQuarantined(family == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any);
 
     /// <inheritdoc />
     public ValueTask<SocketLease> AcquireAsync(EndPoint destination, CancellationToken cancellationToken = default)

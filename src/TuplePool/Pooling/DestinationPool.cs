@@ -87,7 +87,7 @@ internal sealed class DestinationPool : IConnectionOwner
         _idle = new IdleStore(_settings.MaxIdle);
         _lastActive = _settings.Now();
         _metrics = context.Metrics.ForDestination(key, () => PendingAcquires);
-        _expiryTimer = _settings.TimeProvider.CreateTimer(static state => ((DestinationPool)state!)._waiters.WakeOne(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        _expiryTimer = PoolTimers.Create(_settings.TimeProvider, static state => ((DestinationPool)state!)._waiters.WakeOne(), this);
     }
 
     /// <summary>The pool's own copy of the destination; never handed out.</summary>

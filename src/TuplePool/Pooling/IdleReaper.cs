@@ -40,7 +40,7 @@ internal sealed class IdleReaper : IDisposable
 
         // A static callback with a weak reference: the timer must not keep an abandoned pool alive.
         var state = new TimerState(new WeakReference<IdleReaper>(this));
-        _timer = settings.TimeProvider.CreateTimer(static s => ((TimerState)s!).Tick(), state, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        _timer = PoolTimers.Create(settings.TimeProvider, static s => ((TimerState)s!).Tick(), state);
         state.Timer = _timer;
     }
 

@@ -19,6 +19,10 @@ internal sealed class TupleLookup(SourceSelector selector, TupleBudget budget, T
     public bool HasSourceFor(AddressFamily family)
         => selector.SourcesFor(family == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any).Count > 0;
 
+    /// <summary>True when <paramref name="family"/> has configured sources and every one is quarantined.</summary>
+    public bool AllSourcesQuarantined(AddressFamily family)
+        => selector.AllQuarantined(family == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any);
+
     /// <summary>True when a healthy source has a free port to one of <paramref name="addresses"/>.</summary>
     public bool HasRoom(IReadOnlyList<IPEndPoint> addresses)
     {

@@ -78,7 +78,7 @@ internal sealed class Waiter : IValueTaskSource<WakeReason>, IDisposable
         Volatile.Write(ref _deadline, deadline);
         if (deadline != long.MaxValue)
         {
-            _timer ??= _timeProvider.CreateTimer(static state => ((Waiter)state!).OnTimer(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+            _timer ??= PoolTimers.Create(_timeProvider, static state => ((Waiter)state!).OnTimer(), this);
             _timerArmed = true;
             var due = DueIn(deadline);
             if (due == TimeSpan.Zero)

@@ -164,15 +164,15 @@ public sealed class TuplePoolHealthCheckTests : IDisposable
     }
 
     [Fact]
-    public async Task CheckHealthAsync_RealPoolToday_SaysWaitingCallersAreUnknown()
+    public async Task CheckHealthAsync_RealPool_ReportsItsWaitingCallers()
     {
-        // SocketPool does not count waiting callers yet (TuplePoolSnapshot.PendingAcquires is on its way).
+        // The real pool counts them (TuplePoolSnapshot.PendingAcquires): none here.
         await using var pool = CreatePool(capacity: 10);
 
         var result = await CheckAsync(new SocketPoolHealthSource(pool, null), _time);
 
         Assert.Equal(HealthStatus.Healthy, result.Status);
-        Assert.Equal("unknown", result.Data["pendingAcquires"]);
+        Assert.Equal(0, result.Data["pendingAcquires"]);
         Assert.Equal("no tuple in use", result.Description);
     }
 
