@@ -255,12 +255,26 @@ public sealed class WarmTests
         Assert.Equal(1, destination.IdleCount);
 
         (await pool.AcquireAsync(server.EndPoint, TestContext.Current.CancellationToken)).Dispose();
-        _time.Advance(TimeSpan.FromMinutes(2)); // past EvictAfter without another acquire (the timer's sweeps see the acquire first)
+        var acquiredAt = _time.GetTimestamp();
+        destination.TopUp(3, acquiredAt); // the sweep that sees the acquire: in use, topped up
         await destination.LastTopUp.WaitAsync(TestContext.Current.CancellationToken);
+        Assert.Equal(1 + DestinationPoolMaxTopUp, destination.IdleCount);
+
+        var closing = await pool.AcquireAsync(server.EndPoint, TestContext.Current.CancellationToken);
+        closing.Invalidate();
+        closing.Dispose();
         var idle = destination.IdleCount;
-        pool.Reaper.Sweep();
+        var later = acquiredAt + TuplePool.Internal.Timestamps.ToTicks(TuplePool.Pooling.PoolSettings.EvictAfter, _time);
+        destination.TopUp(5, later - 1); // the flag was raised again by that acquire: in use once more
         await destination.LastTopUp.WaitAsync(TestContext.Current.CancellationToken);
-        Assert.Equal(idle, destination.IdleCount);
+        var afterRecent = destination.IdleCount;
+        Assert.True(afterRecent > idle);
+
+        // No acquire for EvictAfter: left to drain and be evicted, though still below the minimum.
+        destination.TopUp(5, later - 1 + TuplePool.Internal.Timestamps.ToTicks(TuplePool.Pooling.PoolSettings.EvictAfter, _time));
+        await destination.LastTopUp.WaitAsync(TestContext.Current.CancellationToken);
+        Assert.Equal(afterRecent, destination.IdleCount);
+        Assert.True(afterRecent < 5);
     }
 
     [Fact]
