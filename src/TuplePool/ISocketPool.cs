@@ -35,6 +35,26 @@ public interface ISocketPool : IAsyncDisposable
     /// <exception cref="ObjectDisposedException">The pool was disposed.</exception>
     ValueTask<SocketLease> AcquireAsync(EndPoint destination, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Opens new connections to <paramref name="destination"/> into the idle store until
+    /// <paramref name="count"/> are idle, so the first acquires (and <see cref="System.Net.Http.HttpClient"/>'s first
+    /// connections through <c>UseTuplePool</c>) need no connect. Connections already idle count:
+    /// a second call with the same count opens none while they stay idle. Never more than
+    /// <see cref="TuplePoolOptions.MaxIdlePerDestination"/> idle or
+    /// <see cref="TuplePoolOptions.MaxConnectionsPerDestination"/> open, and never beyond any
+    /// tuple's port budget: when no tuple has room, warming stops (it does not wait and does not
+    /// throw). A caller waiting for a connection is handed a warmed one first.
+    /// </summary>
+    /// <param name="destination">An <see cref="IPEndPoint"/>, or a <see cref="DnsEndPoint"/> the pool resolves.</param>
+    /// <param name="count">How many idle connections to have; 0 opens none.</param>
+    /// <param name="cancellationToken">Cancels the connect; connections warmed before it stay idle.</param>
+    /// <returns>How many connections were opened (0 to <paramref name="count"/>).</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="count"/> is negative.</exception>
+    /// <exception cref="System.Net.Sockets.SocketException">A connect failed (refused, unreachable, timed out), as from <see cref="AcquireAsync"/>.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    /// <exception cref="ObjectDisposedException">The pool was disposed, before or during warming (what was warmed is closed with it).</exception>
+    ValueTask<int> WarmAsync(EndPoint destination, int count, CancellationToken cancellationToken = default);
+
     /// <summary>Returns per-tuple usage (capacity, active, idle, TIME_WAIT, held by others, remaining) and the callers waiting.</summary>
     TuplePoolSnapshot GetSnapshot();
 }

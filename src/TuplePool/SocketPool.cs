@@ -137,6 +137,18 @@ public sealed class SocketPool : ISocketPool, IDisposable
     }
 
     /// <inheritdoc />
+    public ValueTask<int> WarmAsync(EndPoint destination, int count, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        if (_disposed)
+        {
+            ThrowHelper.ThrowPoolDisposed();
+        }
+
+        return count == 0 ? new ValueTask<int>(0) : WarmCoreAsync(_destinations.Get(destination), count, cancellationToken);
+    }
+
+    /// <inheritdoc />
     public TuplePoolSnapshot GetSnapshot() => _snapshots.Build();
 
     /// <summary>
@@ -160,6 +172,20 @@ public sealed class SocketPool : ISocketPool, IDisposable
 
     /// <summary>Same as <see cref="DisposeAsync"/>, which never blocks; for containers disposed synchronously.</summary>
     public void Dispose() => DisposeAsync().GetAwaiter().GetResult();
+
+    private async ValueTask<int> WarmCoreAsync(DestinationPool pool, int count, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            // Null: the reaper retired this destination as we came in; warm the one that replaces it.
+            if (await pool.WarmAsync(count, count, cancellationToken).ConfigureAwait(false) is { } opened)
+            {
+                return opened;
+            }
+
+            pool = _destinations.Successor(pool);
+        }
+    }
 
     private async ValueTask<SocketLease> AcquireTimedAsync(DestinationPool pool, CancellationToken cancellationToken)
     {

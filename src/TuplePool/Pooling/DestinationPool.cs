@@ -57,7 +57,7 @@ namespace TuplePool.Pooling;
 /// needs no such guard: an idle connection is an open one, and a destination with one is
 /// never retired.</para>
 /// </remarks>
-internal sealed class DestinationPool : IConnectionOwner
+internal sealed partial class DestinationPool : IConnectionOwner
 {
     private const int Retired = -1;
 
@@ -116,6 +116,7 @@ internal sealed class DestinationPool : IConnectionOwner
     /// <summary>The hot path: an idle hit completes synchronously and allocates nothing.</summary>
     public ValueTask<SocketLease> AcquireAsync(CancellationToken cancellationToken)
     {
+        MarkAcquired(); // for MinIdlePerDestination (DestinationPool.Warm.cs)
         if (_waiters.Count == 0 && _idle.TryPop(out var connection))
         {
             if (CanLend(connection!))

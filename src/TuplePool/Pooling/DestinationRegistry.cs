@@ -79,6 +79,9 @@ internal sealed class DestinationRegistry : IDestinationOwner
     public ValueTask<SocketLease> AcquireAgainAsync(DestinationPool retired, CancellationToken cancellationToken)
         => GetSlow(retired.Key).AcquireAsync(cancellationToken);
 
+    /// <summary>The live destination that replaces <paramref name="retired"/> (created when none yet).</summary>
+    public DestinationPool Successor(DestinationPool retired) => GetSlow(retired.Key);
+
     /// <summary>Retires and removes destinations that have stood empty long enough; returns how many went.</summary>
     public int EvictEmpty(long now)
     {

@@ -6,7 +6,7 @@ namespace TuplePool.Pooling;
 /// The pool's one timer. Each tick refreshes the coarse clock lending and returning stamp with
 /// (<see cref="PoolSettings.CoarseNow"/>); every <see cref="PoolSettings.ReaperPeriod"/> it sweeps:
 /// closes idle connections that expired or died, frees the budget of leases the GC found
-/// abandoned, evicts destinations that stood empty for <see cref="PoolSettings.EvictAfter"/>, and
+/// abandoned, tops up destinations in use to MinIdlePerDestination, evicts destinations that stood empty for <see cref="PoolSettings.EvictAfter"/>, and
 /// drops ledgers nothing uses. It runs while the pool has any destination or ledger and stops
 /// when it has none.
 /// </summary>
@@ -75,9 +75,12 @@ internal sealed class IdleReaper : IDisposable
 
         try
         {
+            var minIdle = _settings.Options.MinIdlePerDestination;
+            var now = _settings.Now();
             foreach (var destination in _destinations.All)
             {
                 destination.Reap(_scratch, _abandoned);
+                destination.TopUp(minIdle, now); // MinIdlePerDestination, in the background (DestinationPool.Warm.cs)
             }
 
             _destinations.EvictEmpty(_settings.Now());

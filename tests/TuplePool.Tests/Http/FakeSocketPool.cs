@@ -17,6 +17,9 @@ internal sealed class FakeSocketPool : ISocketPool
         return ValueTask.FromException<SocketLease>(new TupleBudgetExhaustedException(destination, []));
     }
 
+    public ValueTask<int> WarmAsync(EndPoint destination, int count, CancellationToken cancellationToken = default)
+        => ValueTask.FromException<int>(new TupleBudgetExhaustedException(destination, []));
+
     public TuplePoolSnapshot GetSnapshot() => new([]);
 
     public ValueTask DisposeAsync() => default;
