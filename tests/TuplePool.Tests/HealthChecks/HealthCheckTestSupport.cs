@@ -49,7 +49,11 @@ internal static class HealthCheckTestSupport
         for (var second = 0; second < 600 && !waiting.IsCompleted; second++)
         {
             time.Advance(TimeSpan.FromSeconds(1));
-            await Task.Yield();
+
+            // The timed-out waiter finishes (and records its refusal) on a thread-pool thread: give
+            // it the chance before the fake clock runs on, or a loaded machine lets the clock race
+            // past the refusal window before the refusal is even recorded.
+            await Task.WhenAny(waiting, Task.Delay(100));
         }
 
         await Assert.ThrowsAsync<TupleBudgetExhaustedException>(() => waiting);
