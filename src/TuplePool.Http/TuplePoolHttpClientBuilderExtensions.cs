@@ -1,5 +1,8 @@
 using System.Net.Http;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Http;
 using TuplePool;
+using TuplePool.Http;
 
 // In the DI namespace, next to AddHttpClient, so `.UseTuplePool()` is found without an extra using.
 namespace Microsoft.Extensions.DependencyInjection;
@@ -15,8 +18,10 @@ public static class TuplePoolHttpClientBuilderExtensions
     /// </summary>
     /// <remarks>
     /// Other <see cref="SocketsHttpHandler"/> settings can still be made with
-    /// <c>UseSocketsHttpHandler((handler, services) =&gt; ...)</c>; do not set a
-    /// <see cref="SocketsHttpHandler.ConnectCallback"/> of your own. Requests that find no free
+    /// <c>UseSocketsHttpHandler((handler, services) =&gt; ...)</c>, before or after this call; do not set a
+    /// <see cref="SocketsHttpHandler.ConnectCallback"/> of your own. A primary handler replaced after
+    /// this call (<c>ConfigurePrimaryHttpMessageHandler</c>) would bypass the pool: the client's first
+    /// <c>CreateClient</c> then throws <see cref="InvalidOperationException"/> saying so. Requests that find no free
     /// port within <see cref="TuplePoolOptions.AcquireTimeout"/> fail with
     /// <see cref="HttpRequestException"/> whose inner exception is <see cref="TupleBudgetExhaustedException"/>.
     /// </remarks>
@@ -25,10 +30,11 @@ public static class TuplePoolHttpClientBuilderExtensions
     public static IHttpClientBuilder UseTuplePool(this IHttpClientBuilder builder)
     {
         ArgumentNullException.ThrowIfNull(builder);
+        Guard(builder);
         return builder.UseSocketsHttpHandler(static (handler, services) =>
-            handler.UseTuplePool(services.GetService<ISocketPool>()
+            PrimaryHandlerGuard.Remember(handler.UseTuplePool(services.GetService<ISocketPool>()
                 ?? throw new InvalidOperationException(
-                    "UseTuplePool() found no TuplePool in the service collection. Register one with services.AddTuplePool(...).")));
+                    "UseTuplePool() found no TuplePool in the service collection. Register one with services.AddTuplePool(...)."))));
     }
 
     /// <summary>
@@ -42,9 +48,17 @@ public static class TuplePoolHttpClientBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentException.ThrowIfNullOrWhiteSpace(poolName);
+        Guard(builder);
         return builder.UseSocketsHttpHandler((handler, services) =>
-            handler.UseTuplePool(services.GetKeyedService<ISocketPool>(poolName)
+            PrimaryHandlerGuard.Remember(handler.UseTuplePool(services.GetKeyedService<ISocketPool>(poolName)
                 ?? throw new InvalidOperationException(
-                    $"UseTuplePool(\"{poolName}\") found no TuplePool named '{poolName}'. Register it with services.AddTuplePool(\"{poolName}\", ...).")));
+                    $"UseTuplePool(\"{poolName}\") found no TuplePool named '{poolName}'. Register it with services.AddTuplePool(\"{poolName}\", ...)."))));
+    }
+
+    /// <summary>Marks the client as pooled and registers the filter that fails it if its handler is later replaced.</summary>
+    private static void Guard(IHttpClientBuilder builder)
+    {
+        builder.Services.Configure<PoolClientMarker>(builder.Name, static m => m.UsesTuplePool = true);
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IHttpMessageHandlerBuilderFilter, PrimaryHandlerGuard>());
     }
 }

@@ -8,8 +8,8 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using TuplePool.Budget;
 using TuplePool.Connecting;
-using TuplePool.Hosting;
 using TuplePool.Internal;
+using TuplePool.Options;
 using TuplePool.Platform;
 using TuplePool.Pooling;
 using TuplePool.Sources;
@@ -57,7 +57,7 @@ public sealed class SocketPool : ISocketPool, IDisposable
         KernelSettings? kernel)
     {
         ArgumentNullException.ThrowIfNull(options);
-        _options = Copy(options);
+        _options = options.Clone();
         var time = timeProvider ?? TimeProvider.System;
         _logger = (ILogger?)loggerFactory?.CreateLogger<SocketPool>() ?? NullLogger.Instance;
         kernel ??= KernelSettings.Read(ProcFileSystem.Default);
@@ -75,14 +75,14 @@ public sealed class SocketPool : ISocketPool, IDisposable
         _selector = new SourceSelector(_options.SourceAddresses, _options.SourceSelection, _options.SourceQuarantine, _budget, time);
         _selector.SourceRestored += source => Log.SourceRestored(_logger, source.Address);
         var socketConnector = connector ?? new SocketConnector(kernel, _options.LocalPortRange);
-        Metrics = new TuplePoolMetrics(meterFactory, GetSnapshot);
+        Metrics = new TuplePoolMetrics(meterFactory, GetSnapshot, _options);
         Opener = new ConnectionOpener(_selector, socketConnector, census ?? new KernelCensus(ProcFileSystem.Default), Metrics, _logger, time, _options);
         if (Settings.TracksIdleTime || Settings.ValidateOnAcquire)
         {
             _reaper = time.CreateTimer(static state => ReapCallback(state), new WeakReference<SocketPool>(this), Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         }
 
-        if (_logger.IsEnabled(LogLevel.Debug))
+        if (_logger.IsEnabled(LogLevel.Information))
         {
             Log.PoolStarted(
                 _logger,
@@ -427,30 +427,4 @@ public sealed class SocketPool : ISocketPool, IDisposable
             }
         }
     }
-
-    private static TuplePoolOptions Copy(TuplePoolOptions o) => new()
-    {
-        SourceAddresses = [.. o.SourceAddresses],
-        LocalPortRange = o.LocalPortRange,
-        ReservedPortsPerTuple = o.ReservedPortsPerTuple,
-        MaxConnectionsPerDestination = o.MaxConnectionsPerDestination,
-        MaxIdlePerDestination = o.MaxIdlePerDestination,
-        IdleTimeout = o.IdleTimeout,
-        ConnectionLifetime = o.ConnectionLifetime,
-        AcquireTimeout = o.AcquireTimeout,
-        ConnectTimeout = o.ConnectTimeout,
-        TimeWaitDuration = o.TimeWaitDuration,
-        ValidateOnAcquire = o.ValidateOnAcquire,
-        CloseMode = o.CloseMode,
-        SourceSelection = o.SourceSelection,
-        SourceQuarantine = o.SourceQuarantine,
-        DnsRefreshInterval = o.DnsRefreshInterval,
-        MaxConnectAttempts = o.MaxConnectAttempts,
-        ConfigureConnectPipeline = o.ConfigureConnectPipeline,
-        HappyEyeballsDelay = o.HappyEyeballsDelay,
-        TotalConnectTimeout = o.TotalConnectTimeout,
-        KeepAlive = o.KeepAlive is { } k ? new TcpKeepAlive { Time = k.Time, Interval = k.Interval, RetryCount = k.RetryCount } : null,
-        MinIdlePerDestination = o.MinIdlePerDestination,
-        MaxPendingAcquires = o.MaxPendingAcquires,
-    };
 }

@@ -1,5 +1,7 @@
 using System.Globalization;
 using System.Net;
+using System.Text.Json.Serialization;
+using TuplePool.Serialization;
 
 namespace TuplePool;
 
@@ -21,9 +23,11 @@ public sealed class TupleUsage
     }
 
     /// <summary>The local address (<see cref="IPAddress.Any"/> or <see cref="IPAddress.IPv6Any"/> when the kernel chooses).</summary>
+    [JsonConverter(typeof(IPAddressJsonConverter))]
     public IPAddress Source { get; }
 
     /// <summary>The remote address and port.</summary>
+    [JsonConverter(typeof(IPEndPointJsonConverter))]
     public IPEndPoint Destination { get; }
 
     /// <summary>Ports this tuple may use: range size − reserved ports − <see cref="TuplePoolOptions.ReservedPortsPerTuple"/>.</summary>

@@ -46,7 +46,8 @@ internal sealed class TupleBudget
     /// 60 s (<see cref="TuplePoolOptions.TimeWaitDuration"/>) unless <c>tcp_tw_reuse</c> lets a
     /// new outgoing connection take the tuple over once the TIME_WAIT socket is
     /// <c>tcp_tw_reuse_delay</c> old: mode 1 always, mode 2 (the default) only when the source or
-    /// destination is a loopback address.
+    /// destination is a loopback address, and in both only with <c>tcp_timestamps</c> on
+    /// (<see cref="KernelSettings.IsTimeWaitReusable"/>).
     /// </summary>
     public TimeSpan TimeWaitChargeFor(ConnectionTuple tuple)
     {

@@ -1,3 +1,5 @@
+using TuplePool.Internal;
+
 namespace TuplePool.Budget;
 
 /// <summary>
@@ -27,7 +29,7 @@ internal sealed class TupleLedger
         Capacity = Math.Max(0, capacity);
         TimeWaitCharge = timeWaitCharge;
         TimeProvider = timeProvider;
-        _timeWaitTicks = ToTimestampTicks(timeWaitCharge, timeProvider);
+        _timeWaitTicks = Timestamps.ToTicks(timeWaitCharge, timeProvider);
     }
 
     public ConnectionTuple Tuple { get; }
@@ -126,7 +128,7 @@ internal sealed class TupleLedger
             ExpireLocked(now);
             var ours = _open - 1 + _timeWaitExpiries.Count; // the failed attempt still holds its reservation
             _external = Math.Max(0, Capacity - ours);
-            _externalUntil = now + ToTimestampTicks(holdFor, TimeProvider);
+            _externalUntil = now + Timestamps.ToTicks(holdFor, TimeProvider);
             return ours;
         }
     }
@@ -202,7 +204,4 @@ internal sealed class TupleLedger
             _external = 0;
         }
     }
-
-    internal static long ToTimestampTicks(TimeSpan span, TimeProvider timeProvider)
-        => span <= TimeSpan.Zero ? 0 : (long)Math.Ceiling(span.Ticks * (double)timeProvider.TimestampFrequency / TimeSpan.TicksPerSecond);
 }

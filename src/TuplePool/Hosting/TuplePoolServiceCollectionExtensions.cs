@@ -41,14 +41,16 @@ public static class TuplePoolServiceCollectionExtensions
     /// <summary>
     /// Registers the default pool (see <see cref="AddTuplePool(IServiceCollection, Action{TuplePoolOptions}?)"/>)
     /// with options read from configuration. Pass the application's configuration to read the
-    /// <c>"TuplePool"</c> section (<see cref="TuplePoolDefaults.ConfigurationSectionName"/>), or pass
+    /// <c>"TuplePool"</c> section, or pass
     /// a section (an <see cref="IConfigurationSection"/>) to read that one.
     /// </summary>
     /// <remarks>
     /// Reads <c>"SourceAddresses": ["127.0.0.2", "127.0.0.3"]</c> (or <c>"127.0.0.2,127.0.0.3"</c>),
     /// <c>"LocalPortRange": "40000-44999"</c>, time spans as <c>"00:00:30"</c> or <c>"Infinite"</c>,
     /// enums by name. A configured <c>SourceAddresses</c> list replaces the one set before. Values that
-    /// cannot be read are reported, with their configuration key, when the options are validated.
+    /// cannot be read, and keys that are no setting (with the nearest setting's name), are reported
+    /// with their configuration key when the options are validated; subsections of named pools
+    /// (<c>"TuplePool:{name}"</c>) are left to those pools.
     /// </remarks>
     /// <param name="services">The service collection.</param>
     /// <param name="configuration">The application's configuration, or the pool's own section.</param>
@@ -76,6 +78,7 @@ public static class TuplePoolServiceCollectionExtensions
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        TuplePoolNames.Of(services).Add(name);
         AddOptions(services, name, configure);
         services.TryAddKeyedSingleton(name, static (sp, key) => CreatePool(sp, (string)key!));
         services.TryAddKeyedSingleton<ISocketPool>(name, static (sp, key) => sp.GetRequiredKeyedService<SocketPool>(key));
@@ -85,7 +88,8 @@ public static class TuplePoolServiceCollectionExtensions
     /// <summary>
     /// Registers a named pool (see <see cref="AddTuplePool(IServiceCollection, string, Action{TuplePoolOptions}?)"/>)
     /// with options read from configuration: pass a section to read that one, or the application's
-    /// configuration to read <c>"TuplePool:{name}"</c>.
+    /// configuration to read <c>"TuplePool:{name}"</c>. The named pool's section inherits nothing
+    /// from the default pool's <c>"TuplePool"</c> section: settings it leaves out keep their defaults.
     /// </summary>
     /// <param name="services">The service collection.</param>
     /// <param name="name">The pool's name: the service key and the options name. Not empty.</param>
@@ -111,6 +115,10 @@ public static class TuplePoolServiceCollectionExtensions
             builder.Configure(configure);
         }
 
+        // The pool's name in telemetry (tuplepool.pool.name): its DI key, "default" for the unnamed one.
+        var poolName = string.IsNullOrEmpty(name) ? TuplePoolDefaults.PoolName : name;
+        builder.PostConfigure(o => o.PoolName = poolName);
+
         builder.ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<TuplePoolOptions>, ValidateTuplePoolOptions>());
     }
@@ -119,7 +127,9 @@ public static class TuplePoolServiceCollectionExtensions
     {
         services.AddOptions();
         services.AddSingleton<IOptionsChangeTokenSource<TuplePoolOptions>>(new ConfigurationChangeTokenSource<TuplePoolOptions>(name, section));
-        services.AddSingleton<IConfigureOptions<TuplePoolOptions>>(new ConfigureTuplePoolFromConfiguration(name, section));
+        var binding = new ConfigureTuplePoolFromConfiguration(name, section, TuplePoolNames.Of(services));
+        services.AddSingleton<IConfigureOptions<TuplePoolOptions>>(binding);
+        services.AddSingleton<IValidateOptions<TuplePoolOptions>>(binding);
     }
 
     private static SocketPool CreatePool(IServiceProvider services, string name)

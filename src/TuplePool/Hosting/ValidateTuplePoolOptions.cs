@@ -1,4 +1,6 @@
 using Microsoft.Extensions.Options;
+using TuplePool.Options;
+using TuplePool.Platform;
 
 namespace TuplePool.Hosting;
 
@@ -9,33 +11,27 @@ namespace TuplePool.Hosting;
 /// </summary>
 internal sealed class ValidateTuplePoolOptions : IValidateOptions<TuplePoolOptions>
 {
-    private readonly Func<PortFacts?> _readPortFacts;
+    private readonly Func<KernelSettings?> _readKernel;
 
-    /// <summary>Validates against this machine's kernel.</summary>
+    /// <summary>Validates against this machine's kernel (<see cref="KernelSettings.Current"/>, read once per process).</summary>
     public ValidateTuplePoolOptions()
-        : this(PortFacts.ReadSystem)
+        : this(static () => KernelSettings.Current)
     {
     }
 
-    /// <summary>Validates against the kernel facts <paramref name="readPortFacts"/> returns (tests).</summary>
-    internal ValidateTuplePoolOptions(Func<PortFacts?> readPortFacts)
-    {
-        // Read once per process: the facts do not change while it runs, and several named pools
-        // would otherwise read /proc once each.
-        var facts = new Lazy<PortFacts?>(readPortFacts);
-        _readPortFacts = () => facts.Value;
-    }
+    /// <summary>Validates against the kernel settings <paramref name="readKernel"/> returns (tests).</summary>
+    internal ValidateTuplePoolOptions(Func<KernelSettings?> readKernel) => _readKernel = readKernel;
 
     public ValidateOptionsResult Validate(string? name, TuplePoolOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        var failures = TuplePoolOptionsValidator.Validate(options, _readPortFacts, SourceAddressProbe.TryBind);
-        if (failures.Count == 0)
-        {
-            return ValidateOptionsResult.Success;
-        }
-
-        var prefix = string.IsNullOrEmpty(name) ? "TuplePool: " : $"TuplePool '{name}': ";
-        return ValidateOptionsResult.Fail(failures.Select(f => prefix + f));
+        var failures = TuplePoolOptionsValidator.Validate(options, _readKernel, SourceAddressProbe.TryBind);
+        return failures.Count == 0
+            ? ValidateOptionsResult.Success
+            : ValidateOptionsResult.Fail(failures.Select(f => Prefix(name) + f));
     }
+
+    /// <summary>How every start-up failure begins: <c>"TuplePool: "</c>, or <c>"TuplePool 'name': "</c> for a named pool.</summary>
+    internal static string Prefix(string? name)
+        => string.IsNullOrEmpty(name) ? "TuplePool: " : $"TuplePool '{name}': ";
 }

@@ -14,6 +14,7 @@ internal sealed class KernelSettings
     public const string ReservedPortsPath = "/proc/sys/net/ipv4/ip_local_reserved_ports";
     public const string TcpTwReusePath = "/proc/sys/net/ipv4/tcp_tw_reuse";
     public const string TcpTwReuseDelayPath = "/proc/sys/net/ipv4/tcp_tw_reuse_delay";
+    public const string TcpTimestampsPath = "/proc/sys/net/ipv4/tcp_timestamps";
     public const string OsReleasePath = "/proc/sys/kernel/osrelease";
 
     /// <summary>The Linux default ephemeral range, 32768–60999.</summary>
@@ -21,6 +22,9 @@ internal sealed class KernelSettings
 
     /// <summary>The Linux default of <c>net.ipv4.tcp_tw_reuse</c>: loopback only.</summary>
     public const int DefaultTcpTwReuse = 2;
+
+    /// <summary>The Linux default of <c>net.ipv4.tcp_timestamps</c>: on, with a random offset per connection.</summary>
+    public const int DefaultTcpTimestamps = 1;
 
     /// <summary>
     /// The Linux default of <c>net.ipv4.tcp_tw_reuse_delay</c>; before 6.13 the same delay was
@@ -48,6 +52,12 @@ internal sealed class KernelSettings
 
     /// <summary><c>net.ipv4.tcp_tw_reuse</c>: 0 off, 1 on, 2 loopback only (default 2).</summary>
     public required int TcpTwReuse { get; init; }
+
+    /// <summary>
+    /// <c>net.ipv4.tcp_timestamps</c>: 0 off, 1 on (the default), 2 on without a random offset.
+    /// <c>tcp_tw_reuse</c> only takes over a TIME_WAIT tuple whose connection carried timestamps.
+    /// </summary>
+    public int TcpTimestamps { get; init; } = DefaultTcpTimestamps;
 
     /// <summary><c>net.ipv4.tcp_tw_reuse_delay</c> (Linux ≥ 6.13), else 1 s.</summary>
     public required TimeSpan TcpTwReuseDelay { get; init; }
@@ -94,6 +104,7 @@ internal sealed class KernelSettings
 
         var reserved = ReadReservedPorts(fileSystem, fallbacks);
         var twReuse = ReadTcpTwReuse(fileSystem, fallbacks);
+        var timestamps = ReadTcpTimestamps(fileSystem, fallbacks);
         var version = ReadKernelVersion(fileSystem, isLinux, osVersion, fallbacks);
         var twReuseDelay = ReadTcpTwReuseDelay(fileSystem, version, fallbacks);
 
@@ -103,6 +114,7 @@ internal sealed class KernelSettings
             PortRangeIsFallback = portRangeFallback is not null,
             ReservedPorts = reserved,
             TcpTwReuse = twReuse,
+            TcpTimestamps = timestamps,
             TcpTwReuseDelay = twReuseDelay,
             KernelVersion = version,
             IsLinux = isLinux,
@@ -125,15 +137,10 @@ internal sealed class KernelSettings
         }
 
         // Two numbers separated by whitespace (a tab from the kernel).
-        var span = text.AsSpan().Trim();
-        var gap = span.IndexOfAny(' ', '\t');
-        if (gap > 0
-            && TryParsePort(span[..gap], out var first)
-            && TryParsePort(span[(gap + 1)..].Trim(), out var last)
-            && first <= last)
+        if (PortRange.TryParse(text, PortRange.Syntax.Whitespace, out var range) && range.IsValid)
         {
             fallback = null;
-            return new PortRange(first, last);
+            return range;
         }
 
         fallback = Unparsable(PortRangePath, text, "two port numbers 1-65535, first <= last", DefaultPortRange.ToString());
@@ -187,12 +194,20 @@ internal sealed class KernelSettings
     /// (after <see cref="TcpTwReuseDelay"/>): <c>tcp_tw_reuse</c> 1 always, 2 only when the source
     /// or destination is a loopback address (IPv4-mapped loopback included), 0 never. A source of
     /// <see cref="IPAddress.Any"/>/<see cref="IPAddress.IPv6Any"/> ("the kernel chooses") counts as
-    /// not loopback.
+    /// not loopback. Never with <c>tcp_timestamps</c> 0: the kernel takes a TIME_WAIT socket over
+    /// only when its connection carried timestamps (<c>tcp_twsk_unique</c> checks the last one
+    /// seen), so a TIME_WAIT tuple then lasts the full 60 s. That also needs the peer to answer with
+    /// timestamps, which every common TCP stack does (and loopback always); it cannot be read here.
     /// </summary>
     public bool IsTimeWaitReusable(IPAddress source, IPAddress destination)
     {
         ArgumentNullException.ThrowIfNull(source);
         ArgumentNullException.ThrowIfNull(destination);
+        if (TcpTimestamps == 0)
+        {
+            return false;
+        }
+
         return TcpTwReuse switch
         {
             1 => true,
@@ -246,27 +261,7 @@ internal sealed class KernelSettings
     }
 
     private static bool TryParseReservedItem(ReadOnlySpan<char> item, out PortRange range)
-    {
-        range = default;
-        var dash = item.IndexOf('-');
-        int first, last;
-        if (dash < 0)
-        {
-            if (!TryParsePort(item, out first))
-            {
-                return false;
-            }
-
-            last = first;
-        }
-        else if (!TryParsePort(item[..dash].Trim(), out first) || !TryParsePort(item[(dash + 1)..].Trim(), out last) || first > last)
-        {
-            return false;
-        }
-
-        range = new PortRange(first, last);
-        return true;
-    }
+        => PortRange.TryParse(item, PortRange.Syntax.Dash | PortRange.Syntax.SinglePort, out range) && range.IsValid;
 
     private static int ReadTcpTwReuse(IProcFileSystem fileSystem, List<string> fallbacks)
     {
@@ -284,6 +279,24 @@ internal sealed class KernelSettings
 
         fallbacks.Add(Unparsable(TcpTwReusePath, text, "0, 1 or 2", "2 (loopback only)"));
         return DefaultTcpTwReuse;
+    }
+
+    private static int ReadTcpTimestamps(IProcFileSystem fileSystem, List<string> fallbacks)
+    {
+        var text = fileSystem.TryReadAllText(TcpTimestampsPath);
+        if (text is null)
+        {
+            fallbacks.Add(Missing(TcpTimestampsPath, "1 (on)"));
+            return DefaultTcpTimestamps;
+        }
+
+        if (int.TryParse(text.AsSpan().Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var mode) && mode is >= 0 and <= 2)
+        {
+            return mode;
+        }
+
+        fallbacks.Add(Unparsable(TcpTimestampsPath, text, "0, 1 or 2", "1 (on)"));
+        return DefaultTcpTimestamps;
     }
 
     private static TimeSpan ReadTcpTwReuseDelay(IProcFileSystem fileSystem, Version? version, List<string> fallbacks)
@@ -367,9 +380,6 @@ internal sealed class KernelSettings
         version = count == 2 ? new Version(parts[0], parts[1]) : new Version(parts[0], parts[1], parts[2]);
         return true;
     }
-
-    private static bool TryParsePort(ReadOnlySpan<char> text, out int port)
-        => int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out port) && port is >= 1 and <= 65535;
 
     private static string Missing(string path, string used)
         => $"{path}: missing or not readable; using {used}.";

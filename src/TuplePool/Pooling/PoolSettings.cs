@@ -1,5 +1,5 @@
 using System.Runtime.CompilerServices;
-using TuplePool.Budget;
+using TuplePool.Internal;
 
 namespace TuplePool.Pooling;
 
@@ -16,13 +16,13 @@ internal sealed class PoolSettings
         ValidateOnAcquire = options.ValidateOnAcquire;
         CloseMode = options.CloseMode;
         AcquireTimeout = options.AcquireTimeout;
-        IdleTimeoutTicks = options.IdleTimeout == Timeout.InfiniteTimeSpan ? long.MaxValue : TupleLedger.ToTimestampTicks(options.IdleTimeout, timeProvider);
-        LifetimeTicks = options.ConnectionLifetime == Timeout.InfiniteTimeSpan ? long.MaxValue : TupleLedger.ToTimestampTicks(options.ConnectionLifetime, timeProvider);
+        IdleTimeoutTicks = options.IdleTimeout == Timeout.InfiniteTimeSpan ? long.MaxValue : Timestamps.ToTicks(options.IdleTimeout, timeProvider);
+        LifetimeTicks = options.ConnectionLifetime == Timeout.InfiniteTimeSpan ? long.MaxValue : Timestamps.ToTicks(options.ConnectionLifetime, timeProvider);
         TracksIdleTime = IdleTimeoutTicks != long.MaxValue || LifetimeTicks != long.MaxValue;
         ReaperPeriod = ComputeReaperPeriod(options);
         ClockResolution = TracksIdleTime && ReaperPeriod > TimeSpan.FromSeconds(1) ? TimeSpan.FromSeconds(1) : ReaperPeriod;
         SweepEveryTicks = Math.Max(1, (int)(ReaperPeriod.Ticks / ClockResolution.Ticks));
-        ClockResolutionTicks = TupleLedger.ToTimestampTicks(ClockResolution, timeProvider);
+        ClockResolutionTicks = Timestamps.ToTicks(ClockResolution, timeProvider);
         RefreshClock();
     }
 

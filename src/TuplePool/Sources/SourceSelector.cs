@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using TuplePool.Budget;
+using TuplePool.Internal;
 
 namespace TuplePool.Sources;
 
@@ -27,7 +28,7 @@ internal sealed class SourceSelector
         _budget = budget;
         _timeProvider = timeProvider;
         _mode = mode;
-        _quarantineTicks = TupleLedger.ToTimestampTicks(quarantine, timeProvider);
+        _quarantineTicks = Timestamps.ToTicks(quarantine, timeProvider);
         if (configured.Count == 0)
         {
             _ipv4 = [new SourceAddress(IPAddress.Any, isImplicit: true)];

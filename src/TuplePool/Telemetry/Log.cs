@@ -24,7 +24,7 @@ internal static partial class Log
     [LoggerMessage(6, LogLevel.Information, "The kernel refused a port for {Source} -> {Destination} (EADDRNOTAVAIL): it counts {KernelCount} sockets on the tuple, the pool {PoolCount}. The tuple is treated as full for {Hold}; trying another source.")]
     public static partial void KernelCorrection(ILogger logger, IPAddress source, IPEndPoint destination, int kernelCount, int poolCount, TimeSpan hold);
 
-    [LoggerMessage(7, LogLevel.Debug, "TuplePool started: port range {Range} ({Capacity} ports per tuple), sources [{Sources}], tcp_tw_reuse {TwReuse}, kernel {Kernel}, IP_LOCAL_PORT_RANGE per socket {SocketRange}.")]
+    [LoggerMessage(7, LogLevel.Information, "TuplePool started: port range {Range} ({Capacity} ports per tuple), sources [{Sources}], tcp_tw_reuse {TwReuse}, kernel {Kernel}, IP_LOCAL_PORT_RANGE per socket {SocketRange}.")]
     public static partial void PoolStarted(ILogger logger, PortRange range, int capacity, string sources, int twReuse, string kernel, string socketRange);
 
     [LoggerMessage(8, LogLevel.Warning, "DNS lookup of {Host} failed ({Error}); using the {Count} addresses from the previous lookup.")]

@@ -1,6 +1,8 @@
 using System.Net;
 using Microsoft.Extensions.Time.Testing;
 using TuplePool.Budget;
+using TuplePool.Platform;
+using TuplePool.Tests.Platform;
 using TuplePool.Tests.Support;
 
 namespace TuplePool.Tests.Budget;
@@ -58,6 +60,24 @@ public sealed class TupleBudgetTests
         var tuple = new ConnectionTuple(IPAddress.Parse(source), loopbackDestination ? LoopbackRemote : Remote);
 
         Assert.Equal(TimeSpan.FromSeconds(expectedSeconds), sut.TimeWaitChargeFor(tuple));
+        Assert.Equal(TimeSpan.FromSeconds(expectedSeconds), sut.GetLedger(tuple).TimeWaitCharge);
+    }
+
+    [Theory]
+    [InlineData("1", "0", "10.0.0.2", false, 60)]
+    [InlineData("2", "0", "127.0.0.2", true, 60)]
+    [InlineData("2", "1", "127.0.0.2", true, 1)]
+    [InlineData("1", "2", "10.0.0.2", false, 1)]
+    public void TimeWaitChargeFor_KernelFromProc_ReuseChargeOnlyWithTimestamps(string twReuse, string timestamps, string source, bool loopbackDestination, int expectedSeconds)
+    {
+        // Without TCP timestamps the kernel cannot take a TIME_WAIT tuple over, whatever
+        // tcp_tw_reuse says: the port stays charged for the whole TimeWaitDuration.
+        var proc = FakeProcFileSystem.WithDefaults();
+        proc[KernelSettings.TcpTwReusePath] = twReuse + "\n";
+        proc[KernelSettings.TcpTimestampsPath] = timestamps + "\n";
+        var sut = new TupleBudget(KernelSettings.Read(proc, isLinux: true, osVersion: null), new TuplePoolOptions(), new FakeTimeProvider());
+        var tuple = new ConnectionTuple(IPAddress.Parse(source), loopbackDestination ? LoopbackRemote : Remote);
+
         Assert.Equal(TimeSpan.FromSeconds(expectedSeconds), sut.GetLedger(tuple).TimeWaitCharge);
     }
 

@@ -12,22 +12,26 @@ using Microsoft.Extensions.Logging.Testing;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 using TuplePool.Hosting;
+using TuplePool.Platform;
 using TuplePool.Tests.Http;
+using MsOptions = Microsoft.Extensions.Options.Options;
 
 namespace TuplePool.Tests.Hosting;
 
 public sealed class TuplePoolServiceCollectionExtensionsTests
 {
-    private static readonly PortFacts Kernel618 = new(new PortRange(32768, 60999), [], HonorsLocalPortRange: true, new Version(6, 18));
+    private static readonly KernelSettings Kernel618 = TestKernel.Create(twReuse: 2);
 
     private static IConfiguration Json(string json)
         => new ConfigurationBuilder().AddJsonStream(new MemoryStream(Encoding.UTF8.GetBytes(json))).Build();
 
     /// <summary>Validation against fixed kernel facts, so these tests do not depend on /proc.</summary>
-    private static IServiceCollection WithKernel(IServiceCollection services, PortFacts? facts)
+    private static IServiceCollection WithKernel(IServiceCollection services, KernelSettings? kernel)
     {
-        services.RemoveAll<IValidateOptions<TuplePoolOptions>>();
-        services.AddSingleton<IValidateOptions<TuplePoolOptions>>(new ValidateTuplePoolOptions(() => facts));
+        // Replaces only the rules' validator; the configuration sections' validators stay.
+        var rules = services.Single(d => d.ServiceType == typeof(IValidateOptions<TuplePoolOptions>) && d.ImplementationType == typeof(ValidateTuplePoolOptions));
+        services.Remove(rules);
+        services.AddSingleton<IValidateOptions<TuplePoolOptions>>(new ValidateTuplePoolOptions(() => kernel));
         return services;
     }
 
@@ -140,7 +144,7 @@ public sealed class TuplePoolServiceCollectionExtensionsTests
         var backend = provider.GetRequiredKeyedService<ISocketPool>("backend");
         var search = provider.GetRequiredKeyedService<ISocketPool>("search");
 
-        Assert.Equal([IPAddress.Parse("127.0.0.2")], monitor.Get(Options.DefaultName).SourceAddresses);
+        Assert.Equal([IPAddress.Parse("127.0.0.2")], monitor.Get(MsOptions.DefaultName).SourceAddresses);
         Assert.Equal([IPAddress.Parse("127.0.0.3"), IPAddress.Parse("127.0.0.4")], monitor.Get("backend").SourceAddresses);
         Assert.Equal(2, monitor.Get("backend").MaxConnectAttempts);
         Assert.Equal([IPAddress.Parse("127.0.0.5")], monitor.Get("search").SourceAddresses);
@@ -204,7 +208,7 @@ public sealed class TuplePoolServiceCollectionExtensionsTests
     [InlineData("ConnectTimeout=00:00:00", "ConnectTimeout: 00:00:00 is out of range")]
     [InlineData("ConnectTimeout=Infinite", "ConnectTimeout: Infinite is out of range")]
     [InlineData("TimeWaitDuration=-00:00:01", "TimeWaitDuration: -00:00:01 must not be negative")]
-    [InlineData("SourceQuarantine=-00:00:01", "SourceQuarantine: -00:00:01 must not be negative")]
+    [InlineData("SourceQuarantine=00:00:00", "SourceQuarantine: 00:00:00 must lie between 00:00:00.1000000 and")]
     [InlineData("DnsRefreshInterval=-00:00:01", "DnsRefreshInterval: -00:00:01 must not be negative")]
     [InlineData("MaxIdlePerDestination=0", "MaxIdlePerDestination: 0 must be 1 or more")]
     [InlineData("MaxConnectionsPerDestination=0", "MaxConnectionsPerDestination: 0 must be 1 or more")]
@@ -223,14 +227,92 @@ public sealed class TuplePoolServiceCollectionExtensionsTests
 
         var e = StartFails(provider);
 
-        Assert.Equal(Options.DefaultName, e.OptionsName);
+        Assert.Equal(MsOptions.DefaultName, e.OptionsName);
         Assert.StartsWith("TuplePool: " + expected, Assert.Single(e.Failures), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AddTuplePool_UnreadableValueAndBrokenRule_BothReportedAtStart()
+    {
+        var configuration = Json("""{ "TuplePool": { "MaxConnectAttempts": "many", "IdleTimeout": "00:00:00" } }""");
+        await using var provider = WithKernel(new ServiceCollection().AddTuplePool(configuration), Kernel618).BuildServiceProvider();
+
+        var failures = StartFails(provider).Failures.ToList();
+
+        Assert.Equal(2, failures.Count);
+        Assert.Contains(failures, f => f.StartsWith("TuplePool: MaxConnectAttempts: 'many' is not a whole number", StringComparison.Ordinal));
+        Assert.Contains(failures, f => f.StartsWith("TuplePool: IdleTimeout: 00:00:00 must be positive", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task AddTuplePool_MisspeltKey_StartFailsNamingTheNearestSetting()
+    {
+        var configuration = Json("""{ "TuplePool": { "AcquireTimout": "00:00:05" } }""");
+        await using var provider = WithKernel(new ServiceCollection().AddTuplePool(configuration), Kernel618).BuildServiceProvider();
+
+        var e = StartFails(provider);
+
+        Assert.Equal("TuplePool: TuplePool:AcquireTimout is not a TuplePool setting; did you mean AcquireTimeout?", Assert.Single(e.Failures));
+    }
+
+    [Fact]
+    public async Task AddTuplePool_TypoInNamedPoolsSubsection_ReportedOnceByThatPool()
+    {
+        var configuration = Json("""
+            {
+              "TuplePool": {
+                "MaxConnectAttempts": 4,
+                "replicas": { "SourceAddresses": [ "127.0.0.3" ], "AcquireTimout": "00:00:01" }
+              }
+            }
+            """);
+        await using var provider = WithKernel(new ServiceCollection().AddTuplePool(configuration).AddTuplePool("replicas", configuration), Kernel618).BuildServiceProvider();
+
+        var e = StartFails(provider);
+
+        Assert.Equal("replicas", e.OptionsName);
+        Assert.Equal("TuplePool 'replicas': TuplePool:replicas:AcquireTimout is not a TuplePool setting; did you mean AcquireTimeout?", Assert.Single(e.Failures));
+    }
+
+    [Fact]
+    public async Task AddTuplePool_NamedPoolsSection_InheritsNothingFromTheDefaultSection()
+    {
+        // What the README says: a named pool's section stands alone; settings it leaves out take
+        // their defaults, not the default pool's values (which would share its port slice).
+        var configuration = Json("""
+            {
+              "TuplePool": {
+                "LocalPortRange": "45000-45099",
+                "AcquireTimeout": "00:00:05",
+                "replicas": { "SourceAddresses": [ "127.0.0.3" ] }
+              }
+            }
+            """);
+        await using var provider = WithKernel(new ServiceCollection().AddTuplePool(configuration).AddTuplePool("replicas", configuration), Kernel618).BuildServiceProvider();
+
+        provider.GetRequiredService<IStartupValidator>().Validate();
+        var monitor = provider.GetRequiredService<IOptionsMonitor<TuplePoolOptions>>();
+        var replicas = monitor.Get("replicas");
+
+        Assert.Equal(TimeSpan.FromSeconds(5), monitor.Get(MsOptions.DefaultName).AcquireTimeout);
+        Assert.Equal([IPAddress.Parse("127.0.0.3")], replicas.SourceAddresses);
+        Assert.Equal(TuplePoolDefaults.AcquireTimeout, replicas.AcquireTimeout);
+        Assert.Null(replicas.LocalPortRange);
     }
 
     [Fact]
     public async Task AddTuplePool_RangeWiderThanSystemOnOldKernel_StartFailsNamingKernel()
     {
-        var kernel515 = new PortFacts(new PortRange(32768, 60999), [], HonorsLocalPortRange: false, new Version(5, 15));
+        var kernel515 = new KernelSettings
+        {
+            PortRange = new PortRange(32768, 60999),
+            ReservedPorts = [],
+            TcpTwReuse = 2,
+            TcpTwReuseDelay = TimeSpan.FromSeconds(1),
+            KernelVersion = new Version(5, 15),
+            IsLinux = true,
+            Fallbacks = [],
+        };
         await using var provider = WithKernel(new ServiceCollection().AddTuplePool(o => o.LocalPortRange = new PortRange(1024, 65535)), kernel515).BuildServiceProvider();
 
         var failure = Assert.Single(StartFails(provider).Failures);

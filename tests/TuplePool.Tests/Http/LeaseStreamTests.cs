@@ -1,6 +1,6 @@
 using TuplePool.Tests.Support;
 using Microsoft.Extensions.Time.Testing;
-using TuplePool.Http;
+using TuplePool.SocketsHttp;
 
 namespace TuplePool.Tests.Http;
 

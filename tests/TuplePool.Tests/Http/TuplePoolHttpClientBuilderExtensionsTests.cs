@@ -46,6 +46,39 @@ public sealed class TuplePoolHttpClientBuilderExtensionsTests
     }
 
     [Fact]
+    public async Task UseTuplePool_PrimaryHandlerReplacedAfterwards_FirstCreateClientSaysItWouldBypassThePool()
+    {
+        var services = new ServiceCollection().AddTuplePool();
+        services.AddHttpClient("backend")
+            .UseTuplePool()
+            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { MaxConnectionsPerServer = 8 });
+        await using var provider = services.BuildServiceProvider();
+
+        var error = Assert.Throws<InvalidOperationException>(() => provider.GetRequiredService<IHttpClientFactory>().CreateClient("backend"));
+
+        Assert.Contains("'backend'", error.Message, StringComparison.Ordinal);
+        Assert.Contains("bypass TuplePool", error.Message, StringComparison.Ordinal);
+        Assert.Contains("UseSocketsHttpHandler", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task UseTuplePool_HandlerSetUpBeforehand_IsKeptAndPooled()
+    {
+        var services = new ServiceCollection().AddTuplePool();
+        services.AddHttpClient("backend")
+            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { MaxConnectionsPerServer = 8 })
+            .UseTuplePool();
+        services.AddHttpClient("plain").ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler());
+        await using var provider = services.BuildServiceProvider();
+
+        var handler = PrimaryHandler(provider, "backend");
+
+        Assert.Equal(8, handler.MaxConnectionsPerServer);
+        Assert.NotNull(handler.ConnectCallback);
+        Assert.Null(PrimaryHandler(provider, "plain").ConnectCallback); // clients without UseTuplePool are left alone
+    }
+
+    [Fact]
     public async Task UseTuplePool_TwoClients_ConnectThroughTheOnePoolFromDI()
     {
         var pool = new FakeSocketPool();

@@ -37,6 +37,7 @@ internal sealed class FakeProcFileSystem : IProcFileSystem
         [KernelSettings.ReservedPortsPath] = "\n",
         [KernelSettings.TcpTwReusePath] = "2\n",
         [KernelSettings.TcpTwReuseDelayPath] = "1000\n",
+        [KernelSettings.TcpTimestampsPath] = "1\n",
         [KernelSettings.OsReleasePath] = "6.18.44-fc-v657\n",
     };
 }

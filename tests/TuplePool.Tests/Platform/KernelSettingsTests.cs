@@ -111,6 +111,7 @@ public class KernelSettingsTests
         Assert.Equal(new PortRange(32768, 60999), sut.PortRange);
         Assert.Empty(sut.ReservedPorts);
         Assert.Equal(2, sut.TcpTwReuse);
+        Assert.Equal(1, sut.TcpTimestamps);
         Assert.Equal(TimeSpan.FromSeconds(1), sut.TcpTwReuseDelay);
         Assert.Equal(LinuxOsVersion, sut.KernelVersion);
         Assert.Collection(
@@ -118,6 +119,7 @@ public class KernelSettingsTests
             line => Assert.Equal("/proc/sys/net/ipv4/ip_local_port_range: missing or not readable; using 32768-60999.", line),
             line => Assert.Equal("/proc/sys/net/ipv4/ip_local_reserved_ports: missing or not readable; using no reserved ports.", line),
             line => Assert.Equal("/proc/sys/net/ipv4/tcp_tw_reuse: missing or not readable; using 2 (loopback only).", line),
+            line => Assert.Equal("/proc/sys/net/ipv4/tcp_timestamps: missing or not readable; using 1 (on).", line),
             line => Assert.Equal("/proc/sys/kernel/osrelease: missing or not readable; using 6.1.2 from Environment.OSVersion.", line));
     }
 
@@ -134,6 +136,8 @@ public class KernelSettingsTests
     [InlineData(KernelSettings.ReservedPortsPath, "70000", "'70000' is not a comma list")]
     [InlineData(KernelSettings.TcpTwReusePath, "3", "'3' is not 0, 1 or 2")]
     [InlineData(KernelSettings.TcpTwReusePath, "yes", "'yes' is not 0, 1 or 2")]
+    [InlineData(KernelSettings.TcpTimestampsPath, "3", "'3' is not 0, 1 or 2")]
+    [InlineData(KernelSettings.TcpTimestampsPath, "on", "'on' is not 0, 1 or 2")]
     [InlineData(KernelSettings.TcpTwReuseDelayPath, "0", "'0' is not a positive number of milliseconds")]
     [InlineData(KernelSettings.TcpTwReuseDelayPath, "1.5", "'1.5' is not a positive number of milliseconds")]
     [InlineData(KernelSettings.OsReleasePath, "unknown", "'unknown' is not a release like")]
@@ -153,6 +157,7 @@ public class KernelSettingsTests
         Assert.Equal(KernelSettings.DefaultPortRange, sut.PortRange);
         Assert.Empty(sut.ReservedPorts);
         Assert.Equal(2, sut.TcpTwReuse);
+        Assert.Equal(1, sut.TcpTimestamps);
         Assert.Equal(TimeSpan.FromSeconds(1), sut.TcpTwReuseDelay);
         Assert.Equal(path == KernelSettings.OsReleasePath ? LinuxOsVersion : new Version(6, 18, 44), sut.KernelVersion);
     }
@@ -247,7 +252,7 @@ public class KernelSettingsTests
         CreateSut(fileSystem);
 
         Assert.Equal(
-            [KernelSettings.PortRangePath, KernelSettings.ReservedPortsPath, KernelSettings.TcpTwReusePath, KernelSettings.OsReleasePath, KernelSettings.TcpTwReuseDelayPath],
+            [KernelSettings.PortRangePath, KernelSettings.ReservedPortsPath, KernelSettings.TcpTwReusePath, KernelSettings.TcpTimestampsPath, KernelSettings.OsReleasePath, KernelSettings.TcpTwReuseDelayPath],
             fileSystem.Reads);
     }
 
@@ -330,6 +335,37 @@ public class KernelSettingsTests
         Assert.Equal(expected, sut.IsTimeWaitReusable(IPAddress.Parse(source), IPAddress.Parse(destination)));
     }
 
+    [Theory]
+    [InlineData("0\n", 0)]
+    [InlineData("1\n", 1)]
+    [InlineData("2\n", 2)]
+    public void Read_TcpTimestamps_ReadsTheMode(string text, int expected)
+    {
+        var fileSystem = FakeProcFileSystem.WithDefaults();
+        fileSystem[KernelSettings.TcpTimestampsPath] = text;
+
+        var sut = CreateSut(fileSystem);
+
+        Assert.Equal(expected, sut.TcpTimestamps);
+        Assert.Empty(sut.Fallbacks);
+    }
+
+    [Theory]
+    [InlineData(1, "10.0.0.1", "10.0.0.2")]
+    [InlineData(2, "127.0.0.1", "127.0.0.1")]
+    [InlineData(2, "::1", "::1")]
+    public void IsTimeWaitReusable_TimestampsOff_NeverWhateverTcpTwReuseSays(int mode, string source, string destination)
+    {
+        // tcp_twsk_unique takes a TIME_WAIT socket over only when its connection carried timestamps.
+        var fileSystem = FakeProcFileSystem.WithDefaults();
+        fileSystem[KernelSettings.TcpTwReusePath] = $"{mode}\n";
+        fileSystem[KernelSettings.TcpTimestampsPath] = "0\n";
+
+        var sut = CreateSut(fileSystem);
+
+        Assert.False(sut.IsTimeWaitReusable(IPAddress.Parse(source), IPAddress.Parse(destination)));
+    }
+
     [Fact]
     public void ReadPortRange_GoodFile_RangeAndNoFallback()
     {
@@ -361,6 +397,7 @@ public class KernelSettingsTests
         var rangeParts = File.ReadAllText(KernelSettings.PortRangePath).Split((char[])['\t', ' ', '\n'], StringSplitOptions.RemoveEmptyEntries);
         Assert.Equal(new PortRange(int.Parse(rangeParts[0]), int.Parse(rangeParts[1])), sut.PortRange);
         Assert.Equal(int.Parse(File.ReadAllText(KernelSettings.TcpTwReusePath)), sut.TcpTwReuse);
+        Assert.Equal(int.Parse(File.ReadAllText(KernelSettings.TcpTimestampsPath)), sut.TcpTimestamps);
         Assert.True(sut.IsLinux);
         Assert.NotNull(sut.KernelVersion);
         Assert.True(sut.KernelVersion.Major >= 3, $"kernel {sut.KernelVersion}");

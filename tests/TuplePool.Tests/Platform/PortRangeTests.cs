@@ -74,6 +74,31 @@ public class PortRangeTests
         Assert.Equal(range, PortRange.Parse(range.ToString()));
     }
 
+    [Theory]
+    [InlineData("40000-44999", (int)(PortRange.Syntax.Dash), 40000, 44999)]
+    [InlineData("50000-40000", (int)(PortRange.Syntax.Dash), 50000, 40000)]
+    [InlineData("0-70000", (int)(PortRange.Syntax.Dash), 0, 70000)]
+    [InlineData("8080", (int)(PortRange.Syntax.Dash | PortRange.Syntax.SinglePort), 8080, 8080)]
+    [InlineData("32768\t60999\n", (int)(PortRange.Syntax.Whitespace), 32768, 60999)]
+    [InlineData("  1024   65535 ", (int)(PortRange.Syntax.Whitespace), 1024, 65535)]
+    [InlineData(" 3000 - 3001 ", (int)(PortRange.Syntax.Dash | PortRange.Syntax.Whitespace), 3000, 3001)]
+    public void TryParse_Syntax_ReadsAsWrittenWithoutJudgingTheRange(string text, int syntax, int first, int last)
+    {
+        Assert.True(PortRange.TryParse(text, (PortRange.Syntax)syntax, out var range));
+        Assert.Equal(new PortRange(first, last), range);
+    }
+
+    [Theory]
+    [InlineData("8080", (int)(PortRange.Syntax.Dash))]
+    [InlineData("32768", (int)(PortRange.Syntax.Whitespace))]
+    [InlineData("32768 60999", (int)(PortRange.Syntax.Dash | PortRange.Syntax.SinglePort))]
+    [InlineData("40000-44999", (int)(PortRange.Syntax.Whitespace))]
+    [InlineData("-5", (int)(PortRange.Syntax.Dash | PortRange.Syntax.SinglePort))]
+    [InlineData("", (int)(PortRange.Syntax.Dash | PortRange.Syntax.SinglePort))]
+    [InlineData("99999999999-1", (int)(PortRange.Syntax.Dash))]
+    public void TryParse_FormTheSyntaxDoesNotAllow_False(string text, int syntax)
+        => Assert.False(PortRange.TryParse(text, (PortRange.Syntax)syntax, out _));
+
     [Fact]
     public void ReadSystem_ThisMachine_EqualsProcFile()
     {

@@ -77,4 +77,18 @@ public sealed class LogTests : IDisposable
             lease.Dispose();
         }
     }
+
+    [Fact]
+    public async Task PoolStarted_IsLoggedAtInformation_SeenAtTheDefaultLevel()
+    {
+        using var factory = LoggerFactory.Create(b => b.AddProvider(_logs).SetMinimumLevel(LogLevel.Information));
+        var range = PortSlices.Next(10);
+
+        await using var pool = new SocketPool(new TuplePoolOptions { SourceAddresses = TestSources.Take(1), LocalPortRange = range }, null, factory);
+
+        var record = Assert.Single(Events(7));
+        Assert.Equal(LogLevel.Information, record.Level);
+        Assert.Contains($"port range {range} (10 ports per tuple)", record.Message, StringComparison.Ordinal);
+        Assert.Contains("127.0.0.2", record.Message, StringComparison.Ordinal);
+    }
 }

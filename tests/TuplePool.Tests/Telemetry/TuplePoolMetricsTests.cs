@@ -39,10 +39,44 @@ public sealed class TuplePoolMetricsTests : IDisposable
         Assert.Equal(1, measured.Single(m => (string?)m.Tags["tuplepool.connection.state"] == "idle").Value);
         Assert.All(measured, m =>
         {
+            Assert.Equal("default", m.Tags["tuplepool.pool.name"]);
             Assert.Equal("127.0.0.2", m.Tags["network.local.address"]);
+            Assert.Equal("127.0.0.1", m.Tags["network.peer.address"]);
             Assert.Equal("127.0.0.1", m.Tags["server.address"]);
+            Assert.Equal(server.EndPoint.Port, Assert.IsType<int>(m.Tags["server.port"]));
         });
         a.Dispose();
+    }
+
+    [Theory]
+    [InlineData("tuplepool.connection.count", "{connection}")]
+    [InlineData("tuplepool.tuple.time_wait", "{port}")]
+    [InlineData("tuplepool.tuple.remaining", "{port}")]
+    [InlineData("tuplepool.acquire.pending", "{request}")]
+    [InlineData("tuplepool.acquire.duration", "s")]
+    [InlineData("tuplepool.acquire.wait_duration", "s")]
+    [InlineData("tuplepool.connection.use_time", "s")]
+    [InlineData("tuplepool.connect.duration", "s")]
+    [InlineData("tuplepool.connect.errors", "{error}")]
+    [InlineData("tuplepool.budget.exhausted", "{acquire}")]
+    public async Task Instrument_HasItsDocumentedUnit(string name, string unit)
+    {
+        await using var pool = CreateSut(1, 1);
+        var units = new Dictionary<string, string?>();
+        using var listener = new MeterListener
+        {
+            InstrumentPublished = (instrument, _) =>
+            {
+                if (ReferenceEquals(instrument.Meter.Scope, MeterFactory))
+                {
+                    units[instrument.Name] = instrument.Unit;
+                }
+            },
+        };
+        listener.Start();
+
+        Assert.Equal(10, units.Count);
+        Assert.Equal(unit, units[name]);
     }
 
     [Fact]
@@ -61,6 +95,13 @@ public sealed class TuplePoolMetricsTests : IDisposable
 
         Assert.Equal(1, timeWait.LastMeasurement!.Value);
         Assert.Equal(9, remaining.LastMeasurement!.Value);
+        Assert.All([timeWait.LastMeasurement, remaining.LastMeasurement], m =>
+        {
+            Assert.Equal("default", m.Tags["tuplepool.pool.name"]);
+            Assert.Equal("127.0.0.2", m.Tags["network.local.address"]);
+            Assert.Equal("127.0.0.1", m.Tags["network.peer.address"]);
+            Assert.Equal(server.EndPoint.Port, Assert.IsType<int>(m.Tags["server.port"]));
+        });
     }
 
     [Fact]
@@ -79,12 +120,22 @@ public sealed class TuplePoolMetricsTests : IDisposable
         await Assert.ThrowsAsync<TupleBudgetExhaustedException>(() => pool.AcquireAsync(server.EndPoint).AsTask());
 
         Assert.Equal(2, connect.GetMeasurementSnapshot().Count);
+        Assert.All(connect.GetMeasurementSnapshot(), m =>
+        {
+            Assert.Equal("default", m.Tags["tuplepool.pool.name"]);
+            Assert.Equal("127.0.0.2", m.Tags["network.local.address"]);
+            Assert.Equal("127.0.0.1", m.Tags["network.peer.address"]);
+            Assert.Equal(server.EndPoint.Port, Assert.IsType<int>(m.Tags["server.port"]));
+        });
+        Assert.All(acquire.GetMeasurementSnapshot(), m => Assert.Equal("default", m.Tags["tuplepool.pool.name"]));
         var acquires = acquire.GetMeasurementSnapshot();
         Assert.Equal(3, acquires.Count);
         Assert.Equal(1, acquires.Count(m => (bool?)m.Tags["tuplepool.connection.reused"] == true));
         Assert.All(acquires, m => Assert.True(m.Value >= 0));
         var exhaustion = Assert.Single(exhausted.GetMeasurementSnapshot());
-        Assert.Equal(server.EndPoint.Port, exhaustion.Tags["server.port"]);
+        Assert.Equal(server.EndPoint.Port, Assert.IsType<int>(exhaustion.Tags["server.port"]));
+        Assert.Equal("127.0.0.1", exhaustion.Tags["server.address"]);
+        Assert.Equal("default", exhaustion.Tags["tuplepool.pool.name"]);
         reused.Dispose();
         second.Dispose();
     }
@@ -100,5 +151,44 @@ public sealed class TuplePoolMetricsTests : IDisposable
 
         var error = Assert.Single(errors.GetMeasurementSnapshot());
         Assert.Equal("connection_refused", error.Tags["error.type"]);
+        Assert.Equal("default", error.Tags["tuplepool.pool.name"]);
+        Assert.Equal("127.0.0.1", error.Tags["network.peer.address"]);
+        Assert.Equal(((IPEndPoint)notListening.LocalEndPoint!).Port, Assert.IsType<int>(error.Tags["server.port"]));
+    }
+
+    [Theory]
+    [InlineData(null, "default")]
+    [InlineData("replicas", "replicas")]
+    public async Task PoolName_FromTheDIKey_OnEveryTupleSeries(string? key, string expected)
+    {
+        await using var server = new LoopbackServer();
+        var services = new ServiceCollection().AddMetrics();
+        void Configure(TuplePoolOptions o)
+        {
+            o.SourceAddresses = TestSources.Take(1);
+            o.LocalPortRange = PortSlices.Next(5);
+        }
+
+        if (key is null)
+        {
+            services.AddTuplePool(Configure);
+        }
+        else
+        {
+            services.AddTuplePool(key, Configure);
+        }
+
+        await using var provider = services.BuildServiceProvider();
+        var pool = key is null ? provider.GetRequiredService<ISocketPool>() : provider.GetRequiredKeyedService<ISocketPool>(key);
+        using var connections = new MetricCollector<long>(provider.GetRequiredService<IMeterFactory>(), "TuplePool", "tuplepool.connection.count");
+        using var connect = new MetricCollector<double>(provider.GetRequiredService<IMeterFactory>(), "TuplePool", "tuplepool.connect.duration");
+        var lease = await pool.AcquireAsync(server.EndPoint);
+
+        connections.RecordObservableInstruments();
+
+        Assert.NotEmpty(connections.GetMeasurementSnapshot());
+        Assert.All(connections.GetMeasurementSnapshot(), m => Assert.Equal(expected, m.Tags["tuplepool.pool.name"]));
+        Assert.Equal(expected, Assert.Single(connect.GetMeasurementSnapshot()).Tags["tuplepool.pool.name"]);
+        lease.Dispose();
     }
 }

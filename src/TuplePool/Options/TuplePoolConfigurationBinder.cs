@@ -1,10 +1,8 @@
 using System.Globalization;
 using System.Net;
-using System.Net.Sockets;
-using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Configuration;
 
-namespace TuplePool.Hosting;
+namespace TuplePool.Options;
 
 /// <summary>
 /// Reads <see cref="TuplePoolOptions"/> from a configuration section the way people write it:
@@ -13,24 +11,28 @@ namespace TuplePool.Hosting;
 /// </summary>
 /// <remarks>
 /// Hand-written instead of <c>ConfigurationBinder.Bind</c> for three reasons: the reflection
-/// binder is not trim-safe, it cannot make an <see cref="IPAddress"/> from a string, and it throws
-/// at the first bad value. Here a value that cannot be read leaves its setting untouched and is
-/// remembered against the options instance, so <see cref="TuplePoolOptionsValidator"/> reports
-/// every bad value at start-up, each with its configuration key. Keys absent from the section
-/// leave their setting as it was (defaults or an earlier configure action).
+/// binder is not trim-safe, it cannot make an <see cref="IPAddress"/> from a string, and
+/// it throws at the first bad value. Here a value that cannot be read leaves its setting untouched
+/// and is returned as an error naming its configuration key, so start-up validation reports every
+/// bad value at once. Keys absent from the section leave their setting as it was (defaults or an
+/// earlier configure action). Binding is a pure function of the section's text, so the errors of a
+/// section are the same whatever options instance it is bound onto.
 /// </remarks>
 internal static class TuplePoolConfigurationBinder
 {
-    // Errors travel from Bind to validation with the options instance itself; an
-    // IOptionsFactory builds a fresh instance each time, so errors never outlive their values.
-    private static readonly ConditionalWeakTable<TuplePoolOptions, List<string>> s_errors = new();
-
-    /// <summary>The binding errors recorded for <paramref name="options"/>, if any.</summary>
-    public static IReadOnlyList<string> GetErrors(TuplePoolOptions options)
-        => s_errors.TryGetValue(options, out var errors) ? errors : [];
-
-    /// <summary>Copies every setting present in <paramref name="section"/> onto <paramref name="options"/>.</summary>
-    public static void Bind(IConfiguration section, TuplePoolOptions options)
+    /// <summary>
+    /// Copies every setting present in <paramref name="section"/> onto <paramref name="options"/>
+    /// and returns one message per value that could not be read and per key that is no setting
+    /// (with the nearest setting's name), empty when everything was read.
+    /// </summary>
+    /// <param name="section">The pool's section.</param>
+    /// <param name="options">Receives the settings present in the section.</param>
+    /// <param name="poolNames">
+    /// Names of the named pools registered (configuration keys compare without case): a child
+    /// section with such a name is that pool's section, not a typo. A child section whose own keys
+    /// are all setting names is taken for a named pool's section too.
+    /// </param>
+    public static IReadOnlyList<string> Bind(IConfiguration section, TuplePoolOptions options, IReadOnlyCollection<string>? poolNames = null)
     {
         ArgumentNullException.ThrowIfNull(section);
         ArgumentNullException.ThrowIfNull(options);
@@ -57,51 +59,116 @@ internal static class TuplePoolConfigurationBinder
         reader.Bool(nameof(TuplePoolOptions.ValidateOnAcquire), static (o, v) => o.ValidateOnAcquire = v);
         reader.Enum<CloseMode>(nameof(TuplePoolOptions.CloseMode), static (o, v) => o.CloseMode = v);
         reader.Enum<SourceSelectionMode>(nameof(TuplePoolOptions.SourceSelection), static (o, v) => o.SourceSelection = v);
-
-        if (reader.Errors is { } errors)
-        {
-            s_errors.GetValue(options, static _ => []).AddRange(errors);
-        }
+        reader.UnknownKeys("TuplePool", child => IsPoolSection(child, reader.Known, poolNames));
+        return reader.Errors ?? (IReadOnlyList<string>)[];
     }
 
     /// <summary>
-    /// Parses an IP address as people write one. IPv4 must be dotted-quad: <see cref="IPAddress.TryParse(string?, out IPAddress?)"/>
-    /// also reads <c>"10"</c> as 0.0.0.10 and <c>"127.1"</c> as 127.0.0.1, which is never what a
-    /// configuration file meant.
+    /// The setting nearest to <paramref name="key"/> by edit distance (ignoring case), or null when
+    /// none is close enough to be what was meant.
     /// </summary>
-    public static bool TryParseAddress(string? text, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out IPAddress? address)
+    internal static string? Nearest(string key, IEnumerable<string> candidates)
     {
-        address = null;
-        if (string.IsNullOrWhiteSpace(text))
+        string? best = null;
+        var bestDistance = int.MaxValue;
+        foreach (var candidate in candidates)
         {
-            return false;
+            var distance = EditDistance(key, candidate);
+            if (distance < bestDistance)
+            {
+                (best, bestDistance) = (candidate, distance);
+            }
         }
 
-        var trimmed = text.AsSpan().Trim();
-        if (!IPAddress.TryParse(trimmed, out var parsed))
+        return bestDistance <= Math.Max(2, key.Length / 3) ? best : null;
+    }
+
+    private static bool IsPoolSection(IConfigurationSection child, IReadOnlySet<string> settings, IReadOnlyCollection<string>? poolNames)
+    {
+        if (poolNames is not null && poolNames.Contains(child.Key, StringComparer.OrdinalIgnoreCase))
         {
-            return false;
+            return true;
         }
 
-        if (parsed.AddressFamily == AddressFamily.InterNetwork && trimmed.Count('.') != 3)
+        var any = false;
+        foreach (var key in child.GetChildren())
         {
-            return false;
+            if (!settings.Contains(key.Key))
+            {
+                return false;
+            }
+
+            any = true;
         }
 
-        address = parsed;
-        return true;
+        return any;
+    }
+
+    /// <summary>Levenshtein distance, ignoring case.</summary>
+    private static int EditDistance(string a, string b)
+    {
+        var previous = new int[b.Length + 1];
+        var current = new int[b.Length + 1];
+        for (var j = 0; j <= b.Length; j++)
+        {
+            previous[j] = j;
+        }
+
+        for (var i = 1; i <= a.Length; i++)
+        {
+            current[0] = i;
+            for (var j = 1; j <= b.Length; j++)
+            {
+                var same = char.ToUpperInvariant(a[i - 1]) == char.ToUpperInvariant(b[j - 1]);
+                current[j] = Math.Min(Math.Min(current[j - 1] + 1, previous[j] + 1), previous[j - 1] + (same ? 0 : 1));
+            }
+
+            (previous, current) = (current, previous);
+        }
+
+        return previous[b.Length];
     }
 
     private sealed class Reader(IConfiguration section, TuplePoolOptions options)
     {
         private readonly string _path = section is IConfigurationSection s ? s.Path : string.Empty;
+        private readonly HashSet<string> _known = new(StringComparer.OrdinalIgnoreCase);
 
         public List<string>? Errors { get; private set; }
+
+        /// <summary>Every key this reader has read (present or not): the settings of its section.</summary>
+        public IReadOnlySet<string> Known => _known;
+
+        /// <summary>
+        /// Reports each key of the section that no read asked for, naming the nearest setting,
+        /// except the children <paramref name="isExcepted"/> accepts.
+        /// </summary>
+        public void UnknownKeys(string what, Func<IConfigurationSection, bool>? isExcepted = null)
+        {
+            foreach (var child in section.GetChildren())
+            {
+                if (_known.Contains(child.Key) || (isExcepted?.Invoke(child) ?? false))
+                {
+                    continue;
+                }
+
+                var message = Nearest(child.Key, _known) is { } nearest
+                    ? $"{child.Path} is not a {what} setting; did you mean {nearest}?"
+                    : $"{child.Path} is not a {what} setting; the settings are {string.Join(", ", _known)}.";
+                (Errors ??= []).Add(message);
+            }
+        }
+
+        private IConfigurationSection Node(string key)
+        {
+            _known.Add(key);
+            return section.GetSection(key);
+        }
 
         public void SourceAddresses()
         {
             const string Key = nameof(TuplePoolOptions.SourceAddresses);
-            var node = section.GetSection(Key);
+            var node = Node(Key);
             var children = node.GetChildren().ToList();
             var addresses = new List<IPAddress>();
             if (children.Count > 0)
@@ -130,7 +197,7 @@ internal static class TuplePoolConfigurationBinder
 
             void Add(string? text, string path)
             {
-                if (TryParseAddress(text, out var address))
+                if (text is not null && AddressParser.TryParse(text, out var address))
                 {
                     addresses.Add(address);
                 }
@@ -144,13 +211,20 @@ internal static class TuplePoolConfigurationBinder
         public void LocalPortRange()
         {
             const string Key = nameof(TuplePoolOptions.LocalPortRange);
-            var node = section.GetSection(Key);
+            var node = Node(Key);
             var text = node.Value;
             if (text is null)
             {
                 // Also accept the object form { "First": 40000, "Last": 44999 }.
-                var first = node[nameof(PortRange.First)];
-                var last = node[nameof(PortRange.Last)];
+                var inner = new Reader(node, options);
+                var first = inner.Node(nameof(PortRange.First)).Value;
+                var last = inner.Node(nameof(PortRange.Last)).Value;
+                inner.UnknownKeys(Key);
+                if (inner.Errors is { } unknown)
+                {
+                    (Errors ??= []).AddRange(unknown);
+                }
+
                 if (first is null && last is null)
                 {
                     return;
@@ -174,19 +248,11 @@ internal static class TuplePoolConfigurationBinder
                 return;
             }
 
-            // Read "First-Last" loosely (not PortRange.TryParse, which rejects First > Last) so
+            // Read as written (not PortRange.TryParse, which rejects First > Last or port 0) so
             // the validator can say what exactly is wrong with a range that parses.
-            var span = text.AsSpan().Trim();
-            var dash = span.Length > 1 ? span[1..].IndexOf('-') + 1 : -1;
-            if (dash > 0
-                && TryParsePort(span[..dash], out var firstPort)
-                && TryParsePort(span[(dash + 1)..], out var lastPort))
+            if (PortRange.TryParse(text, PortRange.Syntax.Dash | PortRange.Syntax.SinglePort, out var range))
             {
-                options.LocalPortRange = new PortRange(firstPort, lastPort);
-            }
-            else if (dash <= 0 && TryParsePort(span, out var single))
-            {
-                options.LocalPortRange = new PortRange(single, single);
+                options.LocalPortRange = range;
             }
             else
             {
@@ -197,7 +263,7 @@ internal static class TuplePoolConfigurationBinder
         public void KeepAlive()
         {
             const string Key = nameof(TuplePoolOptions.KeepAlive);
-            var node = section.GetSection(Key);
+            var node = Node(Key);
             if (!node.GetChildren().Any())
             {
                 if (node.Value is { } text && !string.IsNullOrWhiteSpace(text))
@@ -224,6 +290,7 @@ internal static class TuplePoolConfigurationBinder
             inner.TimeSpanOf(nameof(TcpKeepAlive.Time), v => keepAlive.Time = v);
             inner.TimeSpanOf(nameof(TcpKeepAlive.Interval), v => keepAlive.Interval = v);
             inner.IntOf(nameof(TcpKeepAlive.RetryCount), v => keepAlive.RetryCount = v);
+            inner.UnknownKeys(Key);
             if (inner.Errors is { } errors)
             {
                 (Errors ??= []).AddRange(errors);
@@ -318,7 +385,7 @@ internal static class TuplePoolConfigurationBinder
         private string? Value(string key, out string path)
         {
             path = _path.Length == 0 ? key : ConfigurationPath.Combine(_path, key);
-            var text = section[key];
+            var text = Node(key).Value;
             return string.IsNullOrWhiteSpace(text) ? null : text;
         }
 

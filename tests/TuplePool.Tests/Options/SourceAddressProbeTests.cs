@@ -1,7 +1,7 @@
 using System.Net;
-using TuplePool.Hosting;
+using TuplePool.Options;
 
-namespace TuplePool.Tests.Hosting;
+namespace TuplePool.Tests.Options;
 
 public sealed class SourceAddressProbeTests
 {

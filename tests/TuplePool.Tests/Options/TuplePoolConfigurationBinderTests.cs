@@ -2,9 +2,9 @@ using System.Net;
 using System.Reflection;
 using System.Text;
 using Microsoft.Extensions.Configuration;
-using TuplePool.Hosting;
+using TuplePool.Options;
 
-namespace TuplePool.Tests.Hosting;
+namespace TuplePool.Tests.Options;
 
 public sealed class TuplePoolConfigurationBinderTests
 {
@@ -14,11 +14,11 @@ public sealed class TuplePoolConfigurationBinderTests
     private static IConfiguration Values(params (string Key, string? Value)[] values)
         => new ConfigurationBuilder().AddInMemoryCollection(values.Select(v => new KeyValuePair<string, string?>(v.Key, v.Value))).Build();
 
-    private static (TuplePoolOptions Options, IReadOnlyList<string> Errors) Bind(IConfiguration section, TuplePoolOptions? options = null)
+    private static (TuplePoolOptions Options, IReadOnlyList<string> Errors) Bind(IConfiguration section, TuplePoolOptions? options = null, IReadOnlyCollection<string>? poolNames = null)
     {
         options ??= new TuplePoolOptions();
-        TuplePoolConfigurationBinder.Bind(section, options);
-        return (options, TuplePoolConfigurationBinder.GetErrors(options));
+        var errors = TuplePoolConfigurationBinder.Bind(section, options, poolNames);
+        return (options, errors);
     }
 
     [Fact]
@@ -234,20 +234,72 @@ public sealed class TuplePoolConfigurationBinderTests
     }
 
     [Fact]
-    public void GetErrors_OtherInstance_HasNone()
+    public void Bind_SameSectionOntoAnyInstance_SameErrors()
     {
-        Bind(Values(("MaxConnectAttempts", "many")));
+        // Start-up validation relies on this: it binds the section again onto a scratch instance
+        // to report what the first bind could not read.
+        var section = Values(("MaxConnectAttempts", "many"), ("SourceAddresses:0", "nope"), ("KeepAlive:Time", "soon"));
 
-        Assert.Empty(TuplePoolConfigurationBinder.GetErrors(new TuplePoolOptions()));
+        var (_, onDefaults) = Bind(section);
+        var (_, onConfigured) = Bind(section, new TuplePoolOptions { MaxConnectAttempts = 9, KeepAlive = new TcpKeepAlive(), SourceAddresses = [IPAddress.Loopback] });
+
+        Assert.Equal(3, onDefaults.Count);
+        Assert.Equal(onDefaults, onConfigured);
+    }
+
+    [Theory]
+    [InlineData("AcquireTimout", "00:00:05", "TuplePool:AcquireTimout is not a TuplePool setting; did you mean AcquireTimeout?")]
+    [InlineData("SourceAdresses:0", "127.0.0.2", "TuplePool:SourceAdresses is not a TuplePool setting; did you mean SourceAddresses?")]
+    [InlineData("maxidleperdestinaton", "4", "TuplePool:maxidleperdestinaton is not a TuplePool setting; did you mean MaxIdlePerDestination?")]
+    [InlineData("KeepAlive:Tme", "00:00:30", "TuplePool:KeepAlive:Tme is not a KeepAlive setting; did you mean Time?")]
+    [InlineData("LocalPortRange:Frist", "45000", "TuplePool:LocalPortRange:Frist is not a LocalPortRange setting; did you mean First?")]
+    public void Bind_MisspeltKey_ErrorNamesKeyAndNearestSetting(string key, string value, string expected)
+    {
+        var (_, errors) = Bind(Values(($"TuplePool:{key}", value)).GetSection("TuplePool"));
+
+        Assert.Contains(expected, errors);
     }
 
     [Fact]
-    public void Bind_ErrorsReachTheValidator()
+    public void Bind_KeyFarFromEverySetting_ListsTheSettings()
     {
-        var (o, _) = Bind(Values(("MaxConnectAttempts", "many")));
+        var (_, errors) = Bind(Values(("TuplePool:Colour", "blue")).GetSection("TuplePool"));
 
-        var failure = Assert.Single(TuplePoolOptionsValidator.Validate(o, static () => null, static _ => null));
+        var error = Assert.Single(errors);
+        Assert.StartsWith("TuplePool:Colour is not a TuplePool setting; the settings are SourceAddresses, LocalPortRange, ", error, StringComparison.Ordinal);
+        Assert.Contains("AcquireTimeout", error, StringComparison.Ordinal);
+    }
 
-        Assert.StartsWith("MaxConnectAttempts: 'many' is not a whole number", failure, StringComparison.Ordinal);
+    [Fact]
+    public void Bind_KeyInAnotherCase_IsTheSetting()
+    {
+        // Configuration keys compare without case, as Microsoft.Extensions.Configuration does.
+        var (o, errors) = Bind(Values(("TuplePool:acquiretimeout", "00:00:05")).GetSection("TuplePool"));
+
+        Assert.Empty(errors);
+        Assert.Equal(TimeSpan.FromSeconds(5), o.AcquireTimeout);
+    }
+
+    [Fact]
+    public void Bind_ChildSectionOfSettingsOnly_TakenForANamedPoolAndLeftAlone()
+    {
+        var (o, errors) = Bind(Json("""{ "TuplePool": { "MaxConnectAttempts": 4, "replicas": { "MaxConnectAttempts": 2, "AcquireTimeout": "00:00:01" } } }""").GetSection("TuplePool"));
+
+        Assert.Empty(errors);
+        Assert.Equal(4, o.MaxConnectAttempts);
+        Assert.Equal(TuplePoolDefaults.AcquireTimeout, o.AcquireTimeout);
+    }
+
+    [Fact]
+    public void Bind_ChildSectionNamedAfterARegisteredPool_LeftToThatPool()
+    {
+        // A typo inside the named pool's own section is that pool's to report, not the default's.
+        var section = Json("""{ "TuplePool": { "replicas": { "AcquireTimout": "00:00:01" } } }""").GetSection("TuplePool");
+
+        var (_, registered) = Bind(section, poolNames: ["Replicas"]);
+        var (_, unregistered) = Bind(section);
+
+        Assert.Empty(registered);
+        Assert.StartsWith("TuplePool:replicas is not a TuplePool setting; the settings are ", Assert.Single(unregistered), StringComparison.Ordinal);
     }
 }

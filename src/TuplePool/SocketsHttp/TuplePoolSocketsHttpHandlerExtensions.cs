@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http;
-using TuplePool.Http;
+using TuplePool.Options;
+using TuplePool.SocketsHttp;
 
 namespace TuplePool;
 
@@ -43,7 +44,7 @@ public static class TuplePoolSocketsHttpHandlerExtensions
     private static async ValueTask<Stream> ConnectAsync(ISocketPool pool, DnsEndPoint endPoint, CancellationToken cancellationToken)
     {
         // A literal address needs no name resolution: hand the pool an IPEndPoint directly.
-        EndPoint destination = TryParseLiteral(endPoint.Host, out var address)
+        EndPoint destination = AddressParser.TryParse(endPoint.Host, out var address)
             ? new IPEndPoint(address, endPoint.Port)
             : endPoint;
         var lease = await pool.AcquireAsync(destination, cancellationToken).ConfigureAwait(false);
@@ -57,32 +58,5 @@ public static class TuplePoolSocketsHttpHandlerExtensions
             lease.Dispose();
             throw;
         }
-    }
-
-    private static bool TryParseLiteral(string host, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out IPAddress? address)
-    {
-        address = null;
-        var span = host.AsSpan();
-        if (span.Length > 2 && span[0] == '[' && span[^1] == ']')
-        {
-            span = span[1..^1];
-        }
-
-        // Only text that is unmistakably an address: IPAddress.TryParse also reads "10" as 0.0.0.10,
-        // and a host name could be all digits.
-        return (span.Contains(':') || IsDottedQuad(span)) && IPAddress.TryParse(span, out address);
-    }
-
-    private static bool IsDottedQuad(ReadOnlySpan<char> text)
-    {
-        foreach (var c in text)
-        {
-            if (c != '.' && !char.IsAsciiDigit(c))
-            {
-                return false;
-            }
-        }
-
-        return text.Count('.') == 3;
     }
 }

@@ -1,4 +1,4 @@
-namespace TuplePool.Http;
+namespace TuplePool.SocketsHttp;
 
 /// <summary>
 /// The stream <see cref="TuplePoolSocketsHttpHandlerExtensions.UseTuplePool"/> hands to

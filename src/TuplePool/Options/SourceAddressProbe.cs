@@ -2,7 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using TuplePool.Platform;
 
-namespace TuplePool.Hosting;
+namespace TuplePool.Options;
 
 /// <summary>
 /// Finds out whether a source address is assigned to this machine by binding a TCP socket to

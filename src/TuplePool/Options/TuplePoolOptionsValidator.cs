@@ -3,12 +3,12 @@ using System.Net;
 using System.Net.Sockets;
 using TuplePool.Platform;
 
-namespace TuplePool.Hosting;
+namespace TuplePool.Options;
 
 /// <summary>
 /// Every rule a <see cref="TuplePoolOptions"/> must satisfy, in one place, so a pool built by
 /// hand fails the same way as one built through <c>AddTuplePool</c> (which runs this at start-up
-/// through <see cref="ValidateTuplePoolOptions"/>). Each message starts with the setting's name
+/// through its <c>IValidateOptions</c> adapter in Hosting). Each message starts with the setting's name
 /// and quotes the bad value. No reflection, so it is trim- and AOT-safe.
 /// </summary>
 internal static class TuplePoolOptionsValidator
@@ -23,6 +23,12 @@ internal static class TuplePoolOptionsValidator
     /// <summary>Shortest Happy Eyeballs delay: 10 ms (RFC 8305 advises no less than 100 ms on real networks).</summary>
     public static readonly TimeSpan MinHappyEyeballsDelay = TimeSpan.FromMilliseconds(10);
 
+    /// <summary>
+    /// Shortest source quarantine: 100 ms. With 0 a source that fails to bind is back at once and
+    /// is picked (it has the most room) by every connect, each failing and retrying elsewhere.
+    /// </summary>
+    public static readonly TimeSpan MinSourceQuarantine = TimeSpan.FromMilliseconds(100);
+
     /// <summary>Shortest connect timeout: 10 ms (also Polly's timeout strategy minimum).</summary>
     public static readonly TimeSpan MinConnectTimeout = TimeSpan.FromMilliseconds(10);
 
@@ -31,8 +37,8 @@ internal static class TuplePoolOptionsValidator
 
     /// <summary>
     /// Validates <paramref name="options"/> against <paramref name="kernel"/> (the settings the pool
-    /// itself uses), or against this machine's kernel when null (read from <c>/proc</c> only when a
-    /// rule needs it).
+    /// itself uses), or against this machine's kernel (<see cref="KernelSettings.Current"/>) when
+    /// null, read only when a rule needs it.
     /// </summary>
     /// <param name="options">The options to check.</param>
     /// <param name="kernel">The kernel facts; null reads this machine's.</param>
@@ -45,7 +51,7 @@ internal static class TuplePoolOptionsValidator
     public static IReadOnlyList<string> Validate(TuplePoolOptions options, KernelSettings? kernel = null, bool probeSources = true)
         => Validate(
             options,
-            kernel is null ? PortFacts.ReadSystem : () => FromKernel(kernel),
+            kernel is null ? static () => KernelSettings.Current : () => kernel,
             probeSources ? SourceAddressProbe.TryBind : static _ => null);
 
     /// <summary>
@@ -66,17 +72,21 @@ internal static class TuplePoolOptionsValidator
 
     /// <summary>The rules, with the kernel facts and the address probe as seams for tests.</summary>
     /// <param name="options">The options to check.</param>
-    /// <param name="readPortFacts">Called at most once, and only when a port rule needs the kernel; null result = unknown.</param>
+    /// <param name="readKernel">
+    /// Called at most once, and only when a port rule needs the kernel. The facts count as unknown
+    /// (the rules that need them are skipped rather than judged against a guessed default) when it
+    /// returns null, when the machine is not Linux, or when the port range could not be read.
+    /// </param>
     /// <param name="probe">Returns null when a source address can be bound, else why not.</param>
-    public static IReadOnlyList<string> Validate(TuplePoolOptions options, Func<PortFacts?> readPortFacts, Func<IPAddress, string?> probe)
+    public static IReadOnlyList<string> Validate(TuplePoolOptions options, Func<KernelSettings?> readKernel, Func<IPAddress, string?> probe)
     {
         ArgumentNullException.ThrowIfNull(options);
-        ArgumentNullException.ThrowIfNull(readPortFacts);
+        ArgumentNullException.ThrowIfNull(readKernel);
         ArgumentNullException.ThrowIfNull(probe);
 
-        var failures = new List<string>(TuplePoolConfigurationBinder.GetErrors(options));
+        var failures = new List<string>();
         ValidateSourceAddresses(options, probe, failures);
-        ValidatePorts(options, readPortFacts, failures);
+        ValidatePorts(options, () => readKernel() is { IsLinux: true, PortRangeIsFallback: false } known ? known : null, failures);
 
         AtLeastOne(nameof(TuplePoolOptions.MaxConnectionsPerDestination), options.MaxConnectionsPerDestination, failures);
         AtLeastOne(nameof(TuplePoolOptions.MaxIdlePerDestination), options.MaxIdlePerDestination, failures);
@@ -100,7 +110,10 @@ internal static class TuplePoolOptionsValidator
         Positive(nameof(TuplePoolOptions.ConnectionLifetime), options.ConnectionLifetime, allowInfinite: true, failures);
         Positive(nameof(TuplePoolOptions.AcquireTimeout), options.AcquireTimeout, allowInfinite: true, failures);
         NotNegative(nameof(TuplePoolOptions.TimeWaitDuration), options.TimeWaitDuration, allowInfinite: false, failures);
-        NotNegative(nameof(TuplePoolOptions.SourceQuarantine), options.SourceQuarantine, allowInfinite: false, failures);
+        if (options.SourceQuarantine < MinSourceQuarantine || options.SourceQuarantine > MaxFiniteTimeSpan)
+        {
+            failures.Add(Invariant($"SourceQuarantine: {Show(options.SourceQuarantine)} must lie between {MinSourceQuarantine:c} and {MaxFiniteTimeSpan:c}; a shorter quarantine would try a source that cannot bind again on every connect."));
+        }
         NotNegative(nameof(TuplePoolOptions.DnsRefreshInterval), options.DnsRefreshInterval, allowInfinite: true, failures);
 
         var connect = options.ConnectTimeout;
@@ -144,9 +157,6 @@ internal static class TuplePoolOptionsValidator
             failures.Add(Invariant($"{name}: {Show(value)} must be whole seconds between 1 and 32767 (the kernel counts keepalive times in seconds)."));
         }
     }
-
-    private static PortFacts? FromKernel(KernelSettings kernel)
-        => kernel.IsLinux ? new(kernel.PortRange, kernel.ReservedPorts, kernel.SupportsLocalPortRange, kernel.KernelVersion) : null;
 
     private static void ValidateSourceAddresses(TuplePoolOptions options, Func<IPAddress, string?> probe, List<string> failures)
     {
@@ -215,7 +225,7 @@ internal static class TuplePoolOptionsValidator
         return address.TryWriteBytes(bytes, out _) && (bytes[0] & 0xF0) == 0xE0;
     }
 
-    private static void ValidatePorts(TuplePoolOptions options, Func<PortFacts?> readPortFacts, List<string> failures)
+    private static void ValidatePorts(TuplePoolOptions options, Func<KernelSettings?> readKernel, List<string> failures)
     {
         var reservedPerTuple = options.ReservedPortsPerTuple;
         if (reservedPerTuple < 0)
@@ -238,18 +248,18 @@ internal static class TuplePoolOptionsValidator
             return;
         }
 
-        var facts = readPortFacts();
-        var system = facts?.SystemRange;
+        var facts = readKernel();
+        var system = facts?.PortRange;
         if (range is { } local && facts is not null)
         {
             var kernelVersion = facts.KernelVersion is { } v ? Invariant($"Linux {v}") : "this kernel";
-            if (facts.HonorsLocalPortRange && !(system!.Value.Contains(local.First) && system.Value.Contains(local.Last)))
+            if (facts.SupportsLocalPortRange && !(system!.Value.Contains(local.First) && system.Value.Contains(local.Last)))
             {
                 failures.Add(Invariant($"LocalPortRange: {local} is not inside the system range {system} (net.ipv4.ip_local_port_range); the kernel ignores a bound outside it, so the pool would count ports it cannot use. Pick a slice of {system} or widen the system range."));
                 return;
             }
 
-            if (!facts.HonorsLocalPortRange && local.Count > system!.Value.Count)
+            if (!facts.SupportsLocalPortRange && local.Count > system!.Value.Count)
             {
                 failures.Add(Invariant($"LocalPortRange: {local} ({local.Count} ports) is wider than the system range {system} ({system.Value.Count} ports), and {kernelVersion} ignores IP_LOCAL_PORT_RANGE (it needs Linux 6.3), so sockets only get the system range's ports. Use at most {system.Value.Count} ports or widen net.ipv4.ip_local_port_range."));
                 return;

@@ -1,16 +1,29 @@
 using System.Net;
-using TuplePool.Hosting;
+using TuplePool.Options;
 using TuplePool.Platform;
 
-namespace TuplePool.Tests.Hosting;
+namespace TuplePool.Tests.Options;
 
 public sealed class TuplePoolOptionsValidatorTests
 {
-    private static readonly PortFacts Kernel618 = new(new PortRange(32768, 60999), [], HonorsLocalPortRange: true, new Version(6, 18));
-    private static readonly PortFacts Kernel515 = new(new PortRange(32768, 60999), [], HonorsLocalPortRange: false, new Version(5, 15));
+    private static readonly KernelSettings Kernel618 = Kernel(new Version(6, 18));
+    private static readonly KernelSettings Kernel515 = Kernel(new Version(5, 15));
 
-    private static IReadOnlyList<string> Validate(TuplePoolOptions options, PortFacts? facts = null, Func<IPAddress, string?>? probe = null)
-        => TuplePoolOptionsValidator.Validate(options, () => facts ?? Kernel618, probe ?? (static _ => null));
+    /// <summary>A Linux kernel with the default port range and no reserved ports unless given.</summary>
+    internal static KernelSettings Kernel(Version version, IReadOnlyList<PortRange>? reserved = null, PortRange? range = null, bool isLinux = true, bool rangeIsFallback = false) => new()
+    {
+        PortRange = range ?? new PortRange(32768, 60999),
+        PortRangeIsFallback = rangeIsFallback,
+        ReservedPorts = reserved ?? [],
+        TcpTwReuse = 2,
+        TcpTwReuseDelay = TimeSpan.FromSeconds(1),
+        KernelVersion = version,
+        IsLinux = isLinux,
+        Fallbacks = [],
+    };
+
+    private static IReadOnlyList<string> Validate(TuplePoolOptions options, KernelSettings? kernel = null, Func<IPAddress, string?>? probe = null)
+        => TuplePoolOptionsValidator.Validate(options, () => kernel ?? Kernel618, probe ?? (static _ => null));
 
     [Fact]
     public void Validate_Defaults_NoFailuresAndKernelNotRead()
@@ -147,7 +160,7 @@ public sealed class TuplePoolOptionsValidatorTests
     [InlineData(50, false)]
     public void Validate_ReservedPortsPerTuple_CountsKernelReservedPorts(int reservedPerTuple, bool valid)
     {
-        var facts = Kernel618 with { ReservedPorts = [new PortRange(45000, 45049), new PortRange(50000, 50000)] };
+        var facts = Kernel(new Version(6, 18), reserved: [new PortRange(45000, 45049), new PortRange(50000, 50000)]);
         var options = new TuplePoolOptions { LocalPortRange = new PortRange(45000, 45099), ReservedPortsPerTuple = reservedPerTuple };
 
         var failures = Validate(options, facts);
@@ -175,7 +188,7 @@ public sealed class TuplePoolOptionsValidatorTests
     [Fact]
     public void Validate_RangeEntirelyReservedByKernel_Named()
     {
-        var facts = Kernel618 with { ReservedPorts = [new PortRange(45000, 45999)] };
+        var facts = Kernel(new Version(6, 18), reserved: [new PortRange(45000, 45999)]);
         var options = new TuplePoolOptions { LocalPortRange = new PortRange(45000, 45099) };
 
         Assert.StartsWith("LocalPortRange: every port of LocalPortRange 45000-45099 is in net.ipv4.ip_local_reserved_ports", Assert.Single(Validate(options, facts)), StringComparison.Ordinal);
@@ -200,7 +213,9 @@ public sealed class TuplePoolOptionsValidatorTests
         { "ConnectTimeout=inf", "ConnectTimeout: Infinite is out of range" },
         { "TimeWaitDuration=-1", "TimeWaitDuration: -00:00:01 must not be negative." },
         { "TimeWaitDuration=inf", "TimeWaitDuration: Infinite must not be negative." },
-        { "SourceQuarantine=-1", "SourceQuarantine: -00:00:01 must not be negative." },
+        { "SourceQuarantine=-1", "SourceQuarantine: -00:00:01 must lie between 00:00:00.1000000 and " },
+        { "SourceQuarantine=0", "SourceQuarantine: 00:00:00 must lie between 00:00:00.1000000 and 49.17:02:47.2940000; a shorter quarantine would try a source that cannot bind again on every connect." },
+        { "SourceQuarantine=60d", "SourceQuarantine: 60.00:00:00 must lie between " },
         { "DnsRefreshInterval=-1", "DnsRefreshInterval: -00:00:01 must not be negative (Infinite is allowed)." },
         { "MaxIdlePerDestination=0", "MaxIdlePerDestination: 0 must be 1 or more." },
         { "MaxConnectionsPerDestination=-3", "MaxConnectionsPerDestination: -3 must be 1 or more." },
@@ -229,8 +244,15 @@ public sealed class TuplePoolOptionsValidatorTests
             AcquireTimeout = Timeout.InfiniteTimeSpan,
             DnsRefreshInterval = Timeout.InfiniteTimeSpan,
             TimeWaitDuration = TimeSpan.Zero,
-            SourceQuarantine = TimeSpan.Zero,
         };
+
+        Assert.Empty(Validate(options));
+    }
+
+    [Fact]
+    public void Validate_ShortestSourceQuarantine_Accepted()
+    {
+        var options = new TuplePoolOptions { SourceQuarantine = TuplePoolOptionsValidator.MinSourceQuarantine };
 
         Assert.Empty(Validate(options));
     }

@@ -1,0 +1,186 @@
+using System.Net;
+using Polly;
+
+namespace TuplePool;
+
+/// <summary>
+/// Settings of a <see cref="SocketPool"/>. A plain get/set class so it binds from configuration
+/// (section <c>"TuplePool"</c>); each setting's default and unit are in its <c>value</c> doc.
+/// Validated when the pool is built, and at start-up with <c>AddTuplePool</c>.
+/// </summary>
+public sealed class TuplePoolOptions
+{
+    /// <summary>
+    /// Local addresses new connections are made from. Each (source, destination IP, destination
+    /// port) triple gets the whole port range, so N sources give N times the connections to one
+    /// destination. Addresses must be assigned to this machine.
+    /// </summary>
+    /// <value>Default: empty, which lets the kernel choose the source; the pool still budgets that single implicit source.</value>
+    public IList<IPAddress> SourceAddresses { get; set; } = new List<IPAddress>();
+
+    /// <summary>
+    /// The local port range this pool's sockets use (Linux ≥ 6.3, <c>IP_LOCAL_PORT_RANGE</c>). A
+    /// narrower slice lets several pools or processes share a machine without starving each other.
+    /// </summary>
+    /// <value>Default: null, the system range from <c>net.ipv4.ip_local_port_range</c>. Ports, inclusive, within 1–65535.</value>
+    public PortRange? LocalPortRange { get; set; }
+
+    /// <summary>
+    /// Ports of each tuple the pool leaves unused, for other programs on the machine that
+    /// connect to the same destination.
+    /// </summary>
+    /// <value>Default: 0. A number of ports, 0 or more.</value>
+    public int ReservedPortsPerTuple { get; set; } = TuplePoolDefaults.ReservedPortsPerTuple;
+
+    /// <summary>
+    /// Most open connections (leased plus idle) to one destination. Acquirers past it wait like
+    /// acquirers without budget.
+    /// </summary>
+    /// <value>Default: unlimited (<see cref="int.MaxValue"/>): the tuple budget (sources × ports) is the limit. Connections, at least 1.</value>
+    public int MaxConnectionsPerDestination { get; set; } = TuplePoolDefaults.MaxConnectionsPerDestination;
+
+    /// <summary>Most idle sockets kept per destination; more are closed on return.</summary>
+    /// <value>Default: 64. Connections, at least 1.</value>
+    public int MaxIdlePerDestination { get; set; } = TuplePoolDefaults.MaxIdlePerDestination;
+
+    /// <summary>An idle socket older than this is closed and never handed out.</summary>
+    /// <value>Default: 60 seconds. Positive, or <see cref="Timeout.InfiniteTimeSpan"/> to keep idle sockets until they expire otherwise.</value>
+    public TimeSpan IdleTimeout { get; set; } = TuplePoolDefaults.IdleTimeout;
+
+    /// <summary>
+    /// A socket open longer than this is closed on return instead of reused (lets DNS and load
+    /// balancer changes take effect).
+    /// </summary>
+    /// <value>Default: infinite (<see cref="Timeout.InfiniteTimeSpan"/>). Positive, or infinite.</value>
+    public TimeSpan ConnectionLifetime { get; set; } = TuplePoolDefaults.ConnectionLifetime;
+
+    /// <summary>
+    /// How long <see cref="ISocketPool.AcquireAsync"/> waits, in FIFO order, for budget to free
+    /// before it throws <see cref="TupleBudgetExhaustedException"/>.
+    /// </summary>
+    /// <value>Default: 30 seconds. Positive, or <see cref="Timeout.InfiniteTimeSpan"/> to wait until cancelled.</value>
+    public TimeSpan AcquireTimeout { get; set; } = TuplePoolDefaults.AcquireTimeout;
+
+    /// <summary>How long one connect attempt may take.</summary>
+    /// <value>Default: 10 seconds. Between 10 milliseconds and 1 day.</value>
+    public TimeSpan ConnectTimeout { get; set; } = TuplePoolDefaults.ConnectTimeout;
+
+    /// <summary>
+    /// How long a tuple is charged after this side closes a connection gracefully: the kernel's
+    /// fixed <c>TCP_TIMEWAIT_LEN</c>. Where the kernel may take a TIME_WAIT tuple over
+    /// (<c>net.ipv4.tcp_tw_reuse</c> 1, or 2 with a loopback address, and <c>net.ipv4.tcp_timestamps</c> on) the
+    /// pool charges only <c>net.ipv4.tcp_tw_reuse_delay</c> (1 second by default), or this
+    /// duration when it is shorter.
+    /// </summary>
+    /// <value>Default: 60 seconds. Zero (charge nothing) or positive.</value>
+    public TimeSpan TimeWaitDuration { get; set; } = TuplePoolDefaults.TimeWaitDuration;
+
+    /// <summary>
+    /// Check each idle socket for unread bytes, FIN or RST (one non-blocking syscall) before it
+    /// is handed out again. Turn off only for protocols whose callers return clean sockets and
+    /// where a dead socket is detected by the caller anyway.
+    /// </summary>
+    /// <value>Default: true.</value>
+    public bool ValidateOnAcquire { get; set; } = true;
+
+    /// <summary>How sockets are closed when the pool drops them.</summary>
+    /// <value>Default: <see cref="CloseMode.Graceful"/>.</value>
+    public CloseMode CloseMode { get; set; } = CloseMode.Graceful;
+
+    /// <summary>How a new connection picks its source address.</summary>
+    /// <value>Default: <see cref="SourceSelectionMode.MostRemaining"/>.</value>
+    public SourceSelectionMode SourceSelection { get; set; } = SourceSelectionMode.MostRemaining;
+
+    /// <summary>How long a source address that failed to bind is left out of new connections.</summary>
+    /// <value>Default: 30 seconds. At least 100 milliseconds, so a source that cannot bind is not tried again on every connect.</value>
+    public TimeSpan SourceQuarantine { get; set; } = TuplePoolDefaults.SourceQuarantine;
+
+    /// <summary>
+    /// How long a resolution of a <see cref="DnsEndPoint"/> destination is reused before the pool
+    /// asks DNS again. Idle hits for a name never wait for DNS.
+    /// </summary>
+    /// <value>Default: 60 seconds. Zero or positive, or <see cref="Timeout.InfiniteTimeSpan"/> to resolve once.</value>
+    public TimeSpan DnsRefreshInterval { get; set; } = TuplePoolDefaults.DnsRefreshInterval;
+
+    /// <summary>
+    /// Connect attempts per new connection. An address error (the kernel's <c>EADDRNOTAVAIL</c>,
+    /// <c>EADDRINUSE</c>, a source that cannot bind) moves the next attempt to another source;
+    /// refused and unreachable destinations are not retried.
+    /// </summary>
+    /// <value>Default: 3. Attempts, at least 1.</value>
+    public int MaxConnectAttempts { get; set; } = TuplePoolDefaults.MaxConnectAttempts;
+
+    /// <summary>
+    /// Adds strategies of your own (a circuit breaker, hedging, telemetry) to the Polly pipeline
+    /// around each new connection. Called once per destination with that destination, so a
+    /// circuit breaker added here breaks per destination. Your strategies run outside
+    /// TuplePool's own retry-on-another-source and per-attempt timeout. Do not add strategies that
+    /// run an attempt and throw its result away (hedging, retry on a result): the discarded
+    /// attempt's socket is not closed until it is collected.
+    /// </summary>
+    /// <value>Default: null, which adds nothing. Not read from configuration.</value>
+    public Action<ResiliencePipelineBuilder, EndPoint>? ConfigureConnectPipeline { get; set; }
+
+    /// <summary>
+    /// RFC 8305 "Connection Attempt Delay": when a destination has several addresses, how long
+    /// one connect attempt runs before the next address is tried beside it (IPv6 and IPv4
+    /// interleaved); the first to connect wins and the others are cancelled and released.
+    /// </summary>
+    /// <value>
+    /// Default: 250 milliseconds. At least 10 milliseconds, or <see cref="Timeout.InfiniteTimeSpan"/>
+    /// to turn Happy Eyeballs off: addresses are then tried one after another, each after the
+    /// previous one failed.
+    /// </value>
+    public TimeSpan HappyEyeballsDelay { get; set; } = TuplePoolDefaults.HappyEyeballsDelay;
+
+    /// <summary>
+    /// The bound on opening one new connection, over every address and attempt it makes
+    /// (<see cref="ConnectTimeout"/> bounds each attempt); what
+    /// <c>SocketsHttpHandler.ConnectTimeout</c> means to its users.
+    /// </summary>
+    /// <value>Default: 30 seconds. Positive, or <see cref="Timeout.InfiniteTimeSpan"/> for no overall bound.</value>
+    public TimeSpan TotalConnectTimeout { get; set; } = TuplePoolDefaults.TotalConnectTimeout;
+
+    /// <summary>
+    /// TCP keepalive on the pool's sockets (<c>SO_KEEPALIVE</c>, <c>TCP_KEEPIDLE</c>,
+    /// <c>TCP_KEEPINTVL</c>, <c>TCP_KEEPCNT</c>), so an idle connection silently dropped by a NAT
+    /// or load balancer is found dead.
+    /// </summary>
+    /// <value>Default: null, keepalive off, as the stock <c>SocketsHttpHandler</c> has it.</value>
+    public TcpKeepAlive? KeepAlive { get; set; }
+
+    /// <summary>
+    /// Idle connections the pool keeps open per destination already in use, topped up by the
+    /// reaper (within the budget and <see cref="MaxIdlePerDestination"/>).
+    /// </summary>
+    /// <value>Default: 0. Connections, from 0 to <see cref="MaxIdlePerDestination"/>.</value>
+    public int MinIdlePerDestination { get; set; } = TuplePoolDefaults.MinIdlePerDestination;
+
+    /// <summary>
+    /// Most callers that may wait for room at once, per destination; past it
+    /// <see cref="ISocketPool.AcquireAsync"/> fails at once with <see cref="TupleBudgetExhaustedException"/>.
+    /// </summary>
+    /// <value>Default: unlimited (<see cref="int.MaxValue"/>). Callers, at least 1.</value>
+    public int MaxPendingAcquires { get; set; } = TuplePoolDefaults.MaxPendingAcquires;
+
+    /// <summary>
+    /// The pool's name in telemetry (<c>tuplepool.pool.name</c>): the key <c>AddTuplePool(name, ...)</c>
+    /// registered it with, else <c>"default"</c>. Set by the DI registration; not a setting.
+    /// </summary>
+    internal string PoolName { get; set; } = TuplePoolDefaults.PoolName;
+
+    /// <summary>
+    /// A copy the caller can no longer change: every setting by <see cref="object.MemberwiseClone"/>
+    /// (so a new setting needs no edit here), and new instances of the two mutable ones, the
+    /// <see cref="SourceAddresses"/> list and <see cref="KeepAlive"/>.
+    /// </summary>
+    internal TuplePoolOptions Clone()
+    {
+        var copy = (TuplePoolOptions)MemberwiseClone();
+
+        // A null list is left for validation to name.
+        copy.SourceAddresses = SourceAddresses is null ? null! : new List<IPAddress>(SourceAddresses);
+        copy.KeepAlive = KeepAlive?.Clone();
+        return copy;
+    }
+}
