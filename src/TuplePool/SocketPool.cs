@@ -74,7 +74,7 @@ public sealed class SocketPool : ISocketPool, IDisposable
         _budget = new TupleBudget(kernel, _options, time);
         _selector = new SourceSelector(_options.SourceAddresses, _options.SourceSelection, _options.SourceQuarantine, _budget, time);
         _selector.SourceRestored += source => Log.SourceRestored(_logger, source.Address);
-        var socketConnector = connector ?? new SocketConnector(kernel, _options.LocalPortRange);
+        var socketConnector = connector ?? new SocketConnector(kernel, _options.LocalPortRange) { KeepAlive = _options.KeepAlive };
         Metrics = new TuplePoolMetrics(meterFactory, GetSnapshot, _options);
         Opener = new ConnectionOpener(_selector, socketConnector, census ?? new KernelCensus(ProcFileSystem.Default), Metrics, _logger, time, _options);
         if (Settings.TracksIdleTime || Settings.ValidateOnAcquire)

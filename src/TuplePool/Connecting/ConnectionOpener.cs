@@ -13,15 +13,27 @@ using TuplePool.Telemetry;
 namespace TuplePool.Connecting;
 
 /// <summary>
-/// Turns "connect to one of these addresses" into a budgeted connection: picks the source with
-/// room, reserves its tuple, connects inside the Polly pipeline (per-attempt timeout, retry on
-/// another source for address errors), and gives the reservation back when the connect fails.
-/// Returns null when no tuple has room, so the pool can queue the caller.
+/// Turns "connect to one of these addresses" into a budgeted connection. For each address it
+/// picks the source with room, reserves that tuple, and connects inside TuplePool's own Polly
+/// pipeline (retry on another source for address errors, per-attempt <c>ConnectTimeout</c>),
+/// giving the reservation back when the connect fails. Several addresses are tried in order, or
+/// raced with Happy Eyeballs when both families are present (<see cref="AddressRace"/>); the
+/// user's <c>ConfigureConnectPipeline</c> strategies wrap the whole open. Returns null when no
+/// tuple has room, so the pool can queue the caller.
 /// </summary>
+/// <remarks>
+/// The single-address path — most destinations — is one pass through the attempt pipeline with
+/// a reused <see cref="AddressAttempt"/>: no list, no race, no timer beyond Polly's own.
+/// </remarks>
 internal sealed class ConnectionOpener
 {
     /// <summary>How long a census correction keeps a tuple charged before the pool tries it again.</summary>
     internal static readonly TimeSpan KernelCorrectionHold = TimeSpan.FromSeconds(1);
+
+    /// <summary>The shortest per-attempt timeout handed to Polly when the overall deadline is nearly spent.</summary>
+    private static readonly TimeSpan MinimumAttemptTimeout = TimeSpan.FromMilliseconds(1);
+
+    private static readonly ResiliencePropertyKey<AddressAttempt> AttemptKey = new("TuplePool.AddressAttempt");
 
     private readonly SourceSelector _selector;
     private readonly ISocketConnector _connector;
@@ -30,6 +42,10 @@ internal sealed class ConnectionOpener
     private readonly ILogger _logger;
     private readonly TimeProvider _timeProvider;
     private readonly TuplePoolOptions _options;
+    private readonly ResiliencePipeline _attemptPipeline;
+    private readonly AddressAttempt?[] _spareAttempts = new AddressAttempt?[Math.Min(16, Environment.ProcessorCount * 2)];
+    private readonly long _totalTicks;
+    private readonly bool _singleAddressNeedsDeadline;
 
     public ConnectionOpener(
         SourceSelector selector,
@@ -47,17 +63,143 @@ internal sealed class ConnectionOpener
         _logger = logger;
         _timeProvider = timeProvider;
         _options = options;
+        if (options.TotalConnectTimeout != Timeout.InfiniteTimeSpan)
+        {
+            _totalTicks = Internal.Timestamps.ToTicks(options.TotalConnectTimeout, timeProvider);
+
+            // One address, no strategies of the user's: the attempt pipeline alone is bounded by
+            // ConnectTimeout × MaxConnectAttempts (retries have no delay), so the deadline only
+            // needs tracking when that bound is looser than TotalConnectTimeout.
+            _singleAddressNeedsDeadline = options.TotalConnectTimeout < options.ConnectTimeout * Math.Max(1, options.MaxConnectAttempts);
+        }
+
+        _attemptPipeline = CreateAttemptPipeline();
+        Race = new AddressRace(this, timeProvider, options.HappyEyeballsDelay);
     }
 
+    internal TuplePoolOptions Options => _options;
+
+    internal TimeProvider TimeProvider => _timeProvider;
+
+    private AddressRace Race { get; }
+
     /// <summary>
-    /// The pipeline for one destination: the user's strategies outermost, then retry on another
-    /// source for address errors (no delay: the next source is a different tuple), then the
-    /// per-attempt connect timeout.
+    /// The user's strategies for one destination (<see cref="TuplePoolOptions.ConfigureConnectPipeline"/>),
+    /// run around the whole open — every address and attempt of one new connection — so a circuit
+    /// breaker added there sees one outcome per new connection. <see cref="ResiliencePipeline.Empty"/>
+    /// when there are none, which <see cref="OpenAsync"/> skips.
     /// </summary>
     public ResiliencePipeline CreatePipeline(EndPoint destination)
     {
+        if (_options.ConfigureConnectPipeline is not { } configure)
+        {
+            return ResiliencePipeline.Empty;
+        }
+
         var builder = new ResiliencePipelineBuilder { TimeProvider = _timeProvider, Name = "TuplePool.Connect" };
-        _options.ConfigureConnectPipeline?.Invoke(builder, destination);
+        configure(builder, destination);
+        return builder.Build();
+    }
+
+    /// <summary>
+    /// Opens a connection to one of <paramref name="addresses"/>, or returns null when no source
+    /// has room on any of them. Throws <see cref="SocketException"/> naming each tuple tried for
+    /// refused, unreachable and timed-out connects, and for sources that cannot be bound at all.
+    /// </summary>
+    public ValueTask<OpenedConnection?> OpenAsync(IReadOnlyList<IPEndPoint> addresses, ResiliencePipeline pipeline, CancellationToken cancellationToken)
+    {
+        var withoutStrategies = ReferenceEquals(pipeline, ResiliencePipeline.Empty);
+        long deadline = 0;
+        if (_totalTicks != 0 && (addresses.Count != 1 || _singleAddressNeedsDeadline || !withoutStrategies))
+        {
+            deadline = _timeProvider.GetTimestamp() + _totalTicks;
+        }
+
+        if (withoutStrategies)
+        {
+            return OpenCoreAsync(addresses, deadline, cancellationToken);
+        }
+
+        return pipeline.ExecuteAsync(
+            static (state, ct) => state.Opener.OpenCoreAsync(state.Addresses, state.Deadline, ct),
+            (Opener: this, Addresses: addresses, Deadline: deadline),
+            cancellationToken);
+    }
+
+    private ValueTask<OpenedConnection?> OpenCoreAsync(IReadOnlyList<IPEndPoint> addresses, long deadline, CancellationToken cancellationToken)
+        => addresses.Count == 1
+            ? ConnectAddressAsync(addresses[0], deadline, cancellationToken)
+            : Race.OpenAsync(addresses, deadline, cancellationToken);
+
+    /// <summary>
+    /// One address: a source with room, a reserved tuple, the connect, retried on another source
+    /// for address errors. Null when no source has room; <see cref="SocketException"/> naming the
+    /// tuple for every other failure; <see cref="OperationCanceledException"/> when cancelled.
+    /// </summary>
+    internal async ValueTask<OpenedConnection?> ConnectAddressAsync(IPEndPoint address, long deadline, CancellationToken cancellationToken)
+    {
+        var attempt = RentAttempt();
+        attempt.Start(address, deadline);
+        var context = ResilienceContextPool.Shared.Get(cancellationToken);
+        if (deadline != 0)
+        {
+            context.Properties.Set(AttemptKey, attempt);
+        }
+
+        try
+        {
+            OpenedConnection? opened;
+            try
+            {
+                opened = await _attemptPipeline.ExecuteAsync(
+                    static (ctx, state) => state.Opener.AttemptAsync(state, ctx.CancellationToken),
+                    context,
+                    attempt).ConfigureAwait(false);
+            }
+            catch (SourceBindException e)
+            {
+                throw NewSocketException(e.SocketErrorCode, e.Message);
+            }
+            catch (SocketException e) when (IsAddressError(e))
+            {
+                // Every attempt met a tuple the kernel says is full; the ledgers now know, so the
+                // caller waits for room like any other caller without budget.
+                return null;
+            }
+            catch (SocketException e)
+            {
+                throw NewSocketException(e.SocketErrorCode, $"{e.Message} (connecting {attempt.Describe()})");
+            }
+            catch (TimeoutRejectedException e)
+            {
+                throw TimedOut(attempt, e.Timeout);
+            }
+
+            if (opened is null && _selector.AllQuarantined(address.Address))
+            {
+                // Not a full budget but a misconfiguration: no source of this family can be bound.
+                throw attempt.LastBindError is { } bindError
+                    ? NewSocketException(bindError.SocketErrorCode, bindError.Message)
+                    : NewSocketException(
+                        SocketError.AddressNotAvailable,
+                        $"Every source address for {attempt.Describe()} failed to bind and is left out for {_options.SourceQuarantine} (TuplePoolOptions.SourceQuarantine); check TuplePoolOptions.SourceAddresses.");
+            }
+
+            return opened;
+        }
+        finally
+        {
+            ResilienceContextPool.Shared.Return(context);
+            ReturnAttempt(attempt);
+        }
+    }
+
+    /// <summary>True when <paramref name="deadline"/> (a timestamp; 0 = none) has passed.</summary>
+    internal bool IsPast(long deadline) => deadline != 0 && _timeProvider.GetTimestamp() >= deadline;
+
+    private ResiliencePipeline CreateAttemptPipeline()
+    {
+        var builder = new ResiliencePipelineBuilder { TimeProvider = _timeProvider, Name = "TuplePool.ConnectAttempt" };
         if (_options.MaxConnectAttempts > 1)
         {
             builder.AddRetry(new RetryStrategyOptions
@@ -71,77 +213,42 @@ internal sealed class ConnectionOpener
             });
         }
 
-        if (_options.ConnectTimeout != Timeout.InfiniteTimeSpan)
+        var timeout = new TimeoutStrategyOptions { Name = "TuplePool.ConnectTimeout", Timeout = _options.ConnectTimeout };
+        if (_totalTicks != 0)
         {
-            builder.AddTimeout(new TimeoutStrategyOptions { Name = "TuplePool.ConnectTimeout", Timeout = _options.ConnectTimeout });
+            // Each attempt gets ConnectTimeout or what is left of TotalConnectTimeout, whichever is
+            // shorter. The deadline travels in the context only when the open has one.
+            var connectTimeout = _options.ConnectTimeout;
+            var time = _timeProvider;
+            timeout.TimeoutGenerator = args =>
+            {
+                var attempt = args.Context.Properties.GetValue(AttemptKey, null!);
+                return new ValueTask<TimeSpan>(attempt is null ? connectTimeout : AttemptTimeout(attempt, connectTimeout, time));
+            };
         }
 
+        builder.AddTimeout(timeout);
         return builder.Build();
     }
 
-    /// <summary>
-    /// Opens a connection to one of <paramref name="addresses"/>, or returns null when no source
-    /// has room on any of them. Throws <see cref="SocketException"/> naming the tuple for refused,
-    /// unreachable and timed-out connects, and for sources that cannot be bound at all.
-    /// </summary>
-    public async ValueTask<OpenedConnection?> OpenAsync(IReadOnlyList<IPEndPoint> addresses, ResiliencePipeline pipeline, CancellationToken cancellationToken)
+    private static TimeSpan AttemptTimeout(AddressAttempt attempt, TimeSpan connectTimeout, TimeProvider time)
     {
-        var attempt = new Attempt(this, addresses);
-        OpenedConnection? opened;
-        try
-        {
-            opened = await pipeline.ExecuteAsync(
-                static (state, ct) => state.Opener.AttemptAsync(state, ct),
-                attempt,
-                cancellationToken).ConfigureAwait(false);
-        }
-        catch (SourceBindException e)
-        {
-            throw NewSocketException(e.SocketErrorCode, e.Message);
-        }
-        catch (SocketException e) when (IsAddressError(e))
-        {
-            // Every attempt met a tuple the kernel says is full; the ledgers now know, so the
-            // caller waits for room like any other caller without budget.
-            return null;
-        }
-        catch (SocketException e)
-        {
-            throw NewSocketException(e.SocketErrorCode, $"{e.Message} (connecting {attempt.Describe()})");
-        }
-        catch (TimeoutRejectedException)
-        {
-            throw NewSocketException(
-                SocketError.TimedOut,
-                string.Create(CultureInfo.InvariantCulture, $"Connecting {attempt.Describe()} timed out after {_options.ConnectTimeout.TotalSeconds:0.###} s (TuplePoolOptions.ConnectTimeout)."));
-        }
-
-        if (opened is null && AllSourcesQuarantined(addresses))
-        {
-            // Not a full budget but a misconfiguration: no source of this family can be bound.
-            throw attempt.LastBindError is { } bindError
-                ? NewSocketException(bindError.SocketErrorCode, bindError.Message)
-                : NewSocketException(
-                    SocketError.AddressNotAvailable,
-                    $"Every source address for {attempt.Describe()} failed to bind and is left out for {_options.SourceQuarantine} (TuplePoolOptions.SourceQuarantine); check TuplePoolOptions.SourceAddresses.");
-        }
-
-        return opened;
+        var remaining = time.GetElapsedTime(time.GetTimestamp(), attempt.Deadline);
+        attempt.LimitedByDeadline = remaining < connectTimeout;
+        return !attempt.LimitedByDeadline ? connectTimeout
+            : remaining > MinimumAttemptTimeout ? remaining
+            : MinimumAttemptTimeout;
     }
 
-    private async ValueTask<OpenedConnection?> AttemptAsync(Attempt attempt, CancellationToken cancellationToken)
+    private async ValueTask<OpenedConnection?> AttemptAsync(AddressAttempt attempt, CancellationToken cancellationToken)
     {
-        TupleLedger? ledger = null;
-        SourceAddress? source = null;
-        foreach (var address in attempt.Addresses)
+        if (IsPast(attempt.Deadline))
         {
-            ledger = _selector.TryReserve(address, attempt.Excluded, out source);
-            if (ledger is not null)
-            {
-                break;
-            }
+            attempt.LimitedByDeadline = true;
+            throw new TimeoutRejectedException(_options.TotalConnectTimeout);
         }
 
+        var ledger = _selector.TryReserve(attempt.Address, attempt.Excluded, out var source);
         if (ledger is null || source is null)
         {
             return null;
@@ -189,6 +296,43 @@ internal sealed class ConnectionOpener
         }
     }
 
+    private SocketException TimedOut(AddressAttempt attempt, TimeSpan timeout)
+    {
+        var (limit, option) = attempt.LimitedByDeadline
+            ? (_options.TotalConnectTimeout, "TuplePoolOptions.TotalConnectTimeout, the bound on all attempts of one new connection")
+            : (timeout, "TuplePoolOptions.ConnectTimeout");
+        return NewSocketException(
+            SocketError.TimedOut,
+            string.Create(CultureInfo.InvariantCulture, $"Connecting {attempt.Describe()} timed out after {limit.TotalSeconds:0.###} s ({option})."));
+    }
+
+    private AddressAttempt RentAttempt()
+    {
+        var spares = _spareAttempts;
+        for (var i = 0; i < spares.Length; i++)
+        {
+            if (Volatile.Read(ref spares[i]) is not null && Interlocked.Exchange(ref spares[i], null) is { } attempt)
+            {
+                return attempt;
+            }
+        }
+
+        return new AddressAttempt(this);
+    }
+
+    private void ReturnAttempt(AddressAttempt attempt)
+    {
+        attempt.Clear();
+        var spares = _spareAttempts;
+        for (var i = 0; i < spares.Length; i++)
+        {
+            if (Volatile.Read(ref spares[i]) is null && Interlocked.CompareExchange(ref spares[i], attempt, null) is null)
+            {
+                return;
+            }
+        }
+    }
+
     private int CountInKernel(ConnectionTuple tuple)
     {
         try
@@ -211,19 +355,6 @@ internal sealed class ConnectionOpener
         }
     }
 
-    private bool AllSourcesQuarantined(IReadOnlyList<IPEndPoint> addresses)
-    {
-        foreach (var address in addresses)
-        {
-            if (!_selector.AllQuarantined(address.Address))
-            {
-                return false;
-            }
-        }
-
-        return addresses.Count > 0;
-    }
-
     internal static bool IsAddressError(SocketException e)
         => e.SocketErrorCode is SocketError.AddressNotAvailable or SocketError.AddressAlreadyInUse;
 
@@ -241,27 +372,5 @@ internal sealed class ConnectionOpener
         _ => e.GetType().Name,
     };
 
-    private static SocketException NewSocketException(SocketError code, string message) => new((int)code, message);
-
-    /// <summary>The state of one OpenAsync across its retries.</summary>
-    private sealed class Attempt(ConnectionOpener opener, IReadOnlyList<IPEndPoint> addresses)
-    {
-        private List<SourceAddress>? _excluded;
-
-        public ConnectionOpener Opener { get; } = opener;
-
-        public IReadOnlyList<IPEndPoint> Addresses { get; } = addresses;
-
-        public IReadOnlyCollection<SourceAddress>? Excluded => _excluded;
-
-        public ConnectionTuple? Current { get; set; }
-
-        public SourceBindException? LastBindError { get; set; }
-
-        public void Exclude(SourceAddress source) => (_excluded ??= []).Add(source);
-
-        public string Describe() => Current is { } tuple
-            ? $"from {tuple.Source} to {tuple.Destination}"
-            : $"to {string.Join(", ", Addresses)}";
-    }
+    internal static SocketException NewSocketException(SocketError code, string message) => new((int)code, message);
 }

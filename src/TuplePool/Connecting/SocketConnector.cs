@@ -44,6 +44,7 @@ internal sealed class SocketConnector : ISocketConnector
         try
         {
             socket.NoDelay = true;
+            ApplyKeepAlive(socket);
             if (_socketRange is { } range)
             {
                 SocketOptions.TrySetLocalPortRange(socket, range);
@@ -90,6 +91,19 @@ internal sealed class SocketConnector : ISocketConnector
 
             socket.Dispose();
             throw;
+        }
+    }
+
+    // --- TCP keepalive (issue 10.4; owned by the connect-path work, kept apart from the rest) ---
+
+    /// <summary>Keepalive for every socket this connector opens; null (the default) leaves it off.</summary>
+    internal TcpKeepAlive? KeepAlive { get; init; }
+
+    private void ApplyKeepAlive(Socket socket)
+    {
+        if (KeepAlive is { } keepAlive)
+        {
+            SocketOptions.TrySetKeepAlive(socket, keepAlive);
         }
     }
 }

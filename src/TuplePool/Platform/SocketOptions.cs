@@ -104,6 +104,30 @@ internal static class SocketOptions
         socket.LingerState = s_abortive;
     }
 
+    /// <summary>
+    /// TCP keepalive (issue 10.4): <c>SO_KEEPALIVE</c> on, then <c>TCP_KEEPIDLE</c>,
+    /// <c>TCP_KEEPINTVL</c> and <c>TCP_KEEPCNT</c> from <paramref name="keepAlive"/> (whole
+    /// seconds; the options validator guarantees them). Set before connect, so a connection is
+    /// probed from its first idle period. False when the platform rejects an option.
+    /// </summary>
+    public static bool TrySetKeepAlive(Socket socket, TcpKeepAlive keepAlive)
+    {
+        ArgumentNullException.ThrowIfNull(socket);
+        ArgumentNullException.ThrowIfNull(keepAlive);
+        try
+        {
+            socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, true);
+            socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveTime, (int)keepAlive.Time.TotalSeconds);
+            socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveInterval, (int)keepAlive.Interval.TotalSeconds);
+            socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveRetryCount, keepAlive.RetryCount);
+            return true;
+        }
+        catch (Exception e) when (e is SocketException or PlatformNotSupportedException)
+        {
+            return false;
+        }
+    }
+
     // setsockopt takes the value in the machine's byte order, which is what BitConverter writes.
     private static bool TrySetRaw(Socket socket, int level, int name, ReadOnlySpan<byte> value)
     {

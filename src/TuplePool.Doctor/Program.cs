@@ -1,0 +1,3 @@
+using TuplePool.Doctor;
+
+return DoctorCommand.Run(args, Console.Out, Console.Error);

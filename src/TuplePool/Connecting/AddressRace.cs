@@ -1,0 +1,302 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using TuplePool.Platform;
+
+namespace TuplePool.Connecting;
+
+/// <summary>
+/// A destination with several addresses: every address is tried, in order, until one connects,
+/// as <c>SocketsHttpHandler</c> does; when both families are present the attempts follow Happy
+/// Eyeballs v2 (RFC 8305): families interleaved, IPv6 first, the next attempt started after the
+/// Connection Attempt Delay or as soon as the one before it fails, the first to connect wins and
+/// the rest are cancelled. Each attempt is a tuple of its own, reserved and released in the
+/// ledger by <see cref="ConnectionOpener.ConnectAddressAsync"/>; a cancelled attempt closes its
+/// socket abortively and releases its reservation before the race returns.
+/// </summary>
+/// <remarks>
+/// Only destinations with more than one address come here, so the lists, tasks and timers below
+/// cost nothing on the single-address path.
+/// </remarks>
+internal sealed class AddressRace
+{
+    private readonly ConnectionOpener _opener;
+    private readonly TimeProvider _timeProvider;
+    private readonly TimeSpan _delay;
+
+    public AddressRace(ConnectionOpener opener, TimeProvider timeProvider, TimeSpan happyEyeballsDelay)
+    {
+        _opener = opener;
+        _timeProvider = timeProvider;
+        _delay = happyEyeballsDelay;
+    }
+
+    /// <summary>
+    /// The first connection any address gives; null when no address had a free port (the caller
+    /// waits for room); otherwise one <see cref="SocketException"/> that names every address and
+    /// why it failed.
+    /// </summary>
+    public async ValueTask<OpenedConnection?> OpenAsync(IReadOnlyList<IPEndPoint> addresses, long deadline, CancellationToken cancellationToken)
+    {
+        var order = Order(addresses, out var bothFamilies);
+        var outcome = new Outcome(order.Length);
+        if (bothFamilies && _delay != Timeout.InfiniteTimeSpan)
+        {
+            if (await StaggerAsync(order, deadline, outcome, cancellationToken).ConfigureAwait(false) is { } won)
+            {
+                return won;
+            }
+        }
+        else
+        {
+            foreach (var address in order)
+            {
+                if (_opener.IsPast(deadline))
+                {
+                    outcome.NotTried(address);
+                    continue;
+                }
+
+                try
+                {
+                    if (await _opener.ConnectAddressAsync(address, deadline, cancellationToken).ConfigureAwait(false) is { } opened)
+                    {
+                        return opened;
+                    }
+
+                    outcome.NoRoom(address);
+                }
+                catch (SocketException e)
+                {
+                    outcome.Failed(address, e);
+                }
+            }
+        }
+
+        return outcome.Finish(_opener.Options.TotalConnectTimeout);
+    }
+
+    /// <summary>
+    /// RFC 8305 §4: interleave the families, starting with IPv6, keeping the resolver's order
+    /// within each family. A list of one family keeps its order as it is.
+    /// </summary>
+    internal static IPEndPoint[] Order(IReadOnlyList<IPEndPoint> addresses, out bool bothFamilies)
+    {
+        var v6 = new List<IPEndPoint>(addresses.Count);
+        var v4 = new List<IPEndPoint>(addresses.Count);
+        foreach (var address in addresses)
+        {
+            (address.AddressFamily == AddressFamily.InterNetworkV6 ? v6 : v4).Add(address);
+        }
+
+        bothFamilies = v6.Count > 0 && v4.Count > 0;
+        if (!bothFamilies)
+        {
+            return [.. addresses];
+        }
+
+        var order = new IPEndPoint[addresses.Count];
+        int i6 = 0, i4 = 0, n = 0;
+        while (n < order.Length)
+        {
+            if (i6 < v6.Count)
+            {
+                order[n++] = v6[i6++];
+            }
+
+            if (i4 < v4.Count)
+            {
+                order[n++] = v4[i4++];
+            }
+        }
+
+        return order;
+    }
+
+    private async ValueTask<OpenedConnection?> StaggerAsync(IPEndPoint[] order, long deadline, Outcome outcome, CancellationToken cancellationToken)
+    {
+        using var race = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var running = new List<(Task<OpenedConnection?> Task, IPEndPoint Address)>(order.Length);
+        var waitFor = new List<Task>(order.Length + 1);
+        CancellationTokenSource? delayStop = null;
+        Task? delay = null;
+        var next = 0;
+        try
+        {
+            StartNext();
+            while (running.Count > 0)
+            {
+                if (delay is null && next < order.Length)
+                {
+                    delayStop = CancellationTokenSource.CreateLinkedTokenSource(race.Token);
+                    delay = Task.Delay(_delay, _timeProvider, delayStop.Token);
+                }
+
+                waitFor.Clear();
+                foreach (var attempt in running)
+                {
+                    waitFor.Add(attempt.Task);
+                }
+
+                if (delay is not null)
+                {
+                    waitFor.Add(delay);
+                }
+
+                var done = await Task.WhenAny(waitFor).ConfigureAwait(false);
+                if (ReferenceEquals(done, delay))
+                {
+                    // Connection Attempt Delay passed with no answer: the next address joins in.
+                    StopDelay();
+                    cancellationToken.ThrowIfCancellationRequested();
+                    StartNext();
+                    continue;
+                }
+
+                var index = running.FindIndex(r => ReferenceEquals(r.Task, done));
+                var address = running[index].Address;
+                running.RemoveAt(index);
+                try
+                {
+                    if (await ((Task<OpenedConnection?>)done).ConfigureAwait(false) is { } opened)
+                    {
+                        return opened;
+                    }
+
+                    outcome.NoRoom(address);
+                }
+                catch (SocketException e)
+                {
+                    outcome.Failed(address, e);
+                }
+
+                // A failed attempt starts the next one at once, and the delay counts from there.
+                StopDelay();
+                StartNext();
+            }
+
+            return null;
+        }
+        finally
+        {
+            StopDelay();
+            if (running.Count > 0)
+            {
+                // The winner is in, or the caller gave up: cancel the rest and wait for each to
+                // close its socket and release its tuple, so nothing is left charged on return.
+                await race.CancelAsync().ConfigureAwait(false);
+                foreach (var (task, _) in running)
+                {
+                    await CloseLoserAsync(task).ConfigureAwait(false);
+                }
+            }
+        }
+
+        void StartNext()
+        {
+            while (next < order.Length)
+            {
+                var address = order[next++];
+                if (_opener.IsPast(deadline))
+                {
+                    outcome.NotTried(address);
+                    continue;
+                }
+
+                running.Add((_opener.ConnectAddressAsync(address, deadline, race.Token).AsTask(), address));
+                return;
+            }
+        }
+
+        void StopDelay()
+        {
+            if (delayStop is not null)
+            {
+                delayStop.Cancel();
+                delayStop.Dispose();
+                delayStop = null;
+            }
+
+            delay = null;
+        }
+    }
+
+    private static async Task CloseLoserAsync(Task<OpenedConnection?> task)
+    {
+        try
+        {
+            if (await task.ConfigureAwait(false) is { } late)
+            {
+                // Connected just as it was cancelled: not needed. RST leaves no TIME_WAIT, so the
+                // tuple is free at once.
+                try
+                {
+                    SocketOptions.SetAbortiveClose(late.Socket);
+                }
+                catch (Exception e) when (e is SocketException or ObjectDisposedException)
+                {
+                    // Already reset or closed.
+                }
+
+                late.Socket.Dispose();
+                late.Ledger.Release(Budget.ReleaseKind.Free);
+            }
+        }
+#pragma warning disable CA1031 // A cancelled loser's error is expected; it released its tuple itself.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+        }
+    }
+
+    /// <summary>What each address did, for the one error that names them all.</summary>
+    private sealed class Outcome(int count)
+    {
+        private readonly List<string> _reasons = new(count);
+        private SocketError _lastError = SocketError.SocketError;
+        private int _failed;
+        private int _notTried;
+
+        public void Failed(IPEndPoint address, SocketException error)
+        {
+            _failed++;
+            _lastError = error.SocketErrorCode;
+            _reasons.Add($"{Show(address)}: {error.Message}");
+        }
+
+        public void NoRoom(IPEndPoint address) => _reasons.Add($"{Show(address)}: no free port on any source (the pool's budget for it is used up)");
+
+        public void NotTried(IPEndPoint address)
+        {
+            _notTried++;
+            _reasons.Add($"{Show(address)}: not tried");
+        }
+
+        /// <summary>
+        /// Null when no address failed on its own account (each had no free port): the caller
+        /// waits for room. Any real failure throws — waiting would only retry the failing address
+        /// the moment room looks free on it.
+        /// </summary>
+        public OpenedConnection? Finish(TimeSpan totalTimeout)
+        {
+            if (_failed == 0 && _notTried == 0)
+            {
+                return null;
+            }
+
+            var code = _notTried > 0 ? SocketError.TimedOut : _lastError;
+            var text = new StringBuilder();
+            text.Append(CultureInfo.InvariantCulture, $"Could not connect to any of {_reasons.Count} addresses");
+            if (_notTried > 0)
+            {
+                text.Append(CultureInfo.InvariantCulture, $" within {totalTimeout.TotalSeconds:0.###} s (TuplePoolOptions.TotalConnectTimeout)");
+            }
+
+            text.Append(": ").AppendJoin("; ", _reasons).Append('.');
+            throw ConnectionOpener.NewSocketException(code, text.ToString());
+        }
+
+        private static string Show(IPEndPoint address) => address.ToString();
+    }
+}

@@ -1,0 +1,13 @@
+using System.Text.Json.Nodes;
+
+namespace TuplePool.NetnsRunner;
+
+/// <summary>Every scenario the runner knows, by the name given on the command line.</summary>
+internal static class Scenarios
+{
+    public static readonly IReadOnlyDictionary<string, Func<RunnerArgs, Task<JsonObject>>> All = new Dictionary<string, Func<RunnerArgs, Task<JsonObject>>>(StringComparer.Ordinal)
+    {
+        ["happy-eyeballs"] = HappyEyeballsScenario.RunAsync,
+        ["time-wait-ledger"] = TimeWaitLedgerScenario.RunAsync,
+    };
+}

@@ -1,0 +1,43 @@
+using System.Diagnostics;
+
+namespace TuplePool.NetnsRunner;
+
+/// <summary>What <c>ss</c> shows in this process's network namespace.</summary>
+internal static class SocketTable
+{
+    /// <summary>Client-side TCP sockets to <paramref name="port"/> (peer port), by state, LISTEN excluded.</summary>
+    public static Dictionary<string, int> ClientSocketsTo(int port)
+    {
+        var counts = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var line in Run("-Htan"))
+        {
+            var fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (fields.Length >= 5 && fields[0] != "LISTEN" && fields[4].EndsWith($":{port}", StringComparison.Ordinal))
+            {
+                counts[fields[0]] = counts.GetValueOrDefault(fields[0]) + 1;
+            }
+        }
+
+        return counts;
+    }
+
+    /// <summary>Client-side TIME_WAIT entries to <paramref name="port"/>: <c>ss -Htan state time-wait dport = :port</c>.</summary>
+    public static int TimeWaitTo(int port) => Run($"-Htan state time-wait dport = :{port}").Count;
+
+    private static List<string> Run(string arguments)
+    {
+        using var ss = Process.Start(new ProcessStartInfo("ss", arguments) { RedirectStandardOutput = true, UseShellExecute = false })
+            ?? throw new InvalidOperationException("ss did not start");
+        var lines = new List<string>();
+        while (ss.StandardOutput.ReadLine() is { } line)
+        {
+            if (line.Length > 0)
+            {
+                lines.Add(line);
+            }
+        }
+
+        ss.WaitForExit();
+        return lines;
+    }
+}

@@ -1,0 +1,244 @@
+using System.Diagnostics.Metrics;
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Time.Testing;
+using TuplePool.HealthChecks;
+using TuplePool.Tests.Support;
+using static TuplePool.Tests.HealthChecks.HealthCheckTestSupport;
+
+namespace TuplePool.Tests.HealthChecks;
+
+/// <summary>The health rules, on real loopback pools where the pool can show the condition, on a fake reading where it cannot yet.</summary>
+public sealed class TuplePoolHealthCheckTests : IDisposable
+{
+    private static readonly IPAddress NotAssigned = IPAddress.Parse("192.0.2.1"); // TEST-NET-1: bind fails, nothing is sent
+
+    private readonly FakeTimeProvider _time = new();
+    private readonly ServiceProvider _metrics = new ServiceCollection().AddMetrics().BuildServiceProvider();
+
+    private IMeterFactory MeterFactory => _metrics.GetRequiredService<IMeterFactory>();
+
+    public void Dispose() => _metrics.Dispose();
+
+    [Theory]
+    [InlineData(9, HealthStatus.Healthy)] // 90 %: not above the threshold
+    [InlineData(10, HealthStatus.Degraded)]
+    public async Task CheckHealthAsync_TupleUse_IsDegradedAboveNinetyPercent(int held, HealthStatus expected)
+    {
+        await using var server = new LoopbackServer();
+        await using var pool = CreatePool(capacity: 10);
+        var leases = await HoldAsync(pool, server.EndPoint, held);
+
+        var result = await CheckAsync(new SocketPoolHealthSource(pool, null), _time);
+
+        Assert.Equal(expected, result.Status);
+        var busiest = Assert.Single(Busiest(result));
+        Assert.StartsWith($"127.0.0.2 -> {server.EndPoint}: {held} of 10 ports used", busiest, StringComparison.Ordinal);
+        if (expected == HealthStatus.Degraded)
+        {
+            Assert.Contains("above 90 %", result.Description, StringComparison.Ordinal);
+        }
+
+        leases.ForEach(l => l.Dispose());
+    }
+
+    [Fact]
+    public async Task CheckHealthAsync_EverySourceOfTheFamilyQuarantined_IsUnhealthyUntilTheQuarantineEnds()
+    {
+        await using var server = new LoopbackServer();
+        await using var pool = CreatePool(capacity: 10, sources: [NotAssigned]);
+        await Assert.ThrowsAsync<SocketException>(() => pool.AcquireAsync(server.EndPoint).AsTask());
+
+        var result = await CheckAsync(new SocketPoolHealthSource(pool, null), _time);
+        _time.Advance(TimeSpan.FromSeconds(31)); // SourceQuarantine is 30 s
+        var later = await CheckAsync(new SocketPoolHealthSource(pool, null), _time);
+
+        Assert.Equal(HealthStatus.Unhealthy, result.Status);
+        Assert.Contains("every IPv4 source is quarantined", result.Description, StringComparison.Ordinal);
+        Assert.Equal(["IPv4"], (string[])result.Data["quarantinedFamilies"]);
+        Assert.Equal(HealthStatus.Healthy, later.Status);
+    }
+
+    [Fact]
+    public async Task CheckHealthAsync_OneOfTwoSourcesQuarantined_StaysHealthy()
+    {
+        await using var server = new LoopbackServer();
+        await using var pool = CreatePool(capacity: 10, sources: [NotAssigned, TestSources.S2]);
+        var leases = await HoldAsync(pool, server.EndPoint, 2); // the first tries 192.0.2.1, which is quarantined
+
+        var result = await CheckAsync(new SocketPoolHealthSource(pool, null), _time);
+
+        Assert.Equal(HealthStatus.Healthy, result.Status);
+        Assert.Empty((string[])result.Data["quarantinedFamilies"]);
+        leases.ForEach(l => l.Dispose());
+    }
+
+    [Fact]
+    public async Task CheckHealthAsync_RefusedForExhaustion_IsUnhealthyForTheRefusalWindow()
+    {
+        await using var server = new LoopbackServer();
+        await using var pool = CreatePool(capacity: 2);
+        using var refusals = new RefusalRecorder(MeterFactory, "default", _time);
+        var source = new SocketPoolHealthSource(pool, refusals);
+        var leases = await HoldAsync(pool, server.EndPoint, 2);
+        Assert.Equal(HealthStatus.Degraded, (await CheckAsync(source, _time)).Status); // 2 of 2 ports
+
+        await RefuseAsync(pool, server.EndPoint, _time);
+        var refused = await CheckAsync(source, _time);
+        _time.Advance(TimeSpan.FromSeconds(25));
+        var stillInWindow = await CheckAsync(source, _time);
+        _time.Advance(TimeSpan.FromSeconds(10));
+        var pastWindow = await CheckAsync(source, _time);
+        leases.ForEach(l => l.Dispose());
+        var released = await CheckAsync(source, _time);
+
+        Assert.Equal(HealthStatus.Unhealthy, refused.Status);
+        Assert.Contains("refused for exhaustion", refused.Description, StringComparison.Ordinal);
+        Assert.Equal(1L, refused.Data["refusedTotal"]);
+        Assert.Equal(HealthStatus.Unhealthy, stillInWindow.Status);
+        Assert.Equal(HealthStatus.Degraded, pastWindow.Status); // still 2 of 2 ports, but no recent refusal
+        Assert.Equal(HealthStatus.Healthy, released.Status); // 2 idle connections: a caller takes one at once
+    }
+
+    [Fact]
+    public async Task CheckHealthAsync_RefusalInAPoolOfAnotherMeterFactory_IsNotCounted()
+    {
+        await using var server = new LoopbackServer();
+        using var otherContainer = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        await using var other = CreatePool(capacity: 1, meterFactory: otherContainer.GetRequiredService<IMeterFactory>());
+        await using var pool = CreatePool(capacity: 1);
+        using var refusals = new RefusalRecorder(MeterFactory, "default", _time);
+        var held = await other.AcquireAsync(server.EndPoint);
+
+        await RefuseAsync(other, server.EndPoint, _time);
+        var result = await CheckAsync(new SocketPoolHealthSource(pool, refusals), _time);
+
+        Assert.Equal(HealthStatus.Healthy, result.Status);
+        Assert.Equal(0L, result.Data["refusedTotal"]);
+        held.Dispose();
+    }
+
+    [Fact]
+    public async Task CheckHealthAsync_RefusalTaggedWithAnotherPoolName_IsNotCounted()
+    {
+        // Once the pool tags its instruments with tuplepool.pool.name, keyed pools of one
+        // container (one meter) are told apart by it.
+        using var refusals = new RefusalRecorder(MeterFactory, "backend", _time);
+        var meter = MeterFactory.Create(new MeterOptions("TuplePool"));
+        var exhausted = meter.CreateCounter<long>(RefusalRecorder.ExhaustedInstrument);
+
+        exhausted.Add(1, new KeyValuePair<string, object?>(RefusalRecorder.PoolNameTag, "default"));
+        var afterOther = refusals.Total;
+        exhausted.Add(1, new KeyValuePair<string, object?>(RefusalRecorder.PoolNameTag, "backend"));
+
+        Assert.Equal(0, afterOther);
+        Assert.Equal(1, refusals.Total);
+        Assert.Equal(_time.GetUtcNow(), refusals.Last);
+        Assert.Equal(HealthStatus.Unhealthy, (await CheckAsync(new FakeHealthSource { RefusedTotal = refusals.Total, LastRefusal = refusals.Last }, _time)).Status);
+    }
+
+    [Fact]
+    public async Task CheckHealthAsync_IdleConnections_DoNotCountAsUsed()
+    {
+        var source = new FakeHealthSource();
+        source.Tuples.Add(new TupleUsage(TestSources.S2, new IPEndPoint(IPAddress.Loopback, 80), capacity: 10, active: 1, idle: 9, timeWait: 0, remaining: 0));
+
+        var result = await CheckAsync(source, _time);
+
+        Assert.Equal(HealthStatus.Healthy, result.Status);
+        Assert.StartsWith("127.0.0.2 -> 127.0.0.1:80: 1 of 10 ports used", Assert.Single(Busiest(result)), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task CheckHealthAsync_CallersWaiting_IsDegraded()
+    {
+        var source = new FakeHealthSource { PendingAcquires = 3 }.WithTuple(used: 1, capacity: 100);
+
+        var result = await CheckAsync(source, _time);
+
+        Assert.Equal(HealthStatus.Degraded, result.Status);
+        Assert.Contains("3 caller(s) waiting", result.Description, StringComparison.Ordinal);
+        Assert.Equal(3, result.Data["pendingAcquires"]);
+    }
+
+    [Fact]
+    public async Task CheckHealthAsync_RealPoolToday_SaysWaitingCallersAreUnknown()
+    {
+        // SocketPool does not count waiting callers yet (TuplePoolSnapshot.PendingAcquires is on its way).
+        await using var pool = CreatePool(capacity: 10);
+
+        var result = await CheckAsync(new SocketPoolHealthSource(pool, null), _time);
+
+        Assert.Equal(HealthStatus.Healthy, result.Status);
+        Assert.Equal("unknown", result.Data["pendingAcquires"]);
+        Assert.Equal("no tuple in use", result.Description);
+    }
+
+    [Fact]
+    public async Task CheckHealthAsync_BusiestTuples_AreListedBusiestFirstUpToTheOption()
+    {
+        var source = new FakeHealthSource()
+            .WithTuple(used: 10, capacity: 100, port: 1)
+            .WithTuple(used: 80, capacity: 100, port: 2)
+            .WithTuple(used: 40, capacity: 100, port: 3);
+
+        var result = await CheckAsync(source, _time, o => o.BusiestTuples = 2);
+
+        Assert.Equal(HealthStatus.Healthy, result.Status);
+        var busiest = Busiest(result);
+        Assert.Equal(2, busiest.Length);
+        Assert.StartsWith("127.0.0.2 -> 127.0.0.1:2: 80 of 100", busiest[0], StringComparison.Ordinal);
+        Assert.StartsWith("127.0.0.2 -> 127.0.0.1:3: 40 of 100", busiest[1], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task CheckHealthAsync_LowerThreshold_DegradesSooner()
+    {
+        var source = new FakeHealthSource().WithTuple(used: 60, capacity: 100);
+
+        Assert.Equal(HealthStatus.Healthy, (await CheckAsync(source, _time)).Status);
+        Assert.Equal(HealthStatus.Degraded, (await CheckAsync(source, _time, o => o.BudgetThreshold = 0.5)).Status);
+    }
+
+    [Fact]
+    public async Task CheckHealthAsync_RefusalOlderThanACustomWindow_IsNotUnhealthy()
+    {
+        var source = new FakeHealthSource { RefusedTotal = 4, LastRefusal = _time.GetUtcNow() };
+        _time.Advance(TimeSpan.FromSeconds(6));
+
+        Assert.Equal(HealthStatus.Unhealthy, (await CheckAsync(source, _time)).Status);
+        Assert.Equal(HealthStatus.Healthy, (await CheckAsync(source, _time, o => o.RefusalWindow = TimeSpan.FromSeconds(5))).Status);
+    }
+
+    [Theory]
+    [InlineData(0.0, 30, 5)]
+    [InlineData(1.5, 30, 5)]
+    [InlineData(double.NaN, 30, 5)]
+    [InlineData(0.9, 0, 5)]
+    [InlineData(0.9, 30, -1)]
+    public void Options_OutOfRange_AreRefusedAtRegistration(double threshold, int windowSeconds, int busiest)
+    {
+        var builder = new ServiceCollection().AddHealthChecks();
+
+        Assert.Throws<ArgumentOutOfRangeException>(() => builder.AddTuplePool(o =>
+        {
+            o.BudgetThreshold = threshold;
+            o.RefusalWindow = TimeSpan.FromSeconds(windowSeconds);
+            o.BusiestTuples = busiest;
+        }));
+    }
+
+    private SocketPool CreatePool(int capacity, IList<IPAddress>? sources = null, IMeterFactory? meterFactory = null) => new(
+        new TuplePoolOptions
+        {
+            SourceAddresses = sources ?? [TestSources.S2],
+            LocalPortRange = PortSlices.Next(capacity),
+            AcquireTimeout = TimeSpan.FromSeconds(5),
+            CloseMode = CloseMode.Abortive, // no TIME_WAIT left in the slice for a later run
+        },
+        _time,
+        loggerFactory: null,
+        meterFactory ?? MeterFactory);
+}
