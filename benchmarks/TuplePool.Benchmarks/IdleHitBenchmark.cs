@@ -9,7 +9,8 @@ namespace TuplePool.Benchmarks;
 
 /// <summary>
 /// The hot path: lend an idle socket and take it back. SocketPool with and without the liveness
-/// check, against what a user might pick instead (Microsoft.Extensions.ObjectPool, a
+/// check, against what a user might pick instead (Microsoft.Extensions.ObjectPool's
+/// <c>DefaultObjectPool&lt;object&gt;</c> with the default policy — the baseline — a
 /// ConcurrentQueue, a ConcurrentBag), and against one bare <c>poll()</c> on an idle connected
 /// loopback socket — the syscall the check costs — so the goal "checked ≤ ObjectPool + one poll +
 /// 20 ns" can be read off one run.
@@ -30,11 +31,13 @@ public class IdleHitBenchmark
     private ThreadRunner _runner = null!;
     private SocketPool _unchecked = null!;
     private SocketPool _checked = null!;
+    private DefaultObjectPool<object> _plainObjectPool = null!;
     private DefaultObjectPool<PooledItem> _objectPool = null!;
     private ConcurrentQueue<PooledItem> _queue = null!;
     private ConcurrentBag<PooledItem> _bag = null!;
     private Socket[] _pollSockets = [];
 
+    private Action<int> _plainObjectPoolLoop = null!;
     private Action<int> _objectPoolLoop = null!;
     private Action<int> _queueLoop = null!;
     private Action<int> _bagLoop = null!;
@@ -54,6 +57,8 @@ public class IdleHitBenchmark
         _destination = _server.Hold;
         _runner = new ThreadRunner(ThreadCount);
 
+        // The baseline a user would pick: object, the default policy, the default size.
+        _plainObjectPool = new DefaultObjectPool<object>(new DefaultPooledObjectPolicy<object>());
         _objectPool = new DefaultObjectPool<PooledItem>(new DefaultPooledObjectPolicy<PooledItem>(), ThreadCount * 2);
         _queue = new ConcurrentQueue<PooledItem>();
         _bag = [];
@@ -77,6 +82,7 @@ public class IdleHitBenchmark
         _checked = CreatePool(validate: true);
 
         // Cached delegates: an invocation allocates nothing of its own.
+        _plainObjectPoolLoop = PlainObjectPoolLoop;
         _objectPoolLoop = ObjectPoolLoop;
         _queueLoop = QueueLoop;
         _bagLoop = BagLoop;
@@ -99,7 +105,10 @@ public class IdleHitBenchmark
         _server.Dispose();
     }
 
-    [Benchmark(Baseline = true, OperationsPerInvoke = Operations, Description = "ObjectPool Get+Return")]
+    [Benchmark(Baseline = true, OperationsPerInvoke = Operations, Description = "DefaultObjectPool<object> Get+Return (default policy)")]
+    public void PlainObjectPool() => _runner.Run(_plainObjectPoolLoop);
+
+    [Benchmark(OperationsPerInvoke = Operations, Description = "DefaultObjectPool<PooledItem>, retains 2 per thread")]
     public void ObjectPool() => _runner.Run(_objectPoolLoop);
 
     [Benchmark(OperationsPerInvoke = Operations, Description = "ConcurrentQueue TryDequeue+Enqueue")]
@@ -140,6 +149,15 @@ public class IdleHitBenchmark
         }
 
         return pool;
+    }
+
+    private void PlainObjectPoolLoop(int thread)
+    {
+        var pool = _plainObjectPool;
+        for (var i = PerThread; i > 0; i--)
+        {
+            pool.Return(pool.Get());
+        }
     }
 
     private void ObjectPoolLoop(int thread)

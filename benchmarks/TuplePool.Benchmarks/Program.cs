@@ -9,9 +9,15 @@ if (args.Length > 0 && args[0] == ServerHolder.Switch)
     return ServerHolder.Run(args);
 }
 
-if (args.Length > 0 && args[0] == HttpServerHolder.Switch)
+// The plain Stopwatch harness: floor and pool in alternating rounds in this one process.
+if (args.Length > 0 && args[0] == ConnectProbe.Switch)
 {
-    return HttpServerHolder.Run(args);
+    return await ConnectProbe.RunAsync(args);
+}
+
+if (args.Length > 0 && args[0] == IdleProbe.Switch)
+{
+    return await IdleProbe.RunAsync(args);
 }
 
 var summaries = BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args, BenchmarkConfig.Create(args));

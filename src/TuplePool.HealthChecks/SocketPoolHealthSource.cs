@@ -10,7 +10,7 @@ namespace TuplePool.HealthChecks;
 /// <remarks>
 /// Today: tuples from <see cref="SocketPool.GetSnapshot"/>; refusals from the pool's
 /// <c>tuplepool.budget.exhausted</c> counter (<see cref="RefusalRecorder"/>); quarantine from the
-/// pool's internal ledger walk (no live source of a family = all quarantined); waiting callers
+/// pool's source selector; waiting callers
 /// unknown until <c>TuplePoolSnapshot.PendingAcquires</c> exists.
 /// </remarks>
 internal sealed class SocketPoolHealthSource(SocketPool pool, RefusalRecorder? refusals) : IPoolHealthSource
@@ -28,17 +28,13 @@ internal sealed class SocketPoolHealthSource(SocketPool pool, RefusalRecorder? r
 
     private List<AddressFamily> QuarantinedFamilies(TuplePoolSnapshot snapshot)
     {
-        // A source is quarantined only after a bind failed on a reserved tuple, so a family with
-        // a quarantined source has a tuple in the snapshot: probe with one of its destinations.
-        // LedgersFor yields a ledger per source of the family that is not quarantined; none
-        // while the family has sources means every one of them is out.
+        _ = snapshot;
         var families = new List<AddressFamily>();
-        foreach (var family in snapshot.Tuples.GroupBy(static t => t.Destination.AddressFamily))
+        foreach (var family in (ReadOnlySpan<AddressFamily>)[AddressFamily.InterNetwork, AddressFamily.InterNetworkV6])
         {
-            IReadOnlyList<IPEndPoint> probe = [family.First().Destination];
-            if (pool.HasSourcesFor(probe) && !pool.LedgersFor(probe).Any())
+            if (pool.AllSourcesQuarantined(family))
             {
-                families.Add(family.Key);
+                families.Add(family);
             }
         }
 

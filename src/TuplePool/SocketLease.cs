@@ -56,9 +56,26 @@ public readonly struct SocketLease : IDisposable, IAsyncDisposable
 
     /// <summary>Closes the socket when the lease is disposed instead of returning it to the pool.</summary>
     /// <exception cref="ObjectDisposedException">The lease was already disposed.</exception>
-    public void Invalidate() => Connection.Invalidate();
+    public void Invalidate()
+    {
+        var connection = _connection;
+        if (connection is null)
+        {
+            ThrowHelper.ThrowLeaseNeverAcquired();
+        }
 
-    /// <summary>Returns the socket to the pool (or closes it when invalidated, expired or dirty). A second call does nothing.</summary>
+        if (!connection.TryInvalidate(_token))
+        {
+            ThrowHelper.ThrowLeaseDisposed();
+        }
+    }
+
+    /// <summary>
+    /// Returns the socket to the pool (or closes it when invalidated, expired or dirty). A second
+    /// call does nothing. A lease never disposed holds its port until the garbage collector has
+    /// collected every copy of it; the pool then finds it gone and frees its budget (charged as
+    /// TIME_WAIT, since how the socket was closed is unknown).
+    /// </summary>
     public void Dispose() => _connection?.EndLease(_token);
 
     /// <summary>Same as <see cref="Dispose"/>; returning a socket never blocks.</summary>
@@ -73,7 +90,12 @@ public readonly struct SocketLease : IDisposable, IAsyncDisposable
         get
         {
             var connection = _connection;
-            if (connection is null || !connection.IsLeasedWith(_token))
+            if (connection is null)
+            {
+                ThrowHelper.ThrowLeaseNeverAcquired();
+            }
+
+            if (!connection.IsLeasedWith(_token))
             {
                 ThrowHelper.ThrowLeaseDisposed();
             }

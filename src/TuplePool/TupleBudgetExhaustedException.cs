@@ -7,9 +7,10 @@ namespace TuplePool;
 
 /// <summary>
 /// No source address had a free port to the destination within
-/// <see cref="TuplePoolOptions.AcquireTimeout"/>. TuplePool throws this instead of letting the
-/// kernel fail a connect with <c>EADDRNOTAVAIL</c>; <see cref="SocketException.SocketErrorCode"/>
-/// is <see cref="SocketError.AddressNotAvailable"/> so existing handlers keep working.
+/// <see cref="TuplePoolOptions.AcquireTimeout"/>, or <see cref="TuplePoolOptions.MaxPendingAcquires"/>
+/// callers were already waiting for one. TuplePool throws this instead of letting the kernel
+/// fail a connect with <c>EADDRNOTAVAIL</c>; <see cref="SocketException.SocketErrorCode"/> is
+/// <see cref="SocketError.AddressNotAvailable"/> so existing handlers keep working.
 /// </summary>
 public sealed class TupleBudgetExhaustedException : SocketException
 {
@@ -23,7 +24,17 @@ public sealed class TupleBudgetExhaustedException : SocketException
         ArgumentNullException.ThrowIfNull(usage);
         Destination = destination;
         Usage = usage;
-        _message = BuildMessage(destination, usage);
+        _message = BuildMessage(destination, usage, waitLineLimit: null);
+    }
+
+    /// <summary>Refused at once: <paramref name="waitLineLimit"/> callers were already waiting for room.</summary>
+    internal TupleBudgetExhaustedException(EndPoint destination, IReadOnlyList<TupleUsage> usage, int waitLineLimit)
+        : base((int)SocketError.AddressNotAvailable)
+    {
+        Destination = destination;
+        Usage = usage;
+        WaitLineFull = true;
+        _message = BuildMessage(destination, usage, waitLineLimit);
     }
 
     /// <summary>The destination that had no room.</summary>
@@ -32,32 +43,53 @@ public sealed class TupleBudgetExhaustedException : SocketException
     /// <summary>The usage of each (source, destination) tuple when the acquire gave up.</summary>
     public IReadOnlyList<TupleUsage> Usage { get; }
 
+    /// <summary>
+    /// True when the acquire was refused at once because <see cref="TuplePoolOptions.MaxPendingAcquires"/>
+    /// callers were already waiting for the destination; false when it waited out
+    /// <see cref="TuplePoolOptions.AcquireTimeout"/>.
+    /// </summary>
+    public bool WaitLineFull { get; }
+
     /// <inheritdoc />
     public override string Message => _message;
 
-    private static string BuildMessage(EndPoint destination, IReadOnlyList<TupleUsage> usage)
+    /// <summary>"127.0.0.2: 1 active, 0 idle, 0 TIME_WAIT, 0 held by other sockets of 2; …", as the message and log event 4 show it.</summary>
+    internal static string Describe(IReadOnlyList<TupleUsage> usage)
     {
         var text = new StringBuilder();
-        text.Append(CultureInfo.InvariantCulture, $"No local port is free to {destination}: every source address has used its tuple budget");
-        if (usage.Count == 0)
+        for (var i = 0; i < usage.Count; i++)
         {
-            text.Append(" (no source address of the destination's address family is configured or healthy).");
+            if (i > 0)
+            {
+                text.Append("; ");
+            }
+
+            var u = usage[i];
+            text.Append(CultureInfo.InvariantCulture, $"{u.Source}: {u.Active} active, {u.Idle} idle, {u.TimeWait} TIME_WAIT, {u.External} held by other sockets of {u.Capacity}");
+        }
+
+        return text.ToString();
+    }
+
+    private static string BuildMessage(EndPoint destination, IReadOnlyList<TupleUsage> usage, int? waitLineLimit)
+    {
+        var text = new StringBuilder();
+        if (waitLineLimit is { } limit)
+        {
+            text.Append(CultureInfo.InvariantCulture, $"No local port is free to {destination} and the wait line is full: {limit} callers are already waiting (TuplePoolOptions.MaxPendingAcquires)");
         }
         else
         {
-            text.Append(" (");
-            for (var i = 0; i < usage.Count; i++)
-            {
-                if (i > 0)
-                {
-                    text.Append("; ");
-                }
+            text.Append(CultureInfo.InvariantCulture, $"No local port is free to {destination}: every source address has used its tuple budget");
+        }
 
-                var u = usage[i];
-                text.Append(CultureInfo.InvariantCulture, $"{u.Source}: {u.Active} active, {u.Idle} idle, {u.TimeWait} TIME_WAIT of {u.Capacity}");
-            }
-
-            text.Append(").");
+        text.Append(usage.Count == 0
+            ? " (no usage recorded)."
+            : $" ({Describe(usage)}).");
+        var external = usage.Sum(u => u.External);
+        if (external > 0)
+        {
+            text.Append(CultureInfo.InvariantCulture, $" The kernel counts {external} ports of these tuples held by sockets this pool does not own (other processes, or TIME_WAIT an earlier run left).");
         }
 
         text.Append(" Add source addresses (TuplePoolOptions.SourceAddresses), widen the port range (LocalPortRange or net.ipv4.ip_local_port_range),")

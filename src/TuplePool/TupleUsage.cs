@@ -8,8 +8,14 @@ namespace TuplePool;
 /// <summary>How one (source, destination IP, destination port) tuple's port budget is used.</summary>
 public sealed class TupleUsage
 {
-    /// <summary>Creates a usage record.</summary>
+    /// <summary>Creates a usage record with no ports held by others.</summary>
     public TupleUsage(IPAddress source, IPEndPoint destination, int capacity, int active, int idle, int timeWait, int remaining)
+        : this(source, destination, capacity, active, idle, timeWait, remaining, external: 0)
+    {
+    }
+
+    /// <summary>Creates a usage record.</summary>
+    public TupleUsage(IPAddress source, IPEndPoint destination, int capacity, int active, int idle, int timeWait, int remaining, int external)
     {
         ArgumentNullException.ThrowIfNull(source);
         ArgumentNullException.ThrowIfNull(destination);
@@ -20,6 +26,7 @@ public sealed class TupleUsage
         Idle = idle;
         TimeWait = timeWait;
         Remaining = remaining;
+        External = external;
     }
 
     /// <summary>The local address (<see cref="IPAddress.Any"/> or <see cref="IPAddress.IPv6Any"/> when the kernel chooses).</summary>
@@ -43,13 +50,20 @@ public sealed class TupleUsage
     public int TimeWait { get; }
 
     /// <summary>
-    /// Ports free for new connections: Capacity − Active − Idle − TimeWait, less ports the kernel
-    /// refused recently (a refusal marks the tuple full for a second); never negative.
+    /// Ports free for new connections: Capacity − Active − Idle − TimeWait − External; never negative.
     /// </summary>
     public int Remaining { get; }
+
+    /// <summary>
+    /// Ports the kernel holds on this tuple for sockets the pool does not own — other processes,
+    /// TIME_WAIT outliving its charge or left by an earlier run. Counted from the kernel's socket
+    /// table when a connect was refused with <c>EADDRNOTAVAIL</c>, and held for about a second;
+    /// 0 otherwise.
+    /// </summary>
+    public int External { get; }
 
     /// <inheritdoc />
     public override string ToString() => string.Create(
         CultureInfo.InvariantCulture,
-        $"{Source} -> {Destination}: {Active} active, {Idle} idle, {TimeWait} TIME_WAIT, {Remaining} of {Capacity} free");
+        $"{Source} -> {Destination}: {Active} active, {Idle} idle, {TimeWait} TIME_WAIT, {External} held by others, {Remaining} of {Capacity} free");
 }

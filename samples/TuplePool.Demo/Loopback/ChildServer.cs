@@ -39,15 +39,18 @@ internal sealed class ChildServer : IDisposable
     /// <summary>127.0.0.1 and the child's echo port: writes back whatever it reads.</summary>
     public IPEndPoint Echo => new(IPAddress.Loopback, Ports["echo"]);
 
-    /// <summary>Starts this program again with <paramref name="arguments"/> and waits for its READY line.</summary>
-    public static ChildServer Start(IReadOnlyList<string> arguments, TimeSpan readyTimeout)
+    /// <summary>
+    /// Starts this program again with <paramref name="arguments"/> (or, with
+    /// <paramref name="assembly"/>, that .NET program under <c>dotnet exec</c>) and waits for its READY line.
+    /// </summary>
+    public static ChildServer Start(IReadOnlyList<string> arguments, TimeSpan readyTimeout, string? assembly = null)
     {
         if (Interlocked.Exchange(ref s_exitHookInstalled, 1) == 0)
         {
             AppDomain.CurrentDomain.ProcessExit += static (_, _) => KillAll();
         }
 
-        var startInfo = SelfStartInfo(arguments);
+        var startInfo = assembly is null ? SelfStartInfo(arguments) : DotnetExecStartInfo(assembly, arguments);
         var process = Process.Start(startInfo) ?? throw new InvalidOperationException($"Could not start {startInfo.FileName}.");
         s_live.TryAdd(process, 0);
         try
@@ -244,6 +247,25 @@ internal sealed class ChildServer : IDisposable
             startInfo.ArgumentList.Add(self);
         }
 
+        foreach (var argument in arguments)
+        {
+            startInfo.ArgumentList.Add(argument);
+        }
+
+        startInfo.UseShellExecute = false;
+        startInfo.RedirectStandardInput = true;
+        startInfo.RedirectStandardOutput = true;
+        startInfo.RedirectStandardError = true;
+        return startInfo;
+    }
+
+    private static ProcessStartInfo DotnetExecStartInfo(string assembly, IReadOnlyList<string> arguments)
+    {
+        var processPath = Environment.ProcessPath;
+        var hostIsDotnet = processPath is not null && string.Equals(Path.GetFileNameWithoutExtension(processPath), "dotnet", StringComparison.OrdinalIgnoreCase);
+        var startInfo = new ProcessStartInfo(hostIsDotnet ? processPath! : FindDotnetHost());
+        startInfo.ArgumentList.Add("exec");
+        startInfo.ArgumentList.Add(assembly);
         foreach (var argument in arguments)
         {
             startInfo.ArgumentList.Add(argument);

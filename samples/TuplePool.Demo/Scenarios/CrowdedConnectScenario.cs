@@ -10,7 +10,9 @@ namespace TuplePool.Demo.Scenarios;
 /// destination are already open. A plain connect() searches even ports first, then odd ones; once
 /// every even port is taken it walks all of them on each call. Linux 6.8 and later skip that
 /// even/odd search on sockets that set IP_LOCAL_PORT_RANGE — which the pool does, with the system
-/// range when no narrower one is configured.
+/// range when no narrower one is configured. Three sides are timed in turn: a plain
+/// <c>ConnectAsync</c>, the floor (<c>ConnectAsync</c> on a socket with IP_LOCAL_PORT_RANGE set to
+/// the system range, what a careful user could write by hand), and the pool.
 /// </summary>
 internal static class CrowdedConnectScenario
 {
@@ -25,14 +27,17 @@ internal static class CrowdedConnectScenario
         var destination = context.Server.Hold;
         var crowdSize = CheckMachine(context);
 
+        // The floor sets IP_LOCAL_PORT_RANGE by hand; a kernel without the option (< 6.3) has no floor but the plain connect.
+        PortRange? floorRange = RawSocket.SupportsLocalPortRange(out _) ? machine.EphemeralRange : null;
+
         // The pool as a user would configure it for this: no sources (the kernel picks 127.0.0.1 like
         // the plain sockets), no range (the pool sets the system range itself on Linux >= 6.8).
         var pool = new SocketPool(new TuplePoolOptions { CloseMode = CloseMode.Abortive });
         await using (pool)
         {
             Progress.Line(Name, $"timing {Format.N(options.Samples)} connects per side to {destination}, each closed with RST right after");
-            var (plainIdle, poolIdle) = await MeasureAsync(pool, destination, options.Samples, cancellationToken);
-            Progress.Line(Name, $"0 open:      plain median {Format.Micros(plainIdle.Median)}, TuplePool median {Format.Micros(poolIdle.Median)}");
+            var (plainIdle, floorIdle, poolIdle) = await MeasureAsync(pool, destination, floorRange, options.Samples, cancellationToken);
+            Progress.Line(Name, $"0 open:      plain median {Format.Micros(plainIdle.Median)}, floor {Format.Micros(floorIdle.Median)}, TuplePool median {Format.Micros(poolIdle.Median)}");
 
             var crowd = new List<Socket>(crowdSize);
             try
@@ -43,14 +48,21 @@ internal static class CrowdedConnectScenario
                 context.Server.WaitForCount(crowd.Count, TimeSpan.FromSeconds(20));
                 Progress.Line(Name, $"crowd open in {Format.Seconds(clock.Elapsed)} (the last thousand took {Format.Seconds(slowest)})");
 
-                var (plainCrowded, poolCrowded) = await MeasureAsync(pool, destination, options.Samples, cancellationToken);
+                var (plainCrowded, floorCrowded, poolCrowded) = await MeasureAsync(pool, destination, floorRange, options.Samples, cancellationToken);
                 Progress.Line(Name, $"{Format.N(crowd.Count)} open: plain median {Format.Micros(plainCrowded.Median)} (p90 {Format.Micros(plainCrowded.P90)}), "
+                    + $"floor {Format.Micros(floorCrowded.Median)} (p90 {Format.Micros(floorCrowded.P90)}), "
                     + $"TuplePool median {Format.Micros(poolCrowded.Median)} (p90 {Format.Micros(poolCrowded.P90)})");
 
                 var table = context.Table;
                 table.Add(Title, "connect() median, 0 open", Format.Micros(plainIdle.Median), Format.Micros(poolIdle.Median), Faster(plainIdle.Median, poolIdle.Median));
                 table.Add(Title, $"connect() median, {Format.N(crowd.Count)} open", Format.Micros(plainCrowded.Median), Format.Micros(poolCrowded.Median), Faster(plainCrowded.Median, poolCrowded.Median));
                 table.Add(Title, $"connect() p90, {Format.N(crowd.Count)} open", Format.Micros(plainCrowded.P90), Format.Micros(poolCrowded.P90), Faster(plainCrowded.P90, poolCrowded.P90));
+                table.Add(
+                    Title,
+                    $"floor median, {Format.N(crowd.Count)} open (plain column: ConnectAsync + IP_LOCAL_PORT_RANGE)",
+                    Format.Micros(floorCrowded.Median),
+                    Format.Micros(poolCrowded.Median),
+                    $"{(poolCrowded.Median / floorCrowded.Median).ToString("F2", System.Globalization.CultureInfo.InvariantCulture)}x the floor");
                 if (!machine.RangeOptionSkipsParitySearch)
                 {
                     table.AddNote($"Crowded connect: Linux {machine.Kernel} is older than 6.8, where IP_LOCAL_PORT_RANGE also ends the even/odd port search; no gain is expected here.");
@@ -107,42 +119,74 @@ internal static class CrowdedConnectScenario
         return clock.Elapsed;
     }
 
-    /// <summary>Times plain and pooled connects alternately, so any drift hits both sides alike.</summary>
-    private static async Task<(Samples Plain, Samples Pool)> MeasureAsync(SocketPool pool, IPEndPoint destination, int count, CancellationToken cancellationToken)
+    /// <summary>Times plain, floor and pooled connects in turn, so any drift hits all sides alike.</summary>
+    private static async Task<(Samples Plain, Samples Floor, Samples Pool)> MeasureAsync(SocketPool pool, IPEndPoint destination, PortRange? systemRange, int count, CancellationToken cancellationToken)
     {
         var plain = new double[count];
+        var floor = new double[count];
         var pooled = new double[count];
 
-        // Untimed rounds first, then a pause: the runtime compiles hot methods again, optimized,
-        // about 100 ms after they were last called for the first time, and the pool's code is
-        // not precompiled like the framework's socket code.
+        // Untimed rounds first, each followed by a pause: the runtime starts counting calls only
+        // after 100 ms without new methods to compile, then compiles the hot ones again,
+        // optimized, in the background; the pool's code is not precompiled like the framework's
+        // socket code. Two rounds let that finish before the timed loop instead of during it.
         if (!s_warm)
         {
-            for (var i = 0; i < 100; i++)
+            for (var round = 0; round < 2; round++)
             {
-                await PlainConnectAsync(destination, cancellationToken);
-                await PooledConnectAsync(pool, destination, cancellationToken);
+                for (var i = 0; i < 100; i++)
+                {
+                    await PlainConnectAsync(destination, null, cancellationToken);
+                    await PlainConnectAsync(destination, systemRange, cancellationToken);
+                    await PooledConnectAsync(pool, destination, cancellationToken);
+                }
+
+                await Task.Delay(500, cancellationToken);
             }
 
-            await Task.Delay(500, cancellationToken);
             s_warm = true;
         }
 
+        // The order turns every time: what an async connect leaves running for a moment (the
+        // epoll thread, a thread-pool worker looking for more work) then weighs on each side alike.
         for (var i = 0; i < count; i++)
         {
-            plain[i] = await PlainConnectAsync(destination, cancellationToken);
-            pooled[i] = await PooledConnectAsync(pool, destination, cancellationToken);
+            for (var turn = 0; turn < 3; turn++)
+            {
+                switch ((i + turn) % 3)
+                {
+                    case 0:
+                        plain[i] = await PlainConnectAsync(destination, null, cancellationToken);
+                        break;
+                    case 1:
+                        floor[i] = await PlainConnectAsync(destination, systemRange, cancellationToken);
+                        break;
+                    default:
+                        pooled[i] = await PooledConnectAsync(pool, destination, cancellationToken);
+                        break;
+                }
+            }
         }
 
-        return (new Samples(plain), new Samples(pooled));
+        return (new Samples(plain), new Samples(floor), new Samples(pooled));
     }
 
-    private static async ValueTask<double> PlainConnectAsync(IPEndPoint destination, CancellationToken cancellationToken)
+    /// <summary>A bare socket's ConnectAsync; with <paramref name="range"/>, IP_LOCAL_PORT_RANGE is set first (the floor).</summary>
+    /// <remarks>
+    /// Timed from before the socket exists, as the pool's side is (its acquire creates the socket):
+    /// a new connection costs the socket, its options and the connect. The close is not timed on either side.
+    /// </remarks>
+    private static async ValueTask<double> PlainConnectAsync(IPEndPoint destination, PortRange? range, CancellationToken cancellationToken)
     {
+        var start = Stopwatch.GetTimestamp();
         var socket = RawSocket.CreateTcp();
         try
         {
-            var start = Stopwatch.GetTimestamp();
+            if (range is { } r)
+            {
+                RawSocket.SetLocalPortRange(socket, r);
+            }
+
             await socket.ConnectAsync(destination, cancellationToken);
             return Stopwatch.GetElapsedTime(start).TotalMicroseconds;
         }

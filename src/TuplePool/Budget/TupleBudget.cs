@@ -31,16 +31,48 @@ internal sealed class TupleBudget
 
     public TupleLedger GetLedger(ConnectionTuple tuple)
     {
-        if (_ledgers.TryGetValue(tuple, out var ledger))
+        if (_ledgers.TryGetValue(tuple, out var ledger) && !ledger.IsRetired)
         {
             return ledger;
         }
 
-        // Losing the race is fine: GetOrAdd returns the winner and the loser is garbage.
-        return _ledgers.GetOrAdd(tuple, static (t, self) => new TupleLedger(t, self.CapacityPerTuple, self.TimeWaitChargeFor(t), self._timeProvider), this);
+        while (true)
+        {
+            // Losing the race is fine: GetOrAdd returns the winner and the loser is garbage.
+            ledger = _ledgers.GetOrAdd(tuple, static (t, self) => new TupleLedger(t, self.CapacityPerTuple, self.TimeWaitChargeFor(t), self._timeProvider), this);
+            if (!ledger.IsRetired)
+            {
+                return ledger;
+            }
+
+            // Retired by RemoveUnused a moment ago and not yet taken out: take it out, add a fresh one.
+            _ledgers.TryRemove(new KeyValuePair<ConnectionTuple, TupleLedger>(tuple, ledger));
+        }
     }
 
     public ICollection<TupleLedger> Ledgers => _ledgers.Values;
+
+    public bool IsEmpty => _ledgers.IsEmpty;
+
+    /// <summary>
+    /// Drops the ledgers <paramref name="unused"/> picks whose tuples hold nothing (no open
+    /// connection, TIME_WAIT or census correction), so a pool that stopped talking to a
+    /// destination does not keep its ledgers for good. A reservation racing with this finds the
+    /// ledger retired and full; the next <see cref="GetLedger"/> makes a fresh one.
+    /// </summary>
+    public int RemoveUnused(Func<TupleLedger, bool> unused)
+    {
+        var removed = 0;
+        foreach (var entry in _ledgers)
+        {
+            if (unused(entry.Value) && entry.Value.TryRetire() && _ledgers.TryRemove(entry))
+            {
+                removed++;
+            }
+        }
+
+        return removed;
+    }
 
     /// <summary>
     /// 60 s (<see cref="TuplePoolOptions.TimeWaitDuration"/>) unless <c>tcp_tw_reuse</c> lets a

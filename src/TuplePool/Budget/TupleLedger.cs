@@ -22,6 +22,7 @@ internal sealed class TupleLedger
     private int _external;
     private long _externalUntil;
     private bool _aboveNinetyPercent;
+    private bool _retired;
 
     public TupleLedger(ConnectionTuple tuple, int capacity, TimeSpan timeWaitCharge, TimeProvider timeProvider)
     {
@@ -78,12 +79,31 @@ internal sealed class TupleLedger
         }
     }
 
+    /// <summary>Taken out of its budget: it reserves nothing more (the budget hands out a fresh one for the tuple).</summary>
+    public bool IsRetired => Volatile.Read(ref _retired);
+
+    /// <summary>Retires the ledger when nothing is open, in TIME_WAIT or held by others on its tuple.</summary>
+    public bool TryRetire()
+    {
+        lock (_gate)
+        {
+            ExpireLocked(TimeProvider.GetTimestamp());
+            if (_open != 0 || _timeWaitExpiries.Count != 0 || _external != 0)
+            {
+                return false;
+            }
+
+            Volatile.Write(ref _retired, true);
+            return true;
+        }
+    }
+
     /// <summary>Takes one port if there is room.</summary>
     public bool TryReserve()
     {
         lock (_gate)
         {
-            if (RemainingLocked(TimeProvider.GetTimestamp()) <= 0)
+            if (_retired || RemainingLocked(TimeProvider.GetTimestamp()) <= 0)
             {
                 return false;
             }

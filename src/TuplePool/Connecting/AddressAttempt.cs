@@ -32,6 +32,9 @@ internal sealed class AddressAttempt
 
     public SourceBindException? LastBindError { get; set; }
 
+    /// <summary>An attempt of this open timed out (its source is excluded, so the next tries another one).</summary>
+    public bool TimedOut { get; set; }
+
     public void Start(IPEndPoint address, long deadline)
     {
         Address = address;
@@ -47,6 +50,7 @@ internal sealed class AddressAttempt
         LimitedByDeadline = false;
         Current = null;
         LastBindError = null;
+        TimedOut = false;
         _excluded.Clear();
     }
 

@@ -209,7 +209,16 @@ internal sealed class ConnectionOpener
                 Delay = TimeSpan.Zero,
                 BackoffType = DelayBackoffType.Constant,
                 UseJitter = false,
-                ShouldHandle = new PredicateBuilder().Handle<SourceBindException>().Handle<SocketException>(IsAddressError),
+                // A timed-out attempt also moves on: a SYN black-holed on one source's path (a
+                // firewall, a dead NAT mapping) is often answered from another. Not when the
+                // overall deadline cut the attempt short: then there is no time left to retry.
+                ShouldHandle = args => new ValueTask<bool>(args.Outcome.Exception switch
+                {
+                    SourceBindException => true,
+                    SocketException e => IsAddressError(e),
+                    TimeoutRejectedException => !(args.Context.Properties.TryGetValue(AttemptKey, out var a) && (a.LimitedByDeadline || IsPast(a.Deadline))),
+                    _ => false,
+                }),
             });
         }
 
@@ -251,7 +260,9 @@ internal sealed class ConnectionOpener
         var ledger = _selector.TryReserve(attempt.Address, attempt.Excluded, out var source);
         if (ledger is null || source is null)
         {
-            return null;
+            // After a timeout, "no other source with room" must not turn into "wait for room":
+            // the timeout is what this open ran into.
+            return attempt.TimedOut ? throw new TimeoutRejectedException(_options.ConnectTimeout) : null;
         }
 
         attempt.Current = ledger.Tuple;
@@ -291,7 +302,14 @@ internal sealed class ConnectionOpener
         catch (Exception e)
         {
             ledger.Release(ReleaseKind.Free);
-            _metrics.RecordConnectError(ErrorType(e), ledger.Tuple);
+            _metrics.RecordConnectError(e, ledger.Tuple);
+            if (e is OperationCanceledException)
+            {
+                // The per-attempt timeout (or the caller, who then gets no retry) cancelled it.
+                attempt.Exclude(source);
+                attempt.TimedOut = true;
+            }
+
             throw;
         }
     }
@@ -357,20 +375,6 @@ internal sealed class ConnectionOpener
 
     internal static bool IsAddressError(SocketException e)
         => e.SocketErrorCode is SocketError.AddressNotAvailable or SocketError.AddressAlreadyInUse;
-
-    private static string ErrorType(Exception e) => e switch
-    {
-        SocketException s => s.SocketErrorCode switch
-        {
-            SocketError.ConnectionRefused => "connection_refused",
-            SocketError.HostUnreachable => "host_unreachable",
-            SocketError.NetworkUnreachable => "network_unreachable",
-            SocketError.TimedOut => "timed_out",
-            _ => s.SocketErrorCode.ToString(),
-        },
-        OperationCanceledException => "canceled",
-        _ => e.GetType().Name,
-    };
 
     internal static SocketException NewSocketException(SocketError code, string message) => new((int)code, message);
 }

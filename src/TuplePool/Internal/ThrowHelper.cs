@@ -10,6 +10,10 @@ internal static class ThrowHelper
         => throw new ObjectDisposedException(nameof(SocketLease), "The lease was disposed; its socket may now belong to another caller.");
 
     [DoesNotReturn]
+    public static void ThrowLeaseNeverAcquired()
+        => throw new ObjectDisposedException(nameof(SocketLease), "This lease was never acquired: it is default(SocketLease), not one returned by ISocketPool.AcquireAsync.");
+
+    [DoesNotReturn]
     public static void ThrowPoolDisposed()
         => throw new ObjectDisposedException(nameof(SocketPool));
 }

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
@@ -7,27 +8,47 @@ namespace TuplePool.Pooling;
 
 /// <summary>
 /// The addresses one destination connects to: the address itself for an <see cref="IPEndPoint"/>;
-/// for a <see cref="DnsEndPoint"/>, a DNS lookup reused for <see cref="TuplePoolOptions.DnsRefreshInterval"/>.
-/// Only the slow path (a new connection) asks; an idle hit never waits for DNS. When a refresh
-/// fails the previous answer is kept and the failure logged.
+/// for a <see cref="DnsEndPoint"/>, a DNS lookup reused for <see cref="TuplePoolOptions.DnsRefreshInterval"/>
+/// (for good when that is infinite). Only the slow path (a new connection) asks; an idle hit
+/// never waits for DNS. A lookup is bounded by <see cref="TuplePoolOptions.ConnectTimeout"/> and
+/// the caller's token. When a refresh fails the previous answer is kept and the failure logged;
+/// when a name has no answer at all, the failure is remembered for <see cref="NegativeCacheDuration"/>
+/// so a crowd of callers does not queue one lookup each behind it.
 /// </summary>
 internal sealed class AddressResolver
 {
+    /// <summary>The longest a failed lookup is remembered (never longer than the refresh interval).</summary>
+    public static readonly TimeSpan NegativeCacheDuration = TimeSpan.FromSeconds(5);
+
     private readonly DnsEndPoint? _name;
     private readonly Func<AddressFamily, bool> _hasSourceFor;
     private readonly TimeProvider _timeProvider;
     private readonly TimeSpan _refreshInterval;
+    private readonly TimeSpan _negativeCache;
+    private readonly TimeSpan _lookupTimeout;
     private readonly ILogger _logger;
-    private readonly SemaphoreSlim _lookup = new(1, 1);
+    private readonly Func<string, AddressFamily, CancellationToken, Task<IPAddress[]>> _lookup;
+    private readonly SemaphoreSlim _gate = new(1, 1);
     private volatile IPEndPoint[] _current;
     private long _resolvedAt;
+    private Failure? _failure;
 
-    public AddressResolver(EndPoint destination, Func<AddressFamily, bool> hasSourceFor, TimeProvider timeProvider, TimeSpan refreshInterval, ILogger logger)
+    public AddressResolver(
+        EndPoint destination,
+        Func<AddressFamily, bool> hasSourceFor,
+        TimeProvider timeProvider,
+        TimeSpan refreshInterval,
+        TimeSpan lookupTimeout,
+        ILogger logger,
+        Func<string, AddressFamily, CancellationToken, Task<IPAddress[]>>? lookup = null)
     {
         _hasSourceFor = hasSourceFor;
         _timeProvider = timeProvider;
         _refreshInterval = refreshInterval;
+        _negativeCache = refreshInterval != Timeout.InfiniteTimeSpan && refreshInterval < NegativeCacheDuration ? refreshInterval : NegativeCacheDuration;
+        _lookupTimeout = lookupTimeout;
         _logger = logger;
+        _lookup = lookup ?? Dns.GetHostAddressesAsync;
         switch (destination)
         {
             case IPEndPoint ip:
@@ -47,14 +68,25 @@ internal sealed class AddressResolver
 
     public bool MayUse(IPEndPoint address) => Array.IndexOf(_current, address) >= 0;
 
-    public async ValueTask<IReadOnlyList<IPEndPoint>> ResolveAsync(CancellationToken cancellationToken)
+    public ValueTask<IReadOnlyList<IPEndPoint>> ResolveAsync(CancellationToken cancellationToken)
+        => _name is null || !IsStale() ? new ValueTask<IReadOnlyList<IPEndPoint>>(_current) : LookUpAsync(_name, cancellationToken);
+
+    private async ValueTask<IReadOnlyList<IPEndPoint>> LookUpAsync(DnsEndPoint name, CancellationToken cancellationToken)
     {
-        if (_name is null || !IsStale())
+        ThrowIfRecentlyFailed(name);
+        using var timeout = _lookupTimeout == Timeout.InfiniteTimeSpan ? null : new CancellationTokenSource(_lookupTimeout, _timeProvider);
+        using var linked = timeout is null ? null : CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
+        var token = linked?.Token ?? cancellationToken;
+        try
         {
-            return _current;
+            await _gate.WaitAsync(token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            // Queued behind a slow lookup for the whole bound: fall back like a failed lookup of our own.
+            return KeepOrThrow(name, TimedOut(name));
         }
 
-        await _lookup.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             if (!IsStale())
@@ -62,46 +94,83 @@ internal sealed class AddressResolver
                 return _current;
             }
 
+            ThrowIfRecentlyFailed(name);
             IPAddress[] found;
             try
             {
-                found = await Dns.GetHostAddressesAsync(_name.Host, _name.AddressFamily, cancellationToken).ConfigureAwait(false);
+                found = await _lookup(name.Host, name.AddressFamily, token).ConfigureAwait(false);
             }
-            catch (SocketException e) when (_current.Length > 0)
+            catch (SocketException e)
             {
-                Log.DnsStale(_logger, _name.Host, e.SocketErrorCode.ToString(), _current.Length);
-                Volatile.Write(ref _resolvedAt, _timeProvider.GetTimestamp());
-                return _current;
+                return KeepOrThrow(name, new SocketException(
+                    (int)SocketError.HostNotFound,
+                    $"The DNS lookup of '{name.Host}' failed ({e.SocketErrorCode}: {e.Message}); no address to connect to {name.Host}:{name.Port}."));
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                return KeepOrThrow(name, TimedOut(name));
             }
 
             var usable = found
                 .Select(a => a.IsIPv4MappedToIPv6 ? a.MapToIPv4() : a)
                 .Distinct()
                 .Where(a => _hasSourceFor(a.AddressFamily))
-                .Select(a => new IPEndPoint(a, _name.Port))
+                .Select(a => new IPEndPoint(a, name.Port))
                 .ToArray();
             if (usable.Length == 0)
             {
-                throw new SocketException(
-                    (int)SocketError.HostNotFound,
-                    found.Length == 0
-                        ? $"DNS returned no address for {_name.Host}."
-                        : $"{_name.Host} resolves only to addresses of a family no configured source address has ({string.Join(", ", found.Select(a => a.ToString()))}).");
+                var error = found.Length == 0
+                    ? new SocketException((int)SocketError.HostNotFound, $"The DNS lookup of '{name.Host}' returned no address; nothing to connect to {name.Host}:{name.Port}.")
+                    : AcquireErrors.NoSourceForFamily(name, found);
+                return KeepOrThrow(name, error);
             }
 
             _current = usable;
+            _failure = null;
             Volatile.Write(ref _resolvedAt, _timeProvider.GetTimestamp());
             return usable;
         }
         finally
         {
-            _lookup.Release();
+            _gate.Release();
         }
     }
+
+    /// <summary>After a failed lookup: the previous answer when there is one, else the error (remembered briefly).</summary>
+    private IReadOnlyList<IPEndPoint> KeepOrThrow(DnsEndPoint name, SocketException error)
+    {
+        var current = _current;
+        if (current.Length > 0)
+        {
+            Log.DnsStale(_logger, name.Host, error.SocketErrorCode.ToString(), current.Length);
+            Volatile.Write(ref _resolvedAt, _timeProvider.GetTimestamp());
+            return current;
+        }
+
+        _failure = new Failure(error.SocketErrorCode, error.Message, _timeProvider.GetTimestamp());
+        throw error;
+    }
+
+    private void ThrowIfRecentlyFailed(DnsEndPoint name)
+    {
+        if (_failure is { } failure && _timeProvider.GetElapsedTime(failure.At) < _negativeCache)
+        {
+            // A new exception per caller: one instance thrown on many threads would mix their stack traces.
+            throw new SocketException((int)failure.Error, failure.Message);
+        }
+    }
+
+    private SocketException TimedOut(DnsEndPoint name) => new(
+        (int)SocketError.TimedOut,
+        string.Create(CultureInfo.InvariantCulture, $"The DNS lookup of '{name.Host}' did not finish within {_lookupTimeout.TotalSeconds:0.###} s (TuplePoolOptions.ConnectTimeout)."));
 
     private bool IsStale()
     {
         var at = Volatile.Read(ref _resolvedAt);
-        return at == 0 || _current.Length == 0 || _timeProvider.GetElapsedTime(at) >= _refreshInterval;
+        return at == 0
+            || _current.Length == 0
+            || (_refreshInterval != Timeout.InfiniteTimeSpan && _timeProvider.GetElapsedTime(at) >= _refreshInterval);
     }
+
+    private sealed record Failure(SocketError Error, string Message, long At);
 }

@@ -1,42 +1,117 @@
+using System.Diagnostics;
 using System.Net;
-using System.Net.Sockets;
 using System.Runtime.CompilerServices;
 using Polly;
 using TuplePool.Budget;
+using TuplePool.Internal;
 using TuplePool.Platform;
+using TuplePool.Telemetry;
 
 namespace TuplePool.Pooling;
 
 /// <summary>
 /// Everything the pool keeps for one destination (an <see cref="IPEndPoint"/> or a
 /// <see cref="DnsEndPoint"/>): its idle store, its line of waiters, its connect pipeline, its
-/// resolved addresses and its count of open connections.
+/// resolved addresses, its count of open connections, and the weak watch on leased ones.
 /// </summary>
-internal sealed class DestinationPool
+/// <remarks>
+/// <para><b>The wake protocol.</b> Two rules make sure no caller sleeps while something it could
+/// use exists:</para>
+/// <list type="number">
+/// <item>Whoever frees something — returns a connection, closes one, sees a TIME_WAIT charge
+/// expire — publishes it first (pushes to the idle store, releases the ledger, decrements
+/// <c>_open</c>) and looks at the line second. A returned connection goes straight to the first
+/// waiter (<see cref="WaiterQueue.TryHandOff"/>, as the runtime's <c>HttpConnectionWaiter</c>);
+/// anything else wakes the first waiter to try again (<see cref="WaiterQueue.WakeOne"/>).</item>
+/// <item>A caller that found nothing joins the line first and looks again second: if a
+/// connection is idle or there is room by then, it wakes the first waiter (often itself); if not,
+/// it arms the expiry timer for the next TIME_WAIT charge to run out.</item>
+/// </list>
+/// <para>Joining the line and leaving the idle store are interlocked instructions, so in each
+/// pair one side always sees the other. The races, step by step:</para>
+/// <list type="bullet">
+/// <item>Thread A fails to take a slot under MaxConnectionsPerDestination; thread B closes the
+/// only connection and looks at the line: empty, nobody to wake. A joins the line and looks
+/// again: the slot is free, so A wakes itself and takes it. (Issue 9.1: A looked "again" with
+/// no addresses, saw no room, and slept until AcquireTimeout.)</item>
+/// <item>A looks again just before B pushes its returned connection: A sees nothing and sleeps;
+/// B, having pushed, sees A in line and wakes it; A takes the connection from the idle store.</item>
+/// <item>B hands a connection to A just as A's timeout fires: both complete A's waiter with one
+/// compare-and-swap. If B wins, A owns the connection and, since its caller gave up, gives it
+/// back (to the next waiter or the store). If the timer wins, B's hand-off fails and the
+/// connection goes to the next waiter. A wake is never owned by a waiter that gave up.</item>
+/// <item>A, woken to try again, finds its room taken by newcomer C who came in between (C saw
+/// nobody in line): C holds a connection, whose return or close wakes the line again. A goes back
+/// to the front of the line and looks again as in rule 2.</item>
+/// <item>One event frees room for several waiters (a TIME_WAIT expiry, several returns at
+/// once): a waiter woken to try again that succeeds passes the wake on when room is left, or arms
+/// the expiry timer for the next one.</item>
+/// <item>The pool is disposed while A is between its look and joining the line: disposal has
+/// already failed the line. A, in line, checks for disposal and leaves with
+/// <see cref="ObjectDisposedException"/>; a connection handed to A after disposal is closed.</item>
+/// </list>
+/// <para><b>Eviction.</b> A destination with nothing open and nobody inside its slow path for
+/// <see cref="PoolSettings.EvictAfter"/> is retired by the reaper: one compare-and-swap of
+/// <c>_users</c> from 0 to <see cref="Retired"/>, so no caller can be inside it afterwards (a
+/// caller that comes in later sees it retired and goes to its successor). The idle-hit path
+/// needs no such guard: an idle connection is an open one, and a destination with one is
+/// never retired.</para>
+/// </remarks>
+internal sealed class DestinationPool : IConnectionOwner
 {
-    private readonly SocketPool _pool;
+    private const int Retired = -1;
+
+    private readonly PoolContext _context;
     private readonly PoolSettings _settings;
+    private readonly IDestinationOwner _owner;
     private readonly IdleStore _idle;
     private readonly WaiterQueue _waiters = new();
+    private readonly OpenConnections _connections = new();
     private readonly ResiliencePipeline _pipeline;
     private readonly AddressResolver _resolver;
     private readonly ITimer _expiryTimer;
+    private readonly DestinationMetrics _metrics;
     private int _open;
+    private int _users;
+    private long _lastActive;
 
-    public DestinationPool(SocketPool pool, EndPoint destination, ResiliencePipeline pipeline, AddressResolver resolver)
+    /// <summary>A destination for <paramref name="key"/>, already normalised and copied (<see cref="DestinationKeys"/>).</summary>
+    public DestinationPool(EndPoint key, PoolContext context, IDestinationOwner owner, ResiliencePipeline pipeline, AddressResolver resolver)
     {
-        _pool = pool;
-        _settings = pool.Settings;
-        Destination = destination;
+        Key = key;
+        _context = context;
+        _settings = context.Settings;
+        _owner = owner;
         _pipeline = pipeline;
         _resolver = resolver;
         _idle = new IdleStore(_settings.MaxIdle);
+        _lastActive = _settings.Now();
+        _metrics = context.Metrics.ForDestination(key, () => PendingAcquires);
         _expiryTimer = _settings.TimeProvider.CreateTimer(static state => ((DestinationPool)state!)._waiters.WakeOne(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
     }
 
-    public EndPoint Destination { get; }
+    /// <summary>The pool's own copy of the destination; never handed out.</summary>
+    public EndPoint Key { get; }
 
     public int IdleCount => _idle.Count;
+
+    /// <summary>Connections counted against MaxConnectionsPerDestination: connecting, leased or idle.</summary>
+    public int OpenCount => Volatile.Read(ref _open);
+
+    /// <summary>Callers asleep in this destination's line.</summary>
+    public int PendingAcquires => _waiters.Count;
+
+    /// <summary>The addresses this destination last resolved to (for a name, empty before its first lookup).</summary>
+    public IReadOnlyList<IPEndPoint> Addresses => _resolver.Current;
+
+    public bool IsRetired => Volatile.Read(ref _users) == Retired;
+
+    /// <summary>This destination's instruments (server.address and server.port tags); its series stop when it goes.</summary>
+    public DestinationMetrics Metrics => _metrics;
+
+    /// <summary>True when <paramref name="destination"/> is this destination (by value: the caller's object may have changed since).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool Is(EndPoint destination) => Key.Equals(destination);
 
     /// <summary>The hot path: an idle hit completes synchronously and allocates nothing.</summary>
     public ValueTask<SocketLease> AcquireAsync(CancellationToken cancellationToken)
@@ -45,6 +120,11 @@ internal sealed class DestinationPool
         {
             if (CanLend(connection!))
             {
+                if (_metrics.UseTimeEnabled)
+                {
+                    connection!.LentAt = _settings.Now();
+                }
+
                 return new ValueTask<SocketLease>(new SocketLease(connection!, connection!.BeginLease(), isReused: true));
             }
 
@@ -57,7 +137,22 @@ internal sealed class DestinationPool
     /// <summary>Called when a lease ends (the token has already been retired).</summary>
     public void Return(PooledConnection connection)
     {
-        if (_pool.IsDisposed || connection.Invalidated || connection.StreamDisposed)
+        var lentAt = connection.LentAt;
+        if (lentAt == 0)
+        {
+            GiveBack(connection);
+            return;
+        }
+
+        // Recorded after the connection is back: a listener that throws must not keep it.
+        connection.LentAt = 0;
+        GiveBack(connection);
+        _metrics.RecordUseTime(_settings.TimeProvider.GetElapsedTime(lentAt));
+    }
+
+    private void GiveBack(PooledConnection connection)
+    {
+        if (_owner.IsDisposed || !connection.IsReusable)
         {
             Close(connection);
             return;
@@ -65,8 +160,6 @@ internal sealed class DestinationPool
 
         if (_settings.TracksIdleTime)
         {
-            // Start the timer first when it is stopped: it refreshes the coarse clock we stamp with.
-            _pool.EnsureReaper();
             var now = _settings.CoarseNow;
             if (IsPastLifetime(connection, now))
             {
@@ -77,30 +170,33 @@ internal sealed class DestinationPool
             connection.IdleSince = now;
         }
 
+        // Rule 1: straight to the first waiter, else into the store and then a look at the line.
+        if (_waiters.Count != 0 && _waiters.TryHandOff(connection))
+        {
+            return;
+        }
+
         if (_idle.Push(connection) is { } overflow)
         {
-            // Full: the oldest idle connection (or this one) goes.
-            Close(overflow);
-            return;
+            Close(overflow); // full: the oldest goes
         }
 
         if (_waiters.Count != 0)
         {
-            _waiters.WakeOne();
+            _waiters.WakeOne(); // a waiter joined between our look and the push
         }
 
-        if (_pool.IsDisposed)
+        if (_owner.IsDisposed)
         {
-            // DisposeAsync may have drained the store just before the push.
-            DrainIdle();
-            return;
+            DrainIdle(); // disposal may have drained the store just before the push
         }
-
-        _pool.EnsureReaper();
     }
 
-    /// <summary>Closes idle connections that expired or whose peer closed or sent bytes.</summary>
-    public void Reap(List<PooledConnection> scratch)
+    /// <summary>
+    /// The reaper's sweep: closes idle connections that expired or whose peer closed or sent
+    /// bytes, and frees the budget of leases the GC found abandoned.
+    /// </summary>
+    public void Reap(List<PooledConnection> scratch, List<TupleLedger> abandoned)
     {
         scratch.Clear();
         _idle.RemoveWhere(static (c, self) => self.IsExpiredOrDead(c), this, scratch);
@@ -110,12 +206,22 @@ internal sealed class DestinationPool
         }
 
         scratch.Clear();
+        abandoned.Clear();
+        _connections.TakeCollected(abandoned);
+        foreach (var ledger in abandoned)
+        {
+            // The socket was closed by its finalizer, or will be; how is unknown: charge the safe side.
+            ledger.Release(ReleaseKind.TimeWait);
+            OnClosed(ledger);
+        }
+
+        abandoned.Clear();
     }
 
     public void CountIdle(Dictionary<TupleLedger, int> counts)
         => _idle.ForEach(static (c, d) => d[c.Ledger] = d.GetValueOrDefault(c.Ledger) + 1, counts);
 
-    /// <summary>Wakes one waiter when this destination uses <paramref name="freed"/>'s address.</summary>
+    /// <summary>Another destination freed a port on <paramref name="freed"/>: wake one waiter when this destination uses that address.</summary>
     public void OnRoomFreed(IPEndPoint freed)
     {
         if (_waiters.Count != 0 && _resolver.MayUse(freed))
@@ -124,19 +230,34 @@ internal sealed class DestinationPool
         }
     }
 
-    /// <summary>One of this destination's own connections closed: a slot under MaxConnectionsPerDestination is free whatever its address.</summary>
-    public void OnOwnConnectionClosed()
+    /// <summary>
+    /// Retires the destination when nothing is open, nobody is inside its slow path and nothing
+    /// happened for <see cref="PoolSettings.EvictAfter"/>; true when it did (the caller removes it).
+    /// </summary>
+    public bool TryRetire(long now)
     {
-        if (_waiters.Count != 0)
+        if (Volatile.Read(ref _open) != 0 || Volatile.Read(ref _users) != 0 || now - Volatile.Read(ref _lastActive) < _settings.EvictAfterTicks)
         {
-            _waiters.WakeOne();
+            return false;
         }
+
+        if (Interlocked.CompareExchange(ref _users, Retired, 0) != 0)
+        {
+            return false;
+        }
+
+        // Opening takes a slot only inside the slow path, which is closed now: _open cannot grow.
+        Debug.Assert(Volatile.Read(ref _open) == 0 && _waiters.Count == 0, "A retired destination still has connections or waiters.");
+        _expiryTimer.Dispose();
+        _metrics.Dispose(); // its series stop
+        return true;
     }
 
-    public void Dispose(Exception disposedError)
+    public void Dispose()
     {
         _expiryTimer.Dispose();
-        _waiters.FailAll(disposedError);
+        _metrics.Dispose();
+        _waiters.FailAll();
         DrainIdle();
     }
 
@@ -185,7 +306,7 @@ internal sealed class DestinationPool
         {
             return ReadinessProbe.IsReadable(connection.Socket);
         }
-        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        catch (Exception e) when (e is System.Net.Sockets.SocketException or ObjectDisposedException)
         {
             return true;
         }
@@ -201,50 +322,95 @@ internal sealed class DestinationPool
     private void Close(PooledConnection connection)
     {
         var kind = ConnectionCloser.Close(connection.Socket, _settings.CloseMode);
+        _connections.Remove(connection);
         connection.Ledger.Release(kind);
-        Interlocked.Decrement(ref _open);
-        _pool.OnConnectionClosed(this, connection.Ledger);
+        OnClosed(connection.Ledger);
+    }
+
+    /// <summary>A connection is gone and its ledger released: a slot and maybe a port are free (a TIME_WAIT close gives an expiry to arm on).</summary>
+    private void OnClosed(TupleLedger ledger)
+    {
+        var open = Interlocked.Decrement(ref _open);
+        Debug.Assert(open >= 0, "More connections closed than were opened.");
+        Volatile.Write(ref _lastActive, _settings.Now());
+        if (_waiters.Count != 0)
+        {
+            _waiters.WakeOne();
+        }
+
+        _owner.OnRoomFreed(this, ledger.Tuple.Destination);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<SocketLease> AcquireSlowAsync(CancellationToken cancellationToken)
     {
-        var started = _settings.TimeProvider.GetTimestamp();
-        long waitStarted = 0;
+        if (!TryEnter())
+        {
+            return await _owner.AcquireAgainAsync(this, cancellationToken).ConfigureAwait(false);
+        }
 
-        // True while this caller holds a wake: it was woken and has not yet taken a connection,
-        // joined the line again or passed the wake on. The finally gives the wake back.
-        var woken = false;
-        IReadOnlyList<IPEndPoint>? addresses = null;
         try
         {
+            var time = _settings.TimeProvider;
+            var started = time.GetTimestamp();
+            var deadline = _settings.AcquireTimeout == Timeout.InfiniteTimeSpan
+                ? long.MaxValue
+                : started + Timestamps.ToTicks(_settings.AcquireTimeout, time);
+            long waitStarted = 0;
+            IReadOnlyList<IPEndPoint>? addresses = null; // resolved by this caller; else the last known ones
+            PooledConnection? handed = null;             // given to us by a return; ours to lend or give back
+            var woken = WakeReason.Disposed;             // Connection or Room while we hold a wake; Disposed = none
             while (true)
             {
-                _pool.ThrowIfDisposed();
+                if (_owner.IsDisposed)
+                {
+                    if (handed is not null)
+                    {
+                        Close(handed);
+                    }
+
+                    ThrowHelper.ThrowPoolDisposed();
+                }
+
                 if (cancellationToken.IsCancellationRequested)
                 {
-                    if (woken)
+                    // A wake we hold belongs to the next in line now.
+                    if (handed is not null)
                     {
-                        _waiters.WakeOne(); // the room that woke us is the next waiter's
+                        Return(handed);
+                    }
+                    else if (woken == WakeReason.Room)
+                    {
+                        _waiters.WakeOne();
                     }
 
                     cancellationToken.ThrowIfCancellationRequested();
                 }
 
+                var holdsWake = woken != WakeReason.Disposed;
+                var passWakeOn = woken == WakeReason.Room;
+                woken = WakeReason.Disposed;
+                if (handed is not null)
+                {
+                    var connection = handed;
+                    handed = null;
+                    if (CanLend(connection))
+                    {
+                        return Lend(connection, isReused: true, passWakeOn: false, waitStarted);
+                    }
+
+                    Close(connection); // that close wakes the next waiter; we try on as one woken
+                }
+
                 // Newcomers queue behind waiters; a waiter just woken has its turn now.
-                if (woken || _waiters.Count == 0)
+                if (holdsWake || _waiters.Count == 0)
                 {
                     while (_idle.TryPop(out var idle))
                     {
                         if (CanLend(idle!))
                         {
-                            RecordWait(waitStarted);
-                            if (woken)
-                            {
-                                PassWakeOn(addresses);
-                            }
-
-                            return new SocketLease(idle!, idle!.BeginLease(), isReused: true);
+                            return Lend(idle!, isReused: true, passWakeOn, waitStarted, addresses);
                         }
 
                         Close(idle!);
@@ -256,17 +422,12 @@ internal sealed class DestinationPool
                         try
                         {
                             addresses = await _resolver.ResolveAsync(cancellationToken).ConfigureAwait(false);
-                            if (!_pool.HasSourcesFor(addresses))
-                            {
-                                // Waiting cannot help: no configured source has the destination's family.
-                                throw _pool.Exhausted(Destination, addresses);
-                            }
-
+                            ThrowIfNoSourceFor(addresses);
                             opened = await OpenAsync(addresses, cancellationToken).ConfigureAwait(false);
                         }
                         catch
                         {
-                            // The slot was never used: let a waiter held back by MaxConnectionsPerDestination try.
+                            // The slot was never used, and any wake we held is spent: the next waiter may try.
                             ReleaseOpenSlot();
                             _waiters.WakeOne();
                             throw;
@@ -274,117 +435,199 @@ internal sealed class DestinationPool
 
                         if (opened is not null)
                         {
-                            RecordWait(waitStarted);
-                            if (woken)
-                            {
-                                PassWakeOn(addresses);
-                            }
-
-                            return new SocketLease(opened, opened.BeginLease(), isReused: false);
+                            return Lend(opened, isReused: false, passWakeOn, waitStarted, addresses);
                         }
 
-                        // No room anywhere. No wake here: waking the next waiter would only have it
-                        // fail the same way and wake us back, round and round.
+                        // No room anywhere. No wake: the next waiter would only fail the same way.
                         ReleaseOpenSlot();
                     }
                 }
 
-                // No idle connection and no room: wait for a return, a close, or a TIME_WAIT expiry.
-                var remaining = _settings.AcquireTimeout == Timeout.InfiniteTimeSpan
-                    ? Timeout.InfiniteTimeSpan
-                    : _settings.AcquireTimeout - _settings.TimeProvider.GetElapsedTime(started);
-                if (remaining != Timeout.InfiniteTimeSpan && remaining <= TimeSpan.Zero)
+                var current = addresses ?? _resolver.Current;
+                var now = time.GetTimestamp();
+                if (now >= deadline)
                 {
-                    throw _pool.Exhausted(Destination, addresses);
+                    RecordWaitEnded(waitStarted);
+                    throw _context.Errors.Exhausted(Key, current, _metrics);
                 }
 
                 if (waitStarted == 0)
                 {
-                    waitStarted = _settings.TimeProvider.GetTimestamp();
+                    waitStarted = now;
                 }
 
-                var waiter = _waiters.Enqueue(atFront: woken);
-                if (woken)
-                {
-                    woken = false;
-                    _waiters.EndWake();
-                }
-
-                if (_pool.IsDisposed)
-                {
-                    // DisposeAsync may have failed the line just before we joined it.
-                    _waiters.TryRemove(waiter);
-                    _pool.ThrowIfDisposed();
-                }
-
-                // Room may have appeared between the look above and joining the line; its wake found
-                // nobody. Look once more, now that any later wake will find us. (A tuple the kernel
-                // just refused is charged as full, so this cannot spin on it.)
-                if (_idle.Count > 0 || HasRoom(addresses))
-                {
-                    _waiters.WakeOne();
-                }
-                else
-                {
-                    ArmExpiryTimer(addresses);
-                }
-
+                var waiter = _context.Waiters.Get();
                 try
                 {
-                    await waiter.Completion.Task.WaitAsync(remaining, _settings.TimeProvider, cancellationToken).ConfigureAwait(false);
-                    woken = true;
-                }
-                catch (Exception e) when (e is TimeoutException or OperationCanceledException)
-                {
-                    if (!_waiters.TryRemove(waiter))
+                    var ticket = waiter.Prepare();
+                    if (!_waiters.TryEnqueue(waiter, ticket, atFront: holdsWake, _settings.MaxPendingAcquires))
                     {
-                        // A wake picked us just as we gave up: hand it to the next in line.
-                        woken = true;
+                        throw _context.Errors.WaitLineFull(Key, current, _settings.MaxPendingAcquires, _metrics);
+                    }
+
+                    if (_owner.IsDisposed && _waiters.TryRemove(waiter))
+                    {
+                        ThrowHelper.ThrowPoolDisposed(); // disposal failed the line just before we joined it
+                    }
+
+                    waiter.Arm(deadline, cancellationToken);
+
+                    // Rule 2: in line first, then the second look.
+                    if (_idle.Count > 0 || HasRoom(current))
+                    {
                         _waiters.WakeOne();
                     }
-
-                    if (e is TimeoutException)
+                    else
                     {
-                        throw _pool.Exhausted(Destination, addresses);
+                        ArmExpiryTimer(current);
                     }
 
-                    throw;
+                    var reason = await waiter.WaitAsync().ConfigureAwait(false);
+                    handed = waiter.TakeConnection();
+                    switch (reason)
+                    {
+                        case WakeReason.Connection:
+                        case WakeReason.Room:
+                            woken = reason;
+                            break;
+                        case WakeReason.TimedOut:
+                            _waiters.TryRemove(waiter);
+                            RecordWaitEnded(waitStarted);
+                            throw _context.Errors.Exhausted(Key, addresses ?? _resolver.Current, _metrics);
+                        case WakeReason.Canceled:
+                            _waiters.TryRemove(waiter);
+                            RecordWaitEnded(waitStarted);
+                            throw new OperationCanceledException(cancellationToken);
+                        default:
+                            _waiters.TryRemove(waiter);
+                            ThrowHelper.ThrowPoolDisposed();
+                            break;
+                    }
+                }
+                finally
+                {
+                    // Left on an error before the wait ended: out of line, and a connection handed meanwhile goes back.
+                    _waiters.TryRemove(waiter);
+                    if (waiter.Release() is { } left)
+                    {
+                        Return(left);
+                    }
+
+                    _context.Waiters.Return(waiter);
                 }
             }
         }
         finally
         {
-            if (woken)
+            Exit();
+        }
+    }
+
+    /// <summary>
+    /// Makes the lease, then does what may throw (a metrics listener is user code): should it
+    /// throw, the lease is given back rather than lost.
+    /// </summary>
+    private SocketLease Lend(PooledConnection connection, bool isReused, bool passWakeOn, long waitStarted, IReadOnlyList<IPEndPoint>? addresses = null)
+    {
+        if (_metrics.UseTimeEnabled)
+        {
+            connection.LentAt = _settings.Now();
+        }
+
+        var lease = new SocketLease(connection, connection.BeginLease(), isReused);
+        if (passWakeOn)
+        {
+            PassWakeOn(addresses ?? _resolver.Current);
+        }
+
+        try
+        {
+            RecordWaitEnded(waitStarted);
+        }
+        catch
+        {
+            lease.Dispose();
+            throw;
+        }
+
+        return lease;
+    }
+
+    /// <summary>A wait (for a connection or room) that began at <paramref name="waitStarted"/> ended, either way.</summary>
+    private void RecordWaitEnded(long waitStarted)
+    {
+        if (waitStarted != 0)
+        {
+            _metrics.RecordWait(_settings.TimeProvider.GetElapsedTime(waitStarted));
+        }
+    }
+
+    private void ThrowIfNoSourceFor(IReadOnlyList<IPEndPoint> addresses)
+    {
+        for (var i = 0; i < addresses.Count; i++)
+        {
+            if (_context.Tuples.HasSourceFor(addresses[i].AddressFamily))
             {
-                _waiters.EndWake();
+                return;
             }
         }
+
+        // Waiting cannot help: no configured source has the destination's family. A configuration error.
+        throw AcquireErrors.NoSourceForFamily(Key, addresses.Select(a => a.Address).ToList());
     }
 
     private async ValueTask<PooledConnection?> OpenAsync(IReadOnlyList<IPEndPoint> addresses, CancellationToken cancellationToken)
     {
-        var opened = await _pool.Opener.OpenAsync(addresses, _pipeline, cancellationToken).ConfigureAwait(false);
+        var opened = await _context.Opener.OpenAsync(addresses, _pipeline, cancellationToken).ConfigureAwait(false);
         if (opened is not { } o)
         {
             return null;
         }
 
-        if (_pool.IsDisposed)
+        if (_owner.IsDisposed)
         {
             o.Ledger.Release(ConnectionCloser.Close(o.Socket, CloseMode.Abortive));
-            _pool.ThrowIfDisposed();
+            ThrowHelper.ThrowPoolDisposed();
         }
 
+        PooledConnection connection;
         try
         {
-            return new PooledConnection(o.Socket, o.Ledger, this, _settings.TimeProvider.GetTimestamp());
+            connection = new PooledConnection(o.Socket, o.Ledger, this, _settings.TimeProvider.GetTimestamp());
         }
-        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        catch (Exception e) when (e is System.Net.Sockets.SocketException or ObjectDisposedException)
         {
             // The peer reset the connection before we read its endpoints (getpeername fails).
             o.Ledger.Release(ConnectionCloser.Close(o.Socket, CloseMode.Abortive));
             throw;
         }
+
+        _connections.Add(connection);
+        return connection;
+    }
+
+    private bool TryEnter()
+    {
+        var users = Volatile.Read(ref _users);
+        while (users != Retired)
+        {
+            var seen = Interlocked.CompareExchange(ref _users, users + 1, users);
+            if (seen == users)
+            {
+                return true;
+            }
+
+            users = seen;
+        }
+
+        return false;
+    }
+
+    private void Exit()
+    {
+        Volatile.Write(ref _lastActive, _settings.Now());
+        var users = Interlocked.Decrement(ref _users);
+        Debug.Assert(users >= 0, "More callers left the slow path than entered it.");
     }
 
     private bool TryTakeOpenSlot()
@@ -410,77 +653,53 @@ internal sealed class DestinationPool
         return false;
     }
 
-    private void ReleaseOpenSlot() => Interlocked.Decrement(ref _open);
+    private void ReleaseOpenSlot()
+    {
+        var open = Interlocked.Decrement(ref _open);
+        Debug.Assert(open >= 0, "An open slot was released twice.");
+    }
 
     /// <summary>
-    /// A woken waiter got its connection. One event (a TIME_WAIT expiry, several returns) can make
-    /// room for more than one, so when room is left the next waiter is woken too.
+    /// A waiter woken to try again got its connection. One event (a TIME_WAIT expiry, several
+    /// returns) can make room for more than one, so when room is left the next waiter is woken too;
+    /// otherwise the expiry timer is armed for the next one.
     /// </summary>
-    private void PassWakeOn(IReadOnlyList<IPEndPoint>? addresses)
+    private void PassWakeOn(IReadOnlyList<IPEndPoint> addresses)
     {
-        if (_waiters.Queued == 0)
+        if (_waiters.Count == 0)
         {
             return;
         }
 
-        addresses ??= _resolver.Current;
         if (_idle.Count > 0 || HasRoom(addresses))
         {
             _waiters.WakeOne();
         }
         else
         {
-            // The expiry that woke us is spent; the next one is theirs.
             ArmExpiryTimer(addresses);
         }
     }
 
-    private bool HasRoom(IReadOnlyList<IPEndPoint>? addresses)
+    private bool HasRoom(IReadOnlyList<IPEndPoint> addresses)
+        => Volatile.Read(ref _open) < _settings.MaxConnections && _context.Tuples.HasRoom(addresses);
+
+    private void ArmExpiryTimer(IReadOnlyList<IPEndPoint> addresses)
     {
-        if (Volatile.Read(ref _open) >= _settings.MaxConnections || addresses is null)
-        {
-            return false;
-        }
-
-        foreach (var ledger in _pool.LedgersFor(addresses))
-        {
-            if (ledger.Remaining > 0)
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
-
-    private void ArmExpiryTimer(IReadOnlyList<IPEndPoint>? addresses)
-    {
-        if (addresses is null)
+        if (_context.Tuples.NextExpiry(addresses) is not { } at)
         {
             return;
         }
 
-        long? next = null;
-        foreach (var ledger in _pool.LedgersFor(addresses))
+        var time = _settings.TimeProvider;
+        var due = time.GetElapsedTime(time.GetTimestamp(), at);
+        try
         {
-            if (ledger.NextExpiryTimestamp is { } expiry && (next is null || expiry < next))
-            {
-                next = expiry;
-            }
-        }
-
-        if (next is { } at)
-        {
-            var due = _settings.TimeProvider.GetElapsedTime(_settings.TimeProvider.GetTimestamp(), at);
             _expiryTimer.Change(due < TimeSpan.Zero ? TimeSpan.Zero : due, Timeout.InfiniteTimeSpan);
         }
-    }
-
-    private void RecordWait(long waitStarted)
-    {
-        if (waitStarted != 0)
+        catch (ObjectDisposedException)
         {
-            _pool.Metrics.RecordWait(_settings.TimeProvider.GetElapsedTime(waitStarted));
+            // Disposed (or retired, which no waiter can see): nothing left to wake.
         }
     }
 }

@@ -3,13 +3,20 @@ using TuplePool.Internal;
 
 namespace TuplePool.Pooling;
 
-/// <summary>The options the pool reads on every lend and return, copied once and pre-converted to timestamp ticks.</summary>
+/// <summary>
+/// The pool's view of its (already copied) options: the values read on every lend and return,
+/// pre-converted to timestamp ticks, the derived reaper timing, and the coarse clock.
+/// </summary>
 internal sealed class PoolSettings
 {
+    /// <summary>How long a destination stays with nothing open and nobody waiting before the reaper drops it.</summary>
+    public static readonly TimeSpan EvictAfter = TimeSpan.FromSeconds(60);
+
     private long _clock;
 
     public PoolSettings(TuplePoolOptions options, TimeProvider timeProvider)
     {
+        Options = options;
         TimeProvider = timeProvider;
         MaxIdle = options.MaxIdlePerDestination;
         MaxConnections = options.MaxConnectionsPerDestination;
@@ -23,8 +30,13 @@ internal sealed class PoolSettings
         ClockResolution = TracksIdleTime && ReaperPeriod > TimeSpan.FromSeconds(1) ? TimeSpan.FromSeconds(1) : ReaperPeriod;
         SweepEveryTicks = Math.Max(1, (int)(ReaperPeriod.Ticks / ClockResolution.Ticks));
         ClockResolutionTicks = Timestamps.ToTicks(ClockResolution, timeProvider);
+        EvictAfterTicks = Timestamps.ToTicks(EvictAfter, timeProvider);
+        MaxPendingAcquires = options.MaxPendingAcquires;
         RefreshClock();
     }
+
+    /// <summary>The pool's own copy of the options, for values read off the hot path.</summary>
+    public TuplePoolOptions Options { get; }
 
     public TimeProvider TimeProvider { get; }
 
@@ -38,6 +50,11 @@ internal sealed class PoolSettings
 
     public TimeSpan AcquireTimeout { get; }
 
+    public int MaxPendingAcquires { get; }
+
+    /// <summary><see cref="EvictAfter"/> in timestamp ticks.</summary>
+    public long EvictAfterTicks { get; }
+
     public long IdleTimeoutTicks { get; }
 
     public long LifetimeTicks { get; }
@@ -45,10 +62,10 @@ internal sealed class PoolSettings
     /// <summary>False when both IdleTimeout and ConnectionLifetime are infinite: lends and returns then read no clock.</summary>
     public bool TracksIdleTime { get; }
 
-    /// <summary>How often the reaper sweeps idle connections while there are any.</summary>
+    /// <summary>How often the reaper sweeps idle connections, empty destinations and unused ledgers.</summary>
     public TimeSpan ReaperPeriod { get; }
 
-    /// <summary>How often the pool's timer ticks while anything is idle: at most 1 s.</summary>
+    /// <summary>How often the pool's timer ticks while it has any destination or ledger: at most 1 s.</summary>
     public TimeSpan ClockResolution { get; }
 
     /// <summary><see cref="ClockResolution"/> in timestamp ticks.</summary>
@@ -62,7 +79,7 @@ internal sealed class PoolSettings
 
     /// <summary>
     /// The <see cref="TimeProvider"/> timestamp as of the last timer tick (at most
-    /// <see cref="ClockResolution"/> old while anything is idle). Lending and returning read this
+    /// <see cref="ClockResolution"/> old while any destination exists). Lending and returning read this
     /// field instead of the clock: a clock read costs about 20 ns on Linux, more than the whole rest
     /// of an idle hit, and idle and lifetime limits of seconds do not need nanoseconds. The
     /// reaper, which runs on the same tick, uses the exact clock.

@@ -10,18 +10,24 @@ namespace TuplePool.Pooling;
 /// </summary>
 /// <remarks>
 /// The token only grows: it is bumped when the connection is lent (plain write — the lender
-/// owns the connection exclusively after taking it from the idle store) and again when the lease
-/// ends (compare-and-swap, so of two copies disposed at once exactly one returns the socket).
-/// A lease copy is live only while its token equals the current one.
+/// owns the connection exclusively after taking it from the idle store or a waiter hand-off)
+/// and again when the lease ends (compare-and-swap, so of two copies disposed at once exactly
+/// one returns the socket). A lease copy is live only while its token equals the current one.
+/// <see cref="SocketLease.Invalidate"/> records the token it was called with, not a flag, so a
+/// stale copy that passed its token check just before the lease ended cannot mark the next
+/// borrower's lease.
 /// </remarks>
 internal sealed class PooledConnection
 {
+    private readonly SafeSocketHandle _handle;
     private int _token;
+    private int _invalidatedToken;
     private PooledNetworkStream? _stream;
 
-    public PooledConnection(Socket socket, TupleLedger ledger, DestinationPool owner, long createdAt)
+    public PooledConnection(Socket socket, TupleLedger ledger, IConnectionOwner owner, long createdAt)
     {
         Socket = socket;
+        _handle = socket.SafeHandle;
         Ledger = ledger;
         Owner = owner;
         CreatedAt = createdAt;
@@ -33,7 +39,7 @@ internal sealed class PooledConnection
 
     public TupleLedger Ledger { get; }
 
-    public DestinationPool Owner { get; }
+    public IConnectionOwner Owner { get; }
 
     public IPEndPoint LocalEndPoint { get; }
 
@@ -45,14 +51,24 @@ internal sealed class PooledConnection
     /// <summary>Timestamp of the last return to the idle store.</summary>
     public long IdleSince { get; set; }
 
-    /// <summary>Set by <see cref="SocketLease.Invalidate"/>: close on return.</summary>
-    public bool Invalidated { get; private set; }
+    /// <summary>When the current lease began, while a listener records <c>tuplepool.connection.use_time</c>; else 0.</summary>
+    public long LentAt { get; set; }
+
+    /// <summary>Set by the owner when it starts watching the connection for an abandoned lease.</summary>
+    public long Id { get; set; }
+
+    /// <summary>The lease that just ended asked to close the connection instead of keeping it.</summary>
+    public bool Invalidated => _invalidatedToken != 0 && _invalidatedToken == _token - 1;
 
     /// <summary>Lazily created once per connection; it does not own the socket.</summary>
     public Stream Stream => _stream ??= new PooledNetworkStream(Socket);
 
-    /// <summary>The caller disposed <see cref="Stream"/>: the connection cannot be lent again.</summary>
-    public bool StreamDisposed => _stream is { WasDisposed: true };
+    /// <summary>
+    /// Fit to keep after a lease: not invalidated, its stream not disposed, its socket not closed
+    /// behind the lease's back (without <see cref="TuplePoolOptions.ValidateOnAcquire"/> nothing
+    /// else would look before lending it again).
+    /// </summary>
+    public bool IsReusable => !Invalidated && _stream is not { WasDisposed: true } && !_handle.IsClosed;
 
     public bool IsLeasedWith(int token) => Volatile.Read(ref _token) == token;
 
@@ -60,7 +76,11 @@ internal sealed class PooledConnection
     public int BeginLease()
     {
         var token = _token + 1;
-        Invalidated = false;
+        if (token <= 0)
+        {
+            token = 1; // after 2^31 leases: 0 stays "never", so a default lease never matches
+        }
+
         Volatile.Write(ref _token, token);
         return token;
     }
@@ -68,7 +88,18 @@ internal sealed class PooledConnection
     /// <summary>Ends the lease with <paramref name="token"/>; false when it already ended.</summary>
     public bool TryEndLease(int token) => Interlocked.CompareExchange(ref _token, token + 1, token) == token;
 
-    public void Invalidate() => Invalidated = true;
+    /// <summary>Marks the lease with <paramref name="token"/> for closing; false when that lease already ended.</summary>
+    public bool TryInvalidate(int token)
+    {
+        if (!IsLeasedWith(token))
+        {
+            return false;
+        }
+
+        // Should the lease end right here, the next lease has another token, which this does not match.
+        Volatile.Write(ref _invalidatedToken, token);
+        return true;
+    }
 
     /// <summary>Called by <see cref="SocketLease.Dispose"/>.</summary>
     public void EndLease(int token)
@@ -80,4 +111,10 @@ internal sealed class PooledConnection
     }
 
     public override string ToString() => $"{LocalEndPoint} -> {RemoteEndPoint}";
+}
+
+/// <summary>Where a connection goes back when its lease ends (its <see cref="DestinationPool"/>).</summary>
+internal interface IConnectionOwner
+{
+    void Return(PooledConnection connection);
 }

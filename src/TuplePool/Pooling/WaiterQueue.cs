@@ -1,128 +1,171 @@
+using System.Diagnostics;
+#if NET9_0_OR_GREATER
+using Gate = System.Threading.Lock;
+#else
+using Gate = object;
+#endif
+
 namespace TuplePool.Pooling;
 
 /// <summary>
-/// Acquirers waiting for a returned connection or for budget, served first come, first served.
+/// The acquirers of one destination waiting for a connection or for room, first come, first
+/// served: an intrusive doubly linked list of pooled <see cref="Waiter"/>s, so joining and
+/// leaving the line allocates nothing.
 /// </summary>
 /// <remarks>
-/// A wake completes exactly one waiter, which then tries again; it does not carry a connection,
-/// so a waiter that gave up in the meantime can pass its wake on instead of losing it. A woken
-/// waiter still counts in <see cref="Count"/> until it calls <see cref="EndWake"/> (it got its
-/// connection, gave up, or joined the line again at the front): otherwise a newcomer on the fast
-/// path would see an empty line and take the returned socket from under it.
+/// A wake takes the first waiter out of line and completes it with one compare-and-swap
+/// (<see cref="Waiter.TrySignal"/>). A waiter that timed out or was cancelled a moment before
+/// loses nothing by being taken out, and the wake goes on to the next one: a wake is owned by
+/// exactly one waiter, and never by one that has given up. <see cref="Count"/> is updated with
+/// an interlocked instruction, so it is a full fence between joining the line and the joiner's
+/// next look at the idle store and the budget (see <see cref="DestinationPool"/>).
 /// </remarks>
 internal sealed class WaiterQueue
 {
-    private readonly LinkedList<Waiter> _waiters = new();
+    private readonly Gate _gate = new();
+    private Waiter? _first;
+    private Waiter? _last;
     private int _count;
-    private int _inFlight;
 
-    /// <summary>Waiters in line plus woken waiters not yet done; read without a lock on the hot path.</summary>
+    /// <summary>Waiters in line (asleep, not yet woken); read without the lock.</summary>
     public int Count => Volatile.Read(ref _count);
 
-    /// <summary>Waiters still asleep in line.</summary>
-    public int Queued
+    /// <summary>
+    /// Puts <paramref name="waiter"/> in line with the ticket of its current use: at the back, or
+    /// at the front for a waiter that was woken and found nothing (it keeps its turn). False when
+    /// <paramref name="limit"/> waiters are already in line (never for the front).
+    /// </summary>
+    public bool TryEnqueue(Waiter waiter, long ticket, bool atFront, int limit)
     {
-        get
+        lock (_gate)
         {
-            lock (_waiters)
-            {
-                return _waiters.Count;
-            }
-        }
-    }
-
-    public Waiter Enqueue(bool atFront)
-    {
-        var waiter = new Waiter();
-        lock (_waiters)
-        {
-            waiter.Node = atFront ? _waiters.AddFirst(waiter) : _waiters.AddLast(waiter);
-            Publish();
-        }
-
-        return waiter;
-    }
-
-    /// <summary>Takes <paramref name="waiter"/> out of line; false when a wake already took it (the caller then holds that wake).</summary>
-    public bool TryRemove(Waiter waiter)
-    {
-        lock (_waiters)
-        {
-            if (waiter.Node?.List is null)
+            Debug.Assert(!waiter.IsQueued, "A waiter joined the line twice.");
+            if (!atFront && _count >= limit)
             {
                 return false;
             }
 
-            _waiters.Remove(waiter.Node);
-            waiter.Node = null;
-            Publish();
+            waiter.Ticket = ticket;
+            waiter.IsQueued = true;
+            if (atFront)
+            {
+                waiter.Next = _first;
+                waiter.Previous = null;
+                if (_first is null)
+                {
+                    _last = waiter;
+                }
+                else
+                {
+                    _first.Previous = waiter;
+                }
+
+                _first = waiter;
+            }
+            else
+            {
+                waiter.Previous = _last;
+                waiter.Next = null;
+                if (_last is null)
+                {
+                    _first = waiter;
+                }
+                else
+                {
+                    _last.Next = waiter;
+                }
+
+                _last = waiter;
+            }
+
+            Interlocked.Increment(ref _count);
             return true;
         }
     }
 
-    /// <summary>Wakes the first waiter in line, if any.</summary>
-    public void WakeOne()
+    /// <summary>Takes <paramref name="waiter"/> out of line; false when a wake already took it out.</summary>
+    public bool TryRemove(Waiter waiter)
     {
-        if (Volatile.Read(ref _count) == 0)
+        lock (_gate)
         {
-            return;
-        }
-
-        Waiter? first = null;
-        lock (_waiters)
-        {
-            var node = _waiters.First;
-            if (node is not null)
+            if (!waiter.IsQueued)
             {
-                _waiters.RemoveFirst();
-                node.Value.Node = null;
-                first = node.Value;
-                _inFlight++;
-                Publish();
-            }
-        }
-
-        first?.Completion.TrySetResult(true);
-    }
-
-    /// <summary>A woken waiter is done with its wake.</summary>
-    public void EndWake()
-    {
-        lock (_waiters)
-        {
-            _inFlight--;
-            Publish();
-        }
-    }
-
-    /// <summary>Fails every waiter in line (the pool is being disposed).</summary>
-    public void FailAll(Exception error)
-    {
-        List<Waiter> all;
-        lock (_waiters)
-        {
-            all = [.. _waiters];
-            _waiters.Clear();
-            foreach (var waiter in all)
-            {
-                waiter.Node = null;
+                return false;
             }
 
-            Publish();
-        }
-
-        foreach (var waiter in all)
-        {
-            waiter.Completion.TrySetException(error);
+            Unlink(waiter);
+            return true;
         }
     }
 
-    private void Publish() => Volatile.Write(ref _count, _waiters.Count + _inFlight);
+    /// <summary>Hands <paramref name="connection"/> to the first waiter still waiting; false when there is none (the caller keeps it).</summary>
+    public bool TryHandOff(PooledConnection connection) => Signal(WakeReason.Connection, connection);
 
-    internal sealed class Waiter
+    /// <summary>Wakes the first waiter still waiting to look for room again; false when nobody waits.</summary>
+    public bool WakeOne() => Signal(WakeReason.Room, null);
+
+    /// <summary>Wakes every waiter with <see cref="WakeReason.Disposed"/>.</summary>
+    public void FailAll()
     {
-        public TaskCompletionSource<bool> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        while (Signal(WakeReason.Disposed, null))
+        {
+        }
+    }
 
-        public LinkedListNode<Waiter>? Node { get; set; }
+    private bool Signal(WakeReason reason, PooledConnection? connection)
+    {
+        while (Volatile.Read(ref _count) != 0)
+        {
+            Waiter? first;
+            long ticket;
+            lock (_gate)
+            {
+                first = _first;
+                if (first is null)
+                {
+                    return false;
+                }
+
+                ticket = first.Ticket;
+                Unlink(first);
+            }
+
+            if (first.TrySignal(ticket, reason, connection))
+            {
+                return true;
+            }
+
+            // It timed out or was cancelled just now; it will find itself out of line. Next one.
+        }
+
+        return false;
+    }
+
+    private void Unlink(Waiter waiter)
+    {
+        if (waiter.Previous is null)
+        {
+            _first = waiter.Next;
+        }
+        else
+        {
+            waiter.Previous.Next = waiter.Next;
+        }
+
+        if (waiter.Next is null)
+        {
+            _last = waiter.Previous;
+        }
+        else
+        {
+            waiter.Next.Previous = waiter.Previous;
+        }
+
+        waiter.Previous = null;
+        waiter.Next = null;
+        waiter.IsQueued = false;
+        var count = Interlocked.Decrement(ref _count);
+        Debug.Assert(count >= 0, "More waiters left the line than joined it.");
+        Debug.Assert((count == 0) == (_first is null) && (_first is null) == (_last is null), "The line's links and count disagree.");
     }
 }

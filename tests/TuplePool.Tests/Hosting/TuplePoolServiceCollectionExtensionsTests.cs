@@ -392,11 +392,14 @@ public sealed class TuplePoolServiceCollectionExtensionsTests
         await using var only = await pool.AcquireAsync(server.EndPoint, TestContext.Current.CancellationToken);
 
         var waiting = pool.AcquireAsync(server.EndPoint, TestContext.Current.CancellationToken).AsTask();
-        for (var i = 0; i < 100 && !waiting.IsCompleted; i++)
+        // Only the container's fake clock can end this wait; the system clock would take a minute.
+        // The waiter arms its timer on its own thread, so keep advancing until it has (bounded by
+        // real time, not by a count of turns that a busy machine can use up first).
+        var started = TimeProvider.System.GetTimestamp();
+        while (!waiting.IsCompleted && TimeProvider.System.GetElapsedTime(started) < TimeSpan.FromSeconds(20))
         {
-            // Only the container's fake clock can end this wait; the system clock would take a minute.
             time.Advance(TimeSpan.FromSeconds(61));
-            await Task.Delay(10, TestContext.Current.CancellationToken);
+            await Task.WhenAny(waiting, Task.Delay(10, TestContext.Current.CancellationToken));
         }
 
         await Assert.ThrowsAsync<TupleBudgetExhaustedException>(() => waiting.WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken));

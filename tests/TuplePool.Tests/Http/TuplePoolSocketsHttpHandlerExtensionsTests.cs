@@ -1,6 +1,7 @@
 using TuplePool.Tests.Support;
 using System.Net;
 using Microsoft.Extensions.Time.Testing;
+using TuplePool.Platform;
 
 namespace TuplePool.Tests.Http;
 
@@ -146,7 +147,9 @@ public sealed class TuplePoolSocketsHttpHandlerExtensionsTests
 
         // The server holds the requests that got a connection until every other one has given up,
         // so the budget stays full while they wait.
-        await TestHttpServer.EventuallyAsync(() => server.Held + requests.Count(r => r.IsCompleted) >= Requests, TimeSpan.FromSeconds(30));
+        Assert.True(
+            await TestHttpServer.EventuallyAsync(() => server.Held + requests.Count(r => r.IsCompleted) >= Requests, TimeSpan.FromSeconds(30)),
+            $"{server.Held} held and {requests.Count(r => r.IsCompleted)} done of {Requests}");
         server.Release();
         var outcomes = await Task.WhenAll(requests.Select(async r =>
         {
@@ -184,20 +187,22 @@ public sealed class TuplePoolSocketsHttpHandlerExtensionsTests
     [Theory]
     [InlineData(CloseMode.Graceful, 4)]
     [InlineData(CloseMode.Abortive, 0)]
-    public async Task Dispose_HttpClientDisposed_EveryLeaseEndedAndClosedPerCloseMode(CloseMode closeMode, int expectedTimeWait)
+    public async Task Dispose_HttpClientDisposed_EveryLeaseEndedAndTheLedgerAgreesWithTheKernel(CloseMode closeMode, int expectedTimeWait)
     {
         var token = TestContext.Current.CancellationToken;
         await using var server = await TestHttpServer.StartAsync(token);
 
         // Fake time keeps the TIME_WAIT charge of graceful closes from expiring while we look.
         var time = new FakeTimeProvider();
-        await using var pool = new SocketPool(new TuplePoolOptions { SourceAddresses = [FourSources[0]], LocalPortRange = PortSlices.Integration.Take(20), CloseMode = closeMode }, time);
+        var slice = PortSlices.Integration.Take(20);
+        await using var pool = new SocketPool(new TuplePoolOptions { SourceAddresses = [FourSources[0]], LocalPortRange = slice, CloseMode = closeMode }, time);
         var client = new HttpClient(new SocketsHttpHandler().UseTuplePool(pool)) { BaseAddress = server.BaseAddress };
         var requests = Enumerable.Range(0, 4).Select(_ => client.GetStringAsync("/hold", token)).ToList();
         Assert.True(await TestHttpServer.EventuallyAsync(() => server.Held == 4, TimeSpan.FromSeconds(20)));
         server.Release();
         await Task.WhenAll(requests);
         Assert.Equal(4, pool.GetSnapshot().TotalActive);
+        Assert.Equal(4, KernelSockets.Count(slice, server.EndPoint, TcpState.Established));
 
         client.Dispose();
 
@@ -206,5 +211,11 @@ public sealed class TuplePoolSocketsHttpHandlerExtensionsTests
         Assert.Equal(0, tuple.Idle);
         Assert.Equal(expectedTimeWait, tuple.TimeWait);
         Assert.Equal(tuple.Capacity - expectedTimeWait, tuple.Remaining);
+
+        // The ledger against the kernel, on this test's own client port slice (the server's port
+        // may carry TIME_WAIT of earlier runs): what the pool charges is what `ss` would show.
+        var kernelTimeWait = await KernelSockets.WaitForCountAsync(slice, server.EndPoint, TcpState.TimeWait, n => n == tuple.TimeWait);
+        Assert.Equal(tuple.TimeWait, kernelTimeWait);
+        Assert.Equal(0, await KernelSockets.WaitForCountAsync(slice, server.EndPoint, TcpState.Established, n => n == 0));
     }
 }

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using TuplePool.Platform;
+using TuplePool.Tests.Support;
 
 namespace TuplePool.Tests.Platform;
 
@@ -102,15 +103,31 @@ public class KernelCensusTests
                 sockets.Add(listener.Accept());
             }
 
-            var census = KernelCensus.Default.Read();
+            // One read of /proc/net/tcp can repeat or miss a line while other processes churn
+            // (the census is documented as a close estimate), so read until a snapshot shows
+            // what we opened, bounded; a census that miscounts never does and the asserts fail.
+            var census = LoopbackSockets.WaitForCensus(c =>
+                c.Count(sourceA, destination, TcpState.Established) == 12
+                && c.Count(sourceB, destination, TcpState.Established) == 7
+                && NotTimeWait(c, IPAddress.Parse("127.0.0.7"), destination) == 3
+                && NotTimeWait(c, IPAddress.Any, destination) == 22
+                && c.MalformedLines == 0);
 
-            Assert.Equal(12, census.CountUsing(sourceA, destination));
+            // The listener's port is this test's only while it runs: an earlier run of the suite
+            // (or another worktree's) may have left TIME_WAIT towards the same port from the same
+            // sources for 60 s. Those are the only sockets that are not ours, so every state but
+            // TIME_WAIT must count exactly what we opened, and TIME_WAIT is checked on our own
+            // client port slice.
             Assert.Equal(12, census.Count(sourceA, destination, TcpState.Established));
-            Assert.Equal(7, census.CountUsing(sourceB, destination));
-            Assert.Equal(3, census.CountUsing(IPAddress.Parse("127.0.0.7"), destination));
-            Assert.Equal(3, census.CountUsing(mappedSource, mappedDestination));
-            Assert.Equal(22, census.CountUsing(IPAddress.Any, destination));
-            Assert.Equal(0, census.Count(IPAddress.Any, destination, TcpState.TimeWait));
+            Assert.Equal(12, NotTimeWait(census, sourceA, destination));
+            Assert.Equal(7, census.Count(sourceB, destination, TcpState.Established));
+            Assert.Equal(7, NotTimeWait(census, sourceB, destination));
+            Assert.Equal(3, NotTimeWait(census, IPAddress.Parse("127.0.0.7"), destination));
+            Assert.Equal(3, NotTimeWait(census, mappedSource, mappedDestination));
+            Assert.Equal(22, census.Count(IPAddress.Any, destination, TcpState.Established));
+            Assert.Equal(22, NotTimeWait(census, IPAddress.Any, destination));
+            Assert.Equal(22, KernelSockets.Count(Slice, destination));
+            Assert.Equal(0, KernelSockets.Count(Slice, destination, TcpState.TimeWait));
             Assert.True(census.Count(IPAddress.Loopback, new IPEndPoint(IPAddress.Any, 0), TcpState.Listen) >= 1, "our listener is missing");
             Assert.Equal(0, census.MalformedLines);
         }
@@ -119,7 +136,11 @@ public class KernelCensusTests
             LoopbackSockets.DisposeAbortively(sockets);
         }
 
-        var after = LoopbackSockets.WaitForCensus(c => c.CountUsing(IPAddress.Any, destination) == 0);
-        Assert.Equal(0, after.CountUsing(IPAddress.Any, destination));
+        var after = LoopbackSockets.WaitForCensus(c => NotTimeWait(c, IPAddress.Any, destination) == 0);
+        Assert.Equal(0, NotTimeWait(after, IPAddress.Any, destination));
+        Assert.Equal(0, KernelSockets.Count(Slice, destination));
     }
+
+    private static int NotTimeWait(KernelCensusSnapshot census, IPAddress source, IPEndPoint destination)
+        => census.CountUsing(source, destination) - census.Count(source, destination, TcpState.TimeWait);
 }

@@ -18,6 +18,11 @@ public sealed class ReadinessProbeTests
         return (client, server, listener);
     }
 
+    // Waits (bounded) until the kernel has delivered what the server sent, instead of sleeping
+    // and hoping: Socket.Poll blocks until the socket turns readable.
+    private static void WaitForArrival(Socket client)
+        => Assert.True(client.Poll(TimeSpan.FromSeconds(10), SelectMode.SelectRead), "nothing arrived from the server within 10 s");
+
     private static void CloseAll(params Socket[] sockets)
     {
         foreach (var socket in sockets)
@@ -41,7 +46,7 @@ public sealed class ReadinessProbeTests
     {
         var (client, server, listener) = await ConnectAsync();
         await server.SendAsync(new byte[] { 7 });
-        await Task.Delay(20);
+        WaitForArrival(client);
 
         Assert.True(ReadinessProbe.IsReadable(client));
         CloseAll(client, server, listener);
@@ -52,7 +57,7 @@ public sealed class ReadinessProbeTests
     {
         var (client, server, listener) = await ConnectAsync();
         server.Dispose(); // FIN
-        await Task.Delay(20);
+        WaitForArrival(client);
 
         Assert.True(ReadinessProbe.IsReadable(client));
         CloseAll(client, listener);
@@ -64,7 +69,7 @@ public sealed class ReadinessProbeTests
         var (client, server, listener) = await ConnectAsync();
         SocketOptions.SetAbortiveClose(server);
         server.Dispose(); // RST
-        await Task.Delay(20);
+        WaitForArrival(client);
 
         Assert.True(ReadinessProbe.IsReadable(client));
         CloseAll(client, listener);

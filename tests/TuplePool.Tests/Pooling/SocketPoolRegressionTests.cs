@@ -33,8 +33,6 @@ public sealed class SocketPoolRegressionTests
         return new SocketPool(options, _time, null, null, connector, census ?? Substitute.For<IKernelCensus>(), TestKernel.Create(twReuse: 0));
     }
 
-    private static Task Settle() => Task.Delay(100);
-
     [Fact]
     public async Task ExpiryTimer_AfterATimerWake_IsArmedAgainForTheNextWaiter()
     {
@@ -49,13 +47,13 @@ public sealed class SocketPoolRegressionTests
         b.Dispose(); // TIME_WAIT until t=70
 
         var first = pool.AcquireAsync(server.EndPoint).AsTask();
-        await Settle();
+        await PoolWait.UntilPendingAsync(pool, 1);
         var second = pool.AcquireAsync(server.EndPoint).AsTask();
-        await Settle();
+        await PoolWait.UntilPendingAsync(pool, 2);
 
         _time.Advance(TimeSpan.FromSeconds(51));
         var firstLease = await first.WaitAsync(TimeSpan.FromSeconds(5)); // held: no idle socket for the second
-        await Settle();
+        await PoolWait.UntilPendingAsync(pool, 1); // the second tried, found no room, and sleeps again
         Assert.False(second.IsCompleted);
         _time.Advance(TimeSpan.FromSeconds(10));
         var secondLease = await second.WaitAsync(TimeSpan.FromSeconds(5));
@@ -73,7 +71,7 @@ public sealed class SocketPoolRegressionTests
         var held = await pool.AcquireAsync(server.EndPoint);
 
         var waiting = pool.AcquireAsync(byName).AsTask();
-        await Settle();
+        await PoolWait.UntilPendingAsync(pool, 1);
         held.Invalidate();
         held.Dispose();
         _time.Advance(TimeSpan.FromSeconds(61));
@@ -111,7 +109,7 @@ public sealed class SocketPoolRegressionTests
         lease.Socket.Shutdown(SocketShutdown.Send); // our FIN goes first
         Assert.Equal(0, accepted.Receive(new byte[16]));
         accepted.Dispose(); // the peer answers with its FIN
-        await Settle();
+        Assert.True(lease.Socket.Poll(TimeSpan.FromSeconds(10), SelectMode.SelectRead)); // it has arrived
 
         lease.Invalidate();
         lease.Dispose();
@@ -136,8 +134,9 @@ public sealed class SocketPoolRegressionTests
         await using var pool = CreateSut(capacity: 10, connector: connector, census: census);
         using var stop = new CancellationTokenSource();
 
-        var waiting = Task.Run(async () => await pool.AcquireAsync(destination, stop.Token));
-        await Task.Delay(300);
+        var waiting = pool.AcquireAsync(destination, stop.Token).AsTask();
+        await PoolWait.UntilPendingAsync(pool, 1); // asleep after one refused attempt, not trying again and again
+        Assert.Single(connector.ReceivedCalls());
         await stop.CancelAsync();
 
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => waiting.WaitAsync(TimeSpan.FromSeconds(5)));
@@ -172,7 +171,7 @@ public sealed class SocketPoolRegressionTests
             accepted.LingerState = new LingerOption(true, 0); // the server resets right after accept
         }
 
-        await Task.Delay(50);
+        Assert.True(socket.Poll(TimeSpan.FromSeconds(10), SelectMode.SelectRead)); // the RST has arrived
         return socket;
     }
 }

@@ -36,6 +36,11 @@ public sealed class SocketPoolTests
         await using var again = await pool.AcquireAsync(server.EndPoint);
         Assert.True(again.IsReused);
         Assert.Equal(first, again.LocalEndPoint);
+
+        // The server's accept loop counts on its own thread: wait until it has seen every client
+        // endpoint the pool used (one, when the socket was reused) before reading its count.
+        await server.WaitForAsync(first);
+        await server.WaitForAsync(again.LocalEndPoint);
         Assert.Equal(1, server.AcceptedTotal);
     }
 
@@ -45,13 +50,15 @@ public sealed class SocketPoolTests
         await using var server = new LoopbackServer();
         await using var pool = CreateSut(1, 20);
         IPEndPoint first;
+        Socket socket;
         await using (var lease = await pool.AcquireAsync(server.EndPoint))
         {
             first = lease.LocalEndPoint;
+            socket = lease.Socket;
         }
 
         await server.CloseAsync(first);
-        await Task.Delay(50); // let the FIN arrive
+        WaitUntilReadable(socket); // the FIN has arrived
 
         await using var next = await pool.AcquireAsync(server.EndPoint);
         Assert.False(next.IsReused);
@@ -71,7 +78,7 @@ public sealed class SocketPoolTests
         {
             first = lease.LocalEndPoint;
             await server.SendAsync(first, [1, 2, 3]); // a response the caller never read
-            await Task.Delay(50);
+            WaitUntilReadable(lease.Socket);
         }
 
         await using var next = await pool.AcquireAsync(server.EndPoint);
@@ -86,13 +93,15 @@ public sealed class SocketPoolTests
         await using var server = new LoopbackServer();
         await using var pool = CreateSut(1, 20);
         IPEndPoint first;
+        Socket socket;
         await using (var lease = await pool.AcquireAsync(server.EndPoint))
         {
             first = lease.LocalEndPoint;
+            socket = lease.Socket;
         }
 
         await server.SendAsync(first, [42]);
-        await Task.Delay(50);
+        WaitUntilReadable(socket); // arrived while idle
 
         await using var next = await pool.AcquireAsync(server.EndPoint);
         Assert.NotEqual(first, next.LocalEndPoint);
@@ -171,7 +180,7 @@ public sealed class SocketPoolTests
         Assert.All(pool.GetSnapshot().Tuples, t => Assert.Equal(0, t.Remaining));
 
         var waiting = pool.AcquireAsync(server.EndPoint).AsTask();
-        await Task.Delay(100);
+        await PoolWait.UntilPendingAsync(pool, 1);
         Assert.False(waiting.IsCompleted);
 
         var returned = leases[123];
@@ -227,9 +236,10 @@ public sealed class SocketPoolTests
 
         using var cts = new CancellationTokenSource();
         var waiting = pool.AcquireAsync(server.EndPoint, cts.Token).AsTask();
-        await Task.Delay(50);
+        await PoolWait.UntilPendingAsync(pool, 1);
         await cts.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => waiting);
+        Assert.Equal(0, pool.GetSnapshot().PendingAcquires);
 
         // The cancelled waiter must not swallow the next wake: a later waiter still gets the socket.
         var next = pool.AcquireAsync(server.EndPoint).AsTask();
@@ -334,4 +344,8 @@ public sealed class SocketPoolTests
         Assert.Equal(0, pool.GetSnapshot().TotalIdle);
         Assert.Throws<ObjectDisposedException>(() => socket.Available);
     }
+
+    /// <summary>Blocks until the peer's FIN or bytes have reached <paramref name="socket"/> (at most 10 s); reads nothing.</summary>
+    private static void WaitUntilReadable(Socket socket)
+        => Assert.True(socket.Poll(TimeSpan.FromSeconds(10), SelectMode.SelectRead));
 }

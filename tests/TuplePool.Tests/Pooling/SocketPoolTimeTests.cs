@@ -67,7 +67,7 @@ public sealed class SocketPoolTimeTests
     }
 
     [Fact]
-    public async Task Reaper_ClosesExpiredIdleSockets_AndStopsWhenNothingIsIdle()
+    public async Task Reaper_ClosesExpiredIdleSockets_AndStopsOnceNothingIsLeft()
     {
         await using var server = new LoopbackServer();
         await using var pool = CreateSut(o => o.IdleTimeout = TimeSpan.FromSeconds(8));
@@ -84,6 +84,15 @@ public sealed class SocketPoolTimeTests
 
         Assert.Equal(0, pool.GetSnapshot().TotalIdle);
         Assert.Equal(2, pool.GetSnapshot().TotalTimeWait);
+        Assert.True(pool.IsReaperRunning); // the destination and its TIME_WAIT charges are still there
+
+        for (var i = 0; i < 70; i++)
+        {
+            _time.Advance(TimeSpan.FromSeconds(1)); // TIME_WAIT (60 s) runs out; the empty destination goes
+        }
+
+        Assert.Empty(pool.GetSnapshot().Tuples);
+        Assert.Equal(0, pool.Destinations.Count);
         Assert.False(pool.IsReaperRunning);
     }
 
@@ -95,10 +104,9 @@ public sealed class SocketPoolTimeTests
         var held = new[] { await pool.AcquireAsync(server.EndPoint), await pool.AcquireAsync(server.EndPoint) };
 
         var waiting = pool.AcquireAsync(server.EndPoint).AsTask();
-        await Task.Delay(20);
+        await PoolWait.UntilPendingAsync(pool, 1);
         _time.Advance(TimeSpan.FromSeconds(4.9));
-        await Task.Delay(20);
-        Assert.False(waiting.IsCompleted);
+        Assert.False(waiting.IsCompleted); // the fake clock fires timers inside Advance
         _time.Advance(TimeSpan.FromSeconds(0.2));
 
         await Assert.ThrowsAsync<TupleBudgetExhaustedException>(() => waiting);
@@ -125,9 +133,9 @@ public sealed class SocketPoolTimeTests
         Assert.Equal(1, pool.GetSnapshot().TotalTimeWait);
 
         var waiting = pool.AcquireAsync(server.EndPoint).AsTask();
-        await Task.Delay(20);
+        await PoolWait.UntilPendingAsync(pool, 1);
         _time.Advance(TimeSpan.FromSeconds(59));
-        await Task.Delay(20);
+        Assert.Equal(1, pool.GetSnapshot().PendingAcquires);
         Assert.False(waiting.IsCompleted);
         _time.Advance(TimeSpan.FromSeconds(1));
 
@@ -144,7 +152,7 @@ public sealed class SocketPoolTimeTests
         var first = await pool.AcquireAsync(server.EndPoint);
 
         var waiting = pool.AcquireAsync(server.EndPoint).AsTask();
-        await Task.Delay(50);
+        await PoolWait.UntilPendingAsync(pool, 1);
         Assert.False(waiting.IsCompleted);
         first.Invalidate();
         first.Dispose();
@@ -164,24 +172,26 @@ public sealed class SocketPoolTimeTests
         var waiters = new List<Task>();
         for (var i = 0; i < 5; i++)
         {
-            var id = i;
-            waiters.Add(Task.Run(async () =>
-            {
-                var lease = await pool.AcquireAsync(server.EndPoint);
-                lock (order)
-                {
-                    order.Add(id);
-                }
-
-                lease.Dispose();
-            }));
-            await Task.Delay(30); // queue them in a known order
+            // The order of joining is forced: the next caller comes only once this one is in line.
+            waiters.Add(AcquireRecordAndReturnAsync(i));
+            await PoolWait.UntilPendingAsync(pool, i + 1);
         }
 
         held.Dispose();
         await Task.WhenAll(waiters).WaitAsync(TimeSpan.FromSeconds(10));
 
         Assert.Equal([0, 1, 2, 3, 4], order);
+
+        async Task AcquireRecordAndReturnAsync(int id)
+        {
+            var lease = await pool.AcquireAsync(server.EndPoint);
+            lock (order)
+            {
+                order.Add(id);
+            }
+
+            lease.Dispose();
+        }
     }
 
     [Fact]

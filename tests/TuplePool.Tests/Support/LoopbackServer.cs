@@ -15,6 +15,7 @@ public sealed class LoopbackServer : IAsyncDisposable
     private readonly Task _acceptLoop;
     private readonly ConcurrentDictionary<IPEndPoint, Socket> _accepted = new();
     private int _acceptedTotal;
+    private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public LoopbackServer(IPAddress? address = null, bool echo = false)
     {
@@ -36,6 +37,45 @@ public sealed class LoopbackServer : IAsyncDisposable
 
     /// <summary>Every distinct client address the server has accepted from.</summary>
     public ConcurrentDictionary<IPAddress, int> ClientAddresses { get; } = new();
+
+    /// <summary>
+    /// Waits until <paramref name="condition"/> holds, re-checking it each time the server accepts
+    /// or closes a connection (never on a timer), for at most <paramref name="limit"/> (10 s by
+    /// default); false when it never held. Use it before reading <see cref="AcceptedTotal"/> or
+    /// <see cref="Open"/>: the accept loop counts on its own thread, after the client's connect
+    /// has already returned.
+    /// </summary>
+    public async Task<bool> WaitUntilAsync(Func<LoopbackServer, bool> condition, TimeSpan? limit = null)
+    {
+        var started = TimeProvider.System.GetTimestamp();
+        var budget = limit ?? TimeSpan.FromSeconds(10);
+        while (true)
+        {
+            // Take the pulse before testing, so a change between the test and the wait is not missed.
+            var changed = Volatile.Read(ref _changed).Task;
+            if (condition(this))
+            {
+                return true;
+            }
+
+            var left = budget - TimeProvider.System.GetElapsedTime(started);
+            if (left <= TimeSpan.Zero)
+            {
+                return false;
+            }
+
+            try
+            {
+                await changed.WaitAsync(left);
+            }
+            catch (TimeoutException)
+            {
+                return condition(this);
+            }
+        }
+    }
+
+    private void Changed() => Interlocked.Exchange(ref _changed, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
 
     /// <summary>Waits until the server has accepted the connection from <paramref name="client"/>.</summary>
     public async Task<Socket> WaitForAsync(IPEndPoint client)
@@ -66,6 +106,7 @@ public sealed class LoopbackServer : IAsyncDisposable
         var socket = await WaitForAsync(client);
         _accepted.TryRemove(client, out _);
         socket.Dispose();
+        Changed();
     }
 
     public async ValueTask DisposeAsync()
@@ -113,10 +154,12 @@ public sealed class LoopbackServer : IAsyncDisposable
                 return;
             }
 
+            // Counted before it is visible to WaitForAsync, so a test that waited for a client sees it counted.
             var remote = (IPEndPoint)socket.RemoteEndPoint!;
-            _accepted[remote] = socket;
-            ClientAddresses.AddOrUpdate(remote.Address, 1, (_, n) => n + 1);
             Interlocked.Increment(ref _acceptedTotal);
+            ClientAddresses.AddOrUpdate(remote.Address, 1, (_, n) => n + 1);
+            _accepted[remote] = socket;
+            Changed();
             _ = Task.Run(() => ServeAsync(remote, socket));
         }
     }
@@ -135,6 +178,7 @@ public sealed class LoopbackServer : IAsyncDisposable
                     if (_accepted.TryRemove(new KeyValuePair<IPEndPoint, Socket>(remote, socket)))
                     {
                         socket.Dispose();
+                        Changed();
                     }
 
                     return;
@@ -151,6 +195,7 @@ public sealed class LoopbackServer : IAsyncDisposable
             if (_accepted.TryRemove(new KeyValuePair<IPEndPoint, Socket>(remote, socket)))
             {
                 socket.Dispose();
+                Changed();
             }
         }
     }

@@ -7,10 +7,10 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 
-namespace TuplePool.Benchmarks;
+namespace TuplePool.Benchmarks.HttpServer;
 
 /// <summary>
-/// Child mode <c>--serve-http [firstPort]</c>: Kestrel on 127.0.0.1 (a port below 32768) answering
+/// The HTTP server child (<c>--serve-http [firstPort]</c>): Kestrel on 127.0.0.1 (a port below 32768) answering
 /// <c>GET /</c> with a small body. Same line protocol as the socket server child: prints
 /// <c>READY http=PORT</c> and exits on <c>quit</c> or when stdin ends (the parent died).
 /// </summary>
@@ -23,7 +23,7 @@ internal static class HttpServerHolder
     public static int Run(string[] args)
     {
         using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, static context => context.Cancel = true);
-        var firstPort = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : ClientPorts.FirstServerPort + 100;
+        var firstPort = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 17100;
         var port = FreePort(firstPort);
 
         var builder = WebApplication.CreateSlimBuilder();

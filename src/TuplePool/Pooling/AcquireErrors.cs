@@ -1,0 +1,78 @@
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+using TuplePool.Telemetry;
+
+namespace TuplePool.Pooling;
+
+/// <summary>
+/// The errors an acquire can end with that are the pool's own (not the kernel's): each says what
+/// is true — the usage of every tuple that could have served the caller, read when it gave up —
+/// and is counted and logged once per refused caller.
+/// </summary>
+internal sealed class AcquireErrors(
+    Func<IReadOnlyList<IPEndPoint>, IReadOnlyList<TupleUsage>> usageFor,
+    TuplePoolMetrics metrics,
+    ILogger logger,
+    TimeSpan acquireTimeout)
+{
+    /// <summary>No source had room within AcquireTimeout.</summary>
+    public TupleBudgetExhaustedException Exhausted(EndPoint destination, IReadOnlyList<IPEndPoint> addresses, DestinationMetrics? destinationMetrics = null)
+    {
+        var usage = usageFor(addresses);
+        destination = DestinationKeys.Copy(destination); // the caller gets its own: ours is a key
+        var error = new TupleBudgetExhaustedException(destination, usage);
+        Report(destination, TupleBudgetExhaustedException.Describe(usage), destinationMetrics);
+        return error;
+    }
+
+    /// <summary>MaxPendingAcquires callers were already waiting: refused without waiting.</summary>
+    public TupleBudgetExhaustedException WaitLineFull(EndPoint destination, IReadOnlyList<IPEndPoint> addresses, int limit, DestinationMetrics? destinationMetrics = null)
+    {
+        var usage = usageFor(addresses);
+        destination = DestinationKeys.Copy(destination);
+        var error = new TupleBudgetExhaustedException(destination, usage, limit);
+        Report(destination, $"the wait line is full ({limit} callers waiting, TuplePoolOptions.MaxPendingAcquires); {TupleBudgetExhaustedException.Describe(usage)}", destinationMetrics);
+        return error;
+    }
+
+    /// <summary>
+    /// A configuration error, not exhaustion: the destination's addresses are all of a family no
+    /// configured source has, so waiting or more ports cannot help.
+    /// </summary>
+    public static SocketException NoSourceForFamily(EndPoint destination, IReadOnlyList<IPAddress> addresses)
+    {
+        var families = addresses.Select(a => a.AddressFamily).Distinct().Select(FamilyName).ToList();
+        var wanted = string.Join(" or ", families);
+        var resolved = destination is DnsEndPoint ? $" (it resolves only to {string.Join(", ", addresses)})" : string.Empty;
+        var other = families.Count == 1 && families[0] == "IPv6" ? "IPv4" : "IPv6";
+        return new SocketException(
+            (int)SocketError.AddressFamilyNotSupported,
+            $"TuplePool: no {wanted} source address is configured for {Show(destination)}{resolved}; TuplePoolOptions.SourceAddresses has only {other} addresses. "
+            + $"Add an {wanted} source address, or connect to an {other} address of the destination.");
+    }
+
+    private void Report(EndPoint destination, string usage, DestinationMetrics? destinationMetrics)
+    {
+        if (destinationMetrics is not null)
+        {
+            destinationMetrics.RecordExhausted();
+        }
+        else
+        {
+            var (host, port) = destination switch
+            {
+                IPEndPoint ip => (ip.Address.ToString(), ip.Port),
+                DnsEndPoint name => (name.Host, name.Port),
+                _ => (destination.ToString() ?? string.Empty, 0),
+            };
+            metrics.RecordExhausted(host, port);
+        }
+
+        Log.BudgetExhausted(logger, destination, acquireTimeout, usage);
+    }
+
+    private static string FamilyName(AddressFamily family) => family == AddressFamily.InterNetworkV6 ? "IPv6" : "IPv4";
+
+    private static string Show(EndPoint destination) => destination is DnsEndPoint name ? $"{name.Host}:{name.Port}" : destination.ToString() ?? string.Empty;
+}

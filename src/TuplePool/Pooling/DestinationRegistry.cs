@@ -1,0 +1,189 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Runtime.CompilerServices;
+using TuplePool.Internal;
+
+namespace TuplePool.Pooling;
+
+/// <summary>
+/// Every destination of one pool, created on first use from the caller's endpoint (normalised,
+/// checked and copied, see <see cref="DestinationKeys"/>), dropped by the reaper once it has stood
+/// empty for a while (<see cref="DestinationPool.TryRetire"/>).
+/// </summary>
+internal sealed class DestinationRegistry : IDestinationOwner
+{
+    private readonly ConcurrentDictionary<EndPoint, DestinationPool> _destinations = new();
+    private readonly PoolContext _context;
+    private DestinationPool? _lastUsed;
+    private int _count;
+    private volatile bool _disposed;
+
+    public DestinationRegistry(PoolContext context) => _context = context;
+
+    /// <summary>Raised after a destination was added (the reaper starts).</summary>
+    public Action? DestinationAdded { get; set; }
+
+    public bool IsDisposed => _disposed;
+
+    public int Count => Volatile.Read(ref _count);
+
+    /// <summary>Callers waiting in line, over every destination.</summary>
+    public int PendingAcquires
+    {
+        get
+        {
+            var pending = 0;
+            foreach (var entry in _destinations)
+            {
+                pending += entry.Value.PendingAcquires;
+            }
+
+            return pending;
+        }
+    }
+
+    public ICollection<DestinationPool> All => _destinations.Values;
+
+    /// <summary>The destination for <paramref name="destination"/>, created when new.</summary>
+    /// <exception cref="ArgumentException">Not a destination a TCP connection can be made to.</exception>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public DestinationPool Get(EndPoint destination)
+    {
+        // Callers usually ask for one destination again and again: skip the dictionary then.
+        // Compared by value, not reference: the caller may have changed its IPEndPoint since.
+        var last = _lastUsed;
+        return last is not null && last.Is(destination) ? last : GetSlow(destination);
+    }
+
+    /// <summary>The destination with <paramref name="key"/> when there is one (not retired).</summary>
+    public DestinationPool? Find(EndPoint key)
+        => _destinations.TryGetValue(DestinationKeys.Normalize(key), out var pool) && !pool.IsRetired ? pool : null;
+
+    public void OnRoomFreed(DestinationPool from, IPEndPoint address)
+    {
+        if (Volatile.Read(ref _count) < 2)
+        {
+            return;
+        }
+
+        // Enumerating the dictionary itself takes no locks and copies nothing (.Values does both).
+        foreach (var entry in _destinations)
+        {
+            if (!ReferenceEquals(entry.Value, from))
+            {
+                entry.Value.OnRoomFreed(address);
+            }
+        }
+    }
+
+    public ValueTask<SocketLease> AcquireAgainAsync(DestinationPool retired, CancellationToken cancellationToken)
+        => GetSlow(retired.Key).AcquireAsync(cancellationToken);
+
+    /// <summary>Retires and removes destinations that have stood empty long enough; returns how many went.</summary>
+    public int EvictEmpty(long now)
+    {
+        var evicted = 0;
+        foreach (var entry in _destinations)
+        {
+            if (entry.Value.TryRetire(now) && Remove(entry))
+            {
+                evicted++;
+            }
+        }
+
+        return evicted;
+    }
+
+    /// <summary>Every address a live destination may connect to (their ledgers stay).</summary>
+    public HashSet<IPEndPoint> LiveAddresses()
+    {
+        var addresses = new HashSet<IPEndPoint>();
+        foreach (var entry in _destinations)
+        {
+            if (!entry.Value.IsRetired)
+            {
+                addresses.UnionWith(entry.Value.Addresses);
+            }
+        }
+
+        return addresses;
+    }
+
+    public void Dispose()
+    {
+        _disposed = true;
+        foreach (var entry in _destinations)
+        {
+            entry.Value.Dispose();
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private DestinationPool GetSlow(EndPoint destination)
+    {
+        ArgumentNullException.ThrowIfNull(destination);
+        var probe = DestinationKeys.Normalize(destination);
+        while (true)
+        {
+            if (!_destinations.TryGetValue(probe, out var pool))
+            {
+                DestinationKeys.Validate(probe, _context.Settings.TimeProvider);
+                var created = Create(DestinationKeys.Copy(probe));
+                if (!_destinations.TryAdd(created.Key, created))
+                {
+                    created.Dispose(); // lost the race; the winner is in the dictionary
+                    continue;
+                }
+
+                pool = created;
+                Interlocked.Increment(ref _count);
+                DestinationAdded?.Invoke();
+            }
+
+            if (pool.IsRetired)
+            {
+                // Evicted a moment ago and not yet removed: remove it and make a fresh one.
+                Remove(new KeyValuePair<EndPoint, DestinationPool>(pool.Key, pool));
+                continue;
+            }
+
+            if (_disposed)
+            {
+                // Dispose may have walked the dictionary before this destination was added.
+                pool.Dispose();
+                ThrowHelper.ThrowPoolDisposed();
+            }
+
+            _lastUsed = pool;
+            return pool;
+        }
+    }
+
+    private bool Remove(KeyValuePair<EndPoint, DestinationPool> entry)
+    {
+        if (!_destinations.TryRemove(entry))
+        {
+            return false;
+        }
+
+        Interlocked.Decrement(ref _count);
+        Interlocked.CompareExchange(ref _lastUsed, null, entry.Value);
+        return true;
+    }
+
+    private DestinationPool Create(EndPoint key)
+    {
+        var settings = _context.Settings;
+        var resolver = new AddressResolver(
+            key is IPEndPoint ip ? DestinationKeys.Copy(ip) : key, // the resolver's address is a ledger key: its own copy
+            _context.Tuples.HasSourceFor,
+            settings.TimeProvider,
+            settings.Options.DnsRefreshInterval,
+            settings.Options.ConnectTimeout,
+            _context.Logger,
+            _context.DnsLookup);
+
+        // The user's pipeline callback gets a copy too: it must not be able to change the key.
+        return new DestinationPool(key, _context, this, _context.Opener.CreatePipeline(DestinationKeys.Copy(key)), resolver);
+    }
+}

@@ -1,0 +1,84 @@
+using TuplePool.Budget;
+
+namespace TuplePool.Pooling;
+
+/// <summary>
+/// Every open connection of one destination, held weakly, so a lease dropped without
+/// <see cref="SocketLease.Dispose"/> (an <c>HttpResponseMessage</c> never disposed) is found once
+/// the garbage collector has taken it, and its budget freed instead of held for good.
+/// </summary>
+/// <remarks>
+/// The pool holds a connection strongly only while it is idle (the idle store) or being handed
+/// over; while leased, only the caller's <see cref="SocketLease"/> copies hold it. So a
+/// connection the GC collected was leased and abandoned. Nothing here runs on the idle-hit
+/// path: a connection is added when it is opened and removed when it is closed, and the look
+/// for collected ones runs on the reaper's sweep, only after a garbage collection.
+/// </remarks>
+internal sealed class OpenConnections
+{
+    private readonly Dictionary<long, Entry> _entries = new();
+    private long _nextId;
+    private int _seenCollections = -1;
+
+    public int Count
+    {
+        get
+        {
+            lock (_entries)
+            {
+                return _entries.Count;
+            }
+        }
+    }
+
+    public void Add(PooledConnection connection)
+    {
+        lock (_entries)
+        {
+            connection.Id = ++_nextId;
+            _entries.Add(connection.Id, new Entry(new WeakReference<PooledConnection>(connection), connection.Ledger));
+        }
+    }
+
+    public void Remove(PooledConnection connection)
+    {
+        lock (_entries)
+        {
+            _entries.Remove(connection.Id);
+        }
+    }
+
+    /// <summary>Takes out the connections the GC collected and adds their ledgers to <paramref name="abandoned"/>.</summary>
+    public void TakeCollected(List<TupleLedger> abandoned)
+    {
+        var collections = GC.CollectionCount(0);
+        if (collections == Volatile.Read(ref _seenCollections))
+        {
+            return; // nothing can have been collected since the last look
+        }
+
+        Volatile.Write(ref _seenCollections, collections);
+        lock (_entries)
+        {
+            List<long>? gone = null;
+            foreach (var (id, entry) in _entries)
+            {
+                if (!entry.Connection.TryGetTarget(out _))
+                {
+                    (gone ??= []).Add(id);
+                    abandoned.Add(entry.Ledger);
+                }
+            }
+
+            if (gone is not null)
+            {
+                foreach (var id in gone)
+                {
+                    _entries.Remove(id);
+                }
+            }
+        }
+    }
+
+    private readonly record struct Entry(WeakReference<PooledConnection> Connection, TupleLedger Ledger);
+}
