@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 
-namespace TuplePool.Soak;
+namespace TuplePool.TestServers;
 
 /// <summary>An echo server inside the namespace that can be reset, stopped and started again on its port.</summary>
 internal sealed class EchoServer : IAsyncDisposable
