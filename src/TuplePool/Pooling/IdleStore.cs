@@ -63,7 +63,7 @@ internal sealed class IdleStore
     public PooledConnection? Push(PooledConnection connection)
     {
         var stripes = _stripes;
-        var start = StripeIndex(stripes.Length);
+        var start = HomeStripe(connection, stripes.Length);
         var leftover = stripes[start].PushNewest(connection);
         for (var i = 1; leftover is not null && i < stripes.Length; i++)
         {
@@ -88,6 +88,7 @@ internal sealed class IdleStore
         var start = StripeIndex(stripes.Length);
         if (stripes[start].TryPop(out connection))
         {
+            connection!.IdleStripe = start;
             return true;
         }
 
@@ -101,6 +102,7 @@ internal sealed class IdleStore
 
             if (stripes[index].Count > 0 && stripes[index].TryPop(out connection))
             {
+                connection!.IdleStripe = start;
                 return true;
             }
         }
@@ -124,6 +126,17 @@ internal sealed class IdleStore
         {
             stripe.ForEach(visit, state);
         }
+    }
+
+    /// <summary>
+    /// The stripe a returned connection goes to: the one of the processor its borrower ran on
+    /// when it took the connection (read once per lend and return, not twice: the processor
+    /// number is a call into the runtime), or the current processor's for a new connection.
+    /// </summary>
+    private static int HomeStripe(PooledConnection connection, int stripeCount)
+    {
+        var home = connection.IdleStripe;
+        return (uint)home < (uint)stripeCount ? home : StripeIndex(stripeCount);
     }
 
     private static int StripeIndex(int stripeCount)
