@@ -591,18 +591,7 @@ internal sealed partial class DestinationPool : IConnectionOwner
             ThrowHelper.ThrowPoolDisposed();
         }
 
-        PooledConnection connection;
-        try
-        {
-            connection = new PooledConnection(o.Socket, o.Ledger, this, _settings.TimeProvider.GetTimestamp());
-        }
-        catch (Exception e) when (e is System.Net.Sockets.SocketException or ObjectDisposedException)
-        {
-            // The peer reset the connection before we read its endpoints (getpeername fails).
-            o.Ledger.Release(ConnectionCloser.Close(o.Socket, CloseMode.Abortive));
-            throw;
-        }
-
+        var connection = new PooledConnection(o.Socket, o.Ledger, this, _settings.TimeProvider.GetTimestamp());
         _connections.Add(connection);
         return connection;
     }

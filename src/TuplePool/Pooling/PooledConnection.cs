@@ -23,6 +23,8 @@ internal sealed class PooledConnection
     private int _token;
     private int _invalidatedToken;
     private PooledNetworkStream? _stream;
+    private IPEndPoint? _localEndPoint;
+    private IPEndPoint? _remoteEndPoint;
 
     public PooledConnection(Socket socket, TupleLedger ledger, IConnectionOwner owner, long createdAt)
     {
@@ -31,8 +33,6 @@ internal sealed class PooledConnection
         Ledger = ledger;
         Owner = owner;
         CreatedAt = createdAt;
-        LocalEndPoint = (IPEndPoint)socket.LocalEndPoint!;
-        RemoteEndPoint = (IPEndPoint)socket.RemoteEndPoint!;
     }
 
     public Socket Socket { get; }
@@ -41,9 +41,17 @@ internal sealed class PooledConnection
 
     public IConnectionOwner Owner { get; }
 
-    public IPEndPoint LocalEndPoint { get; }
+    /// <summary>
+    /// The local address and port, read from the kernel (getsockname) on first use: with
+    /// IP_BIND_ADDRESS_NO_PORT the port is chosen at connect, and most callers never ask.
+    /// </summary>
+    public IPEndPoint LocalEndPoint => _localEndPoint ??= (IPEndPoint)Socket.LocalEndPoint!;
 
-    public IPEndPoint RemoteEndPoint { get; }
+    /// <summary>
+    /// The address connected to: the tuple's destination, copied on first use so a caller that
+    /// changes the object cannot change the ledger's key (no getpeername).
+    /// </summary>
+    public IPEndPoint RemoteEndPoint => _remoteEndPoint ??= DestinationKeys.Copy(Ledger.Tuple.Destination);
 
     /// <summary>Timestamp of the connect.</summary>
     public long CreatedAt { get; }
@@ -53,6 +61,9 @@ internal sealed class PooledConnection
 
     /// <summary>When the current lease began, while a listener records <c>tuplepool.connection.use_time</c>; else 0.</summary>
     public long LentAt { get; set; }
+
+    /// <summary>The idle-store stripe it was last lent from, where it goes back; -1 before its first lend.</summary>
+    public int IdleStripe { get; set; } = -1;
 
     /// <summary>Set by the owner when it starts watching the connection for an abandoned lease.</summary>
     public long Id { get; set; }
@@ -110,7 +121,8 @@ internal sealed class PooledConnection
         }
     }
 
-    public override string ToString() => $"{LocalEndPoint} -> {RemoteEndPoint}";
+    /// <summary>The tuple, with the local port once it has been read; never a system call (logs may run after close).</summary>
+    public override string ToString() => $"{_localEndPoint?.ToString() ?? Ledger.Tuple.Source.ToString()} -> {Ledger.Tuple.Destination}";
 }
 
 /// <summary>Where a connection goes back when its lease ends (its <see cref="DestinationPool"/>).</summary>

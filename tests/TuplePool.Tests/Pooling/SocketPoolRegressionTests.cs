@@ -145,8 +145,11 @@ public sealed class SocketPoolRegressionTests
     }
 
     [Fact]
-    public async Task PeerResetBeforeTheConnectionIsBuilt_ReleasesTheReservation()
+    public async Task PeerResetBeforeTheLeaseIsUsed_FailsOnUse_ThenIsClosedWithoutACharge()
     {
+        // Building the connection asks the kernel nothing (the endpoints are read on demand), so
+        // a reset that lands first is met where Socket.ConnectAsync's caller would meet it: on
+        // use. Returned, it must not be lent again, and its port is free (a reset leaves no TIME_WAIT).
         using var listener = ListenerPorts.BindListener(IPAddress.Loopback);
         listener.Listen(16);
         var slice = PortSlices.Next(10);
@@ -155,12 +158,21 @@ public sealed class SocketPoolRegressionTests
         connector.ConnectAsync(Arg.Any<IPAddress>(), Arg.Any<IPEndPoint>(), Arg.Any<CancellationToken>())
             .Returns(call => ConnectThenResetAsync(real, listener, call.ArgAt<IPAddress>(0), call.ArgAt<IPEndPoint>(1)));
         await using var pool = CreateSut(capacity: 10, connector: connector);
+        var destination = (IPEndPoint)listener.LocalEndPoint!;
 
-        await Assert.ThrowsAsync<SocketException>(() => pool.AcquireAsync((IPEndPoint)listener.LocalEndPoint!).AsTask());
+        var first = await pool.AcquireAsync(destination);
+        Assert.Equal(destination, first.RemoteEndPoint);
+        var error = Assert.Throws<SocketException>(() => first.Socket.Receive(new byte[1]));
+        Assert.Equal(SocketError.ConnectionReset, error.SocketErrorCode);
+        first.Dispose();
 
+        var second = await pool.AcquireAsync(destination); // validation finds the first dead and opens another
+        Assert.False(second.IsReused);
         var usage = Assert.Single(pool.GetSnapshot().Tuples);
-        Assert.Equal(0, usage.Active);
-        Assert.Equal(usage.Capacity, usage.Remaining);
+        Assert.Equal(1, usage.Active);
+        Assert.Equal(0, usage.TimeWait);
+        Assert.Equal(usage.Capacity - 1, usage.Remaining);
+        second.Dispose();
     }
 
     private static async ValueTask<Socket> ConnectThenResetAsync(SocketConnector real, Socket listener, IPAddress source, IPEndPoint destination)
