@@ -50,7 +50,11 @@ public sealed class SocketPoolLoadTests
 
             tally.SeeConcurrent(Interlocked.Increment(ref tally.Concurrent));
             Assert.True(held.Socket.Connected);
-            await Task.Yield();
+
+            // Held for a real moment (0–2 ms) so a queue forms even on an idle machine: with only
+            // a yield, 10,000 callers are served in a few milliseconds and no cancellation, due
+            // 0–200 ms after the start, finds anyone still waiting.
+            await Task.Delay(random.Next(0, 3));
             Interlocked.Decrement(ref tally.Concurrent);
             if (i % 7 == 0)
             {
