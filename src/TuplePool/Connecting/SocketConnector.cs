@@ -172,7 +172,7 @@ internal sealed partial class SocketConnector : ISocketConnector
     {
         if (KeepAlive is { } keepAlive)
         {
-            SocketOptions.TrySetKeepAlive(socket, keepAlive);
+            SocketOptions.TrySetKeepAlive(socket, keepAlive.Time, keepAlive.Interval, keepAlive.RetryCount);
         }
     }
 

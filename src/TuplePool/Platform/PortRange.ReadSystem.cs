@@ -2,8 +2,8 @@ using TuplePool.Platform;
 
 namespace TuplePool;
 
-// The kernel read behind the public PortRange.ReadSystem() lives in Platform, as part of the
-// struct, so PortRange.cs stays a plain value and only Platform depends on it, never the reverse.
+// The kernel read behind the public PortRange.ReadSystem(), kept apart from the value's parsing
+// and formatting in PortRange.cs.
 public readonly partial record struct PortRange
 {
     /// <summary>

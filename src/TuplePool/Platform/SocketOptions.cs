@@ -106,20 +106,19 @@ internal static class SocketOptions
 
     /// <summary>
     /// TCP keepalive (issue 10.4): <c>SO_KEEPALIVE</c> on, then <c>TCP_KEEPIDLE</c>,
-    /// <c>TCP_KEEPINTVL</c> and <c>TCP_KEEPCNT</c> from <paramref name="keepAlive"/> (whole
-    /// seconds; the options validator guarantees them). Set before connect, so a connection is
-    /// probed from its first idle period. False when the platform rejects an option.
+    /// <c>TCP_KEEPINTVL</c> and <c>TCP_KEEPCNT</c> (whole seconds; the options validator
+    /// guarantees them). Set before connect, so a connection is probed from its first idle
+    /// period. False when the platform rejects an option.
     /// </summary>
-    public static bool TrySetKeepAlive(Socket socket, TcpKeepAlive keepAlive)
+    public static bool TrySetKeepAlive(Socket socket, TimeSpan idleTime, TimeSpan interval, int retryCount)
     {
         ArgumentNullException.ThrowIfNull(socket);
-        ArgumentNullException.ThrowIfNull(keepAlive);
         try
         {
             socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, true);
-            socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveTime, (int)keepAlive.Time.TotalSeconds);
-            socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveInterval, (int)keepAlive.Interval.TotalSeconds);
-            socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveRetryCount, keepAlive.RetryCount);
+            socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveTime, (int)idleTime.TotalSeconds);
+            socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveInterval, (int)interval.TotalSeconds);
+            socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveRetryCount, retryCount);
             return true;
         }
         catch (Exception e) when (e is SocketException or PlatformNotSupportedException)

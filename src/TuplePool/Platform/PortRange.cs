@@ -8,9 +8,10 @@ namespace TuplePool;
 /// Written and parsed as <c>"First-Last"</c>, for example <c>"40000-44999"</c>.
 /// </summary>
 /// <remarks>
-/// A plain value: it parses and formats itself and knows nothing of <c>/proc</c>. The one member
-/// that reads the kernel, <see cref="ReadSystem"/>, is declared in <c>Platform/PortRange.ReadSystem.cs</c>
-/// and forwards to the platform's reader, so the dependency points from Platform to this type only.
+/// A plain value: it parses and formats itself. It lives in Platform, beside the reader of
+/// <c>/proc</c> that produces it: the one member that reads the kernel, <see cref="ReadSystem"/>
+/// (<c>PortRange.ReadSystem.cs</c>), forwards to <c>KernelSettings</c>; options, budget and
+/// doctor take the type from here.
 /// </remarks>
 /// <param name="First">The first port of the range (1–65535).</param>
 /// <param name="Last">The last port of the range (First–65535).</param>

@@ -1,6 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
 
-namespace TuplePool.Internal;
+namespace TuplePool.Pooling;
 
 /// <summary>Throws kept out of hot methods so they stay small and inlinable.</summary>
 internal static class ThrowHelper
@@ -15,5 +15,5 @@ internal static class ThrowHelper
 
     [DoesNotReturn]
     public static void ThrowPoolDisposed()
-        => throw new ObjectDisposedException(nameof(SocketPool));
+        => throw new ObjectDisposedException("SocketPool"); // the facade's name, written out: Pooling does not reach up to it
 }
