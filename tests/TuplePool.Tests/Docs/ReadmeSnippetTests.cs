@@ -17,7 +17,7 @@ namespace TuplePool.Tests.Docs;
 /// </summary>
 public sealed partial class ReadmeSnippetTests
 {
-    private static readonly string RepositoryRoot = FindRepositoryRoot();
+    private static string RepositoryRoot => Repository.Root;
 
     // JsonSerializerOptions.Web is .NET 9+; the suite also runs on .NET 8 (.ci/run).
     private static readonly JsonSerializerOptions WebJson = new(JsonSerializerDefaults.Web);
@@ -160,19 +160,6 @@ public sealed partial class ReadmeSnippetTests
 
         Assert.NotEmpty(result);
         return result;
-    }
-
-    private static string FindRepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "TuplePool.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("TuplePool.sln not found above " + AppContext.BaseDirectory);
     }
 
     [GeneratedRegex("```csharp\\n(?<code>.*?)```", RegexOptions.Singleline)]
