@@ -11,7 +11,7 @@ internal static class LoopbackSockets
     public static Socket Listen(IPAddress address, int backlog = 64)
     {
         // Below 32768, never port 0: see ListenerPorts. An IPv6 listener bound to ::1 is IPv6-only.
-        var listener = TuplePool.Tests.Support.ListenerPorts.BindListener(address);
+        var listener = ListenerPorts.BindListener(address);
         listener.Listen(backlog);
         return listener;
     }
