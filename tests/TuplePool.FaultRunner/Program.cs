@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
-using System.Runtime.InteropServices;
 using TuplePool;
 using TuplePool.FaultRunner;
 
@@ -26,6 +25,7 @@ try
         "restart" => Scenarios.ServerRestartAsync(report),
         "source-removed" => Scenarios.SourceRemovedAsync(report),
         "fd-limit" => Scenarios.FileLimitAsync(report),
+        "fd-limit-client" => Scenarios.FileLimitClientAsync(report), // started by fd-limit
         "tw-reuse" => Scenarios.TimeWaitReuseAsync(report, int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture)),
         _ => throw new ArgumentException($"unknown scenario {args[0]}"),
     };
@@ -404,69 +404,6 @@ namespace TuplePool.FaultRunner
             report.Check("127.0.0.9 serves again once re-added", back.Sources.Contains(s9) && back.Errors.Count == 0, string.Join(",", back.Sources.Distinct()) + " " + string.Join(" | ", back.Errors.Distinct()));
         }
 
-        // The open-file limit reached: a clear error, nothing reserved or open left behind.
-        public static async Task FileLimitAsync(Report report)
-        {
-            await using var server = new EchoServer(new IPEndPoint(Server, 20001));
-            await using var pool = Pool(o =>
-            {
-                o.SourceAddresses = [S2];
-                o.CloseMode = CloseMode.Abortive;
-                o.LocalPortRange = new PortRange(40000, 40999);
-            });
-
-            // Warm up, so the runtime's own lazily opened descriptors are counted in the baseline.
-            var warm = await pool.AcquireAsync(server.EndPoint);
-            await EchoAsync(warm);
-            warm.Invalidate();
-            warm.Dispose();
-            var baseline = OpenFiles();
-            var baselineSockets = OpenSockets();
-            var (soft, hard) = Limits.Get();
-            Limits.Set((ulong)baseline + 40, hard);
-
-            var held = new List<SocketLease>();
-            Exception? failure = null;
-            try
-            {
-                for (var i = 0; i < 500 && failure is null; i++)
-                {
-                    try
-                    {
-                        held.Add(await pool.AcquireAsync(server.EndPoint));
-                    }
-                    catch (Exception e)
-                    {
-                        failure = e;
-                    }
-                }
-
-                report.Figure("leasesAtLimit", held.Count);
-                report.Check(
-                    "the limit surfaces as SocketException(TooManyOpenSockets), not as a budget refusal",
-                    failure is SocketException { SocketErrorCode: SocketError.TooManyOpenSockets } and not TupleBudgetExhaustedException,
-                    failure is null ? "no error within 500 connections" : Describe(failure));
-                var active = pool.GetSnapshot().TotalActive;
-                report.Check("the failed attempt holds no budget", active == held.Count, $"active {active}, leases {held.Count}");
-            }
-            finally
-            {
-                foreach (var lease in held)
-                {
-                    lease.Invalidate();
-                    lease.Dispose();
-                }
-
-                Limits.Set(soft, hard);
-            }
-
-            // Sockets, not all descriptors: the runtime opens a few of its own lazily (epoll, eventfd).
-            report.Check("every socket closed", await WaitAsync(() => OpenSockets() <= baselineSockets), $"baseline {baselineSockets}, now {OpenSockets()}");
-            report.Check("nothing left active", pool.GetSnapshot().TotalActive == 0, $"{pool.GetSnapshot().TotalActive}");
-            await using var again = await pool.AcquireAsync(server.EndPoint);
-            report.Check("the pool serves again", await EchoAsync(again), "");
-        }
-
         // tcp_tw_reuse 0, 1, 2: what the ledger charges after our graceful closes is what the
         // kernel holds against new connections, and the kernel agrees when we try.
         public static async Task TimeWaitReuseAsync(Report report, int mode)
@@ -570,58 +507,6 @@ namespace TuplePool.FaultRunner
             }
 
             return true;
-        }
-
-        private static int OpenFiles() => Directory.GetFiles("/proc/self/fd").Length;
-
-        private static int OpenSockets()
-            => Directory.GetFiles("/proc/self/fd").Count(fd =>
-            {
-                try
-                {
-                    return new FileInfo(fd).LinkTarget?.StartsWith("socket:", StringComparison.Ordinal) == true;
-                }
-                catch (IOException)
-                {
-                    return false;
-                }
-            });
-    }
-
-    internal static partial class Limits
-    {
-        private const int RlimitNoFile = 7;
-
-        public static (ulong Soft, ulong Hard) Get()
-        {
-            if (GetRLimit(RlimitNoFile, out var limit) != 0)
-            {
-                throw new InvalidOperationException($"getrlimit failed: {Marshal.GetLastPInvokeError()}");
-            }
-
-            return (limit.Current, limit.Maximum);
-        }
-
-        public static void Set(ulong soft, ulong hard)
-        {
-            var limit = new RLimit { Current = soft, Maximum = hard };
-            if (SetRLimit(RlimitNoFile, ref limit) != 0)
-            {
-                throw new InvalidOperationException($"setrlimit failed: {Marshal.GetLastPInvokeError()}");
-            }
-        }
-
-        [LibraryImport("libc", EntryPoint = "getrlimit", SetLastError = true)]
-        private static partial int GetRLimit(int resource, out RLimit limit);
-
-        [LibraryImport("libc", EntryPoint = "setrlimit", SetLastError = true)]
-        private static partial int SetRLimit(int resource, ref RLimit limit);
-
-        [StructLayout(LayoutKind.Sequential)]
-        private struct RLimit
-        {
-            public ulong Current;
-            public ulong Maximum;
         }
     }
 }

@@ -12,6 +12,25 @@ internal sealed class Report(string scenario)
 
     public void Figure(string name, object? value) => _figures[name] = value;
 
+    /// <summary>Takes over the checks and figures of a child process's report (and its crash, if any).</summary>
+    public void Include(JsonElement child)
+    {
+        foreach (var check in child.GetProperty("checks").EnumerateArray())
+        {
+            Check(check.GetProperty("name").GetString()!, check.GetProperty("ok").GetBoolean(), check.GetProperty("detail").GetString() ?? "");
+        }
+
+        foreach (var figure in child.GetProperty("figures").EnumerateObject())
+        {
+            _figures[figure.Name] = figure.Value.Clone();
+        }
+
+        if (child.GetProperty("error") is { ValueKind: JsonValueKind.String } error)
+        {
+            Check($"the child scenario '{child.GetProperty("scenario").GetString()}' ran to its end", false, error.GetString()!);
+        }
+    }
+
     public string ToJson(string? error) => JsonSerializer.Serialize(new
     {
         scenario,
