@@ -2,9 +2,9 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
-using System.Text.Json;
+using System.Text.Json.Nodes;
 
-namespace TuplePool.FaultRunner;
+namespace TuplePool.NetnsRunner;
 
 // The open-file limit reached: a clear error, nothing reserved or open left behind, the pool
 // serving again once descriptors are free.
@@ -23,7 +23,7 @@ namespace TuplePool.FaultRunner;
 // process ("fd-limit-client") that starts every thread it may need before it lowers its own
 // RLIMIT_NOFILE, and runs without the threads the runtime would start on demand (no tiering, no
 // background GC). The child's checks become this report's checks.
-internal static partial class Scenarios
+internal static partial class FaultScenarios
 {
     private const int FileLimitPort = 20001;
 
@@ -35,13 +35,18 @@ internal static partial class Scenarios
     public static async Task FileLimitAsync(Report report)
     {
         await using var server = new EchoServer(new IPEndPoint(Server, FileLimitPort));
+        // Started the way this process was: by the dotnet host with the runner's dll, or by its apphost.
         var start = new ProcessStartInfo(Environment.ProcessPath!)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        start.ArgumentList.Add(typeof(Scenarios).Assembly.Location);
+        if (Path.GetFileNameWithoutExtension(Environment.ProcessPath) == "dotnet")
+        {
+            start.ArgumentList.Add(typeof(FaultScenarios).Assembly.Location);
+        }
+
         start.ArgumentList.Add("fd-limit-client");
 
         // Threads the runtime would otherwise start on demand, possibly while the limit holds.
@@ -66,13 +71,12 @@ internal static partial class Scenarios
         var json = (await output).Split('\n').LastOrDefault(l => l.StartsWith('{'));
         var stderr = (await error).Trim();
         report.Check(
-            "the client process ran to its report (no crash at the limit)",
+            "the client process ran to its report (no crash at the limit)", // exit 1: its scenario threw, which its report says
             json is not null && child.ExitCode is 0 or 1,
             $"exit {child.ExitCode}{(stderr.Length == 0 ? "" : "; stderr: " + stderr[..Math.Min(stderr.Length, 2000)])}");
         if (json is not null)
         {
-            using var document = JsonDocument.Parse(json);
-            report.Include(document.RootElement);
+            report.Include(JsonNode.Parse(json)!.AsObject());
         }
     }
 
