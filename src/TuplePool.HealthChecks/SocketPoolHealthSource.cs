@@ -5,15 +5,14 @@ namespace TuplePool.HealthChecks;
 
 /// <summary>
 /// Reads a <see cref="SocketPool"/> for the health check. The one place that knows how: when
-/// SocketPool gains the numbers below, only this class changes.
+/// SocketPool gains more numbers, only this class changes.
 /// </summary>
 /// <remarks>
-/// Today: tuples from <see cref="SocketPool.GetSnapshot"/>; refusals from the pool's
-/// <c>tuplepool.budget.exhausted</c> counter (<see cref="RefusalRecorder"/>); quarantine from the
-/// pool's sources (<c>SocketPool.IsFamilyQuarantined</c>); waiting callers from
-/// <see cref="TuplePoolSnapshot.PendingAcquires"/>.
+/// Tuples, waiting callers and refusals from one <see cref="SocketPool.GetSnapshot"/> (the pool
+/// counts its own refusals, so nothing has to listen to its metrics); quarantine from the pool's
+/// sources (<c>SocketPool.IsFamilyQuarantined</c>).
 /// </remarks>
-internal sealed class SocketPoolHealthSource(SocketPool pool, RefusalRecorder? refusals) : IPoolHealthSource
+internal sealed class SocketPoolHealthSource(SocketPool pool) : IPoolHealthSource
 {
     public PoolHealthReading Read()
     {
@@ -22,8 +21,8 @@ internal sealed class SocketPoolHealthSource(SocketPool pool, RefusalRecorder? r
             snapshot.Tuples,
             snapshot.PendingAcquires,
             QuarantinedFamilies(),
-            refusals?.Total,
-            refusals?.Last);
+            snapshot.RefusedAcquires,
+            snapshot.LastRefusal);
     }
 
     private List<AddressFamily> QuarantinedFamilies()
@@ -41,7 +40,10 @@ internal sealed class SocketPoolHealthSource(SocketPool pool, RefusalRecorder? r
     }
 }
 
-/// <summary>Any other <see cref="ISocketPool"/>: its snapshot is all there is to read.</summary>
+/// <summary>
+/// Any other <see cref="ISocketPool"/>: its tuples are all there is to read. Its waiting callers
+/// and refusals are left unknown, since an implementation that never fills them in reports 0.
+/// </summary>
 internal sealed class SnapshotHealthSource(ISocketPool pool) : IPoolHealthSource
 {
     public PoolHealthReading Read() => new(pool.GetSnapshot().Tuples, null, null, null, null);

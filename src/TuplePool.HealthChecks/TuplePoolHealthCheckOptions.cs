@@ -12,7 +12,9 @@ public sealed class TuplePoolHealthCheckOptions
 
     /// <summary>
     /// Unhealthy while a caller was refused for exhaustion (<see cref="TupleBudgetExhaustedException"/>)
-    /// within this window, measured on the container's <see cref="TimeProvider"/>. Default 30 s; positive.
+    /// within this window: the pool's <see cref="TuplePoolSnapshot.LastRefusal"/> is compared with the
+    /// container's <see cref="TimeProvider"/> (the clock <c>AddTuplePool</c> gives the pool too).
+    /// Default 30 s; positive.
     /// </summary>
     public TimeSpan RefusalWindow { get; set; } = TimeSpan.FromSeconds(30);
 

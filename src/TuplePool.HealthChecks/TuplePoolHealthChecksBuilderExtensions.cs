@@ -1,5 +1,3 @@
-using System.Diagnostics.Metrics;
-using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using TuplePool;
 using TuplePool.HealthChecks;
@@ -13,9 +11,6 @@ public static class TuplePoolHealthChecksBuilderExtensions
 {
     /// <summary>The registration name of the default pool's check; a keyed pool's is <c>tuplepool:NAME</c>.</summary>
     public const string DefaultRegistrationName = "tuplepool";
-
-    /// <summary>The name the default pool goes by in the check's data and in telemetry.</summary>
-    internal const string DefaultPoolName = "default";
 
     /// <summary>
     /// Checks the default pool (<c>services.AddTuplePool()</c>): Degraded when a tuple is above
@@ -54,7 +49,6 @@ public static class TuplePoolHealthChecksBuilderExtensions
         options.Validate();
         options = options.Copy();
 
-        builder.Services.TryAddSingleton(static sp => new RefusalRecorders(sp.GetService<IMeterFactory>(), sp.GetService<TimeProvider>() ?? TimeProvider.System));
         var registrationName = poolName is null ? DefaultRegistrationName : DefaultRegistrationName + ":" + poolName;
         return builder.Add(new HealthCheckRegistration(
             registrationName,
@@ -69,7 +63,7 @@ public static class TuplePoolHealthChecksBuilderExtensions
             ? services.GetRequiredService<ISocketPool>()
             : services.GetRequiredKeyedService<ISocketPool>(poolName);
         return pool is SocketPool socketPool
-            ? new SocketPoolHealthSource(socketPool, services.GetRequiredService<RefusalRecorders>().For(poolName ?? DefaultPoolName))
+            ? new SocketPoolHealthSource(socketPool)
             : new SnapshotHealthSource(pool);
     }
 }

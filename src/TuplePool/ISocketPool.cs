@@ -55,6 +55,9 @@ public interface ISocketPool : IAsyncDisposable
     /// <exception cref="ObjectDisposedException">The pool was disposed, before or during warming (what was warmed is closed with it).</exception>
     ValueTask<int> WarmAsync(EndPoint destination, int count, CancellationToken cancellationToken = default);
 
-    /// <summary>Returns per-tuple usage (capacity, active, idle, TIME_WAIT, held by others, remaining) and the callers waiting.</summary>
+    /// <summary>
+    /// Returns per-tuple usage (capacity, active, idle, TIME_WAIT, held by others, remaining), the
+    /// callers waiting, and the callers refused so far with the time of the last refusal.
+    /// </summary>
     TuplePoolSnapshot GetSnapshot();
 }

@@ -85,11 +85,12 @@ public sealed class SocketPool : ISocketPool, IDisposable
         var opener = _opener = new ConnectionOpener(selector, socketConnector, census ?? new KernelCensus(ProcFileSystem.Default), _metrics, logger, _time, options);
         var tuples = _tuples = new TupleLookup(selector, _budget, _time);
         SnapshotBuilder? snapshots = null;
-        var errors = new AcquireErrors(addresses => snapshots!.UsageFor(addresses), _metrics, logger, options.AcquireTimeout);
+        var refusals = new RefusalRecord(_time);
+        var errors = new AcquireErrors(addresses => snapshots!.UsageFor(addresses), refusals, _metrics, logger, options.AcquireTimeout);
         _waiters = WaiterPolicy.CreatePool(_time);
         var context = new PoolContext(settings, opener, tuples, errors, _metrics, _waiters, logger, dnsLookup);
         _destinations = new DestinationRegistry(context);
-        _snapshots = snapshots = new SnapshotBuilder(_destinations, tuples);
+        _snapshots = snapshots = new SnapshotBuilder(_destinations, tuples, refusals);
         _reaper = new IdleReaper(_destinations, _budget, settings);
         _destinations.DestinationAdded = _reaper.EnsureRunning;
 

@@ -5,9 +5,22 @@ namespace TuplePool.NetnsRunner;
 /// <summary>Every scenario the runner knows, by the name given on the command line.</summary>
 internal static class Scenarios
 {
-    public static readonly IReadOnlyDictionary<string, Func<RunnerArgs, Task<JsonObject>>> All = new Dictionary<string, Func<RunnerArgs, Task<JsonObject>>>(StringComparer.Ordinal)
+    public static readonly IReadOnlyDictionary<string, Func<RunnerArgs, Task<JsonObject>>> All = Build();
+
+    private static Dictionary<string, Func<RunnerArgs, Task<JsonObject>>> Build()
     {
-        ["happy-eyeballs"] = HappyEyeballsScenario.RunAsync,
-        ["time-wait-ledger"] = TimeWaitLedgerScenario.RunAsync,
-    };
+        var all = new Dictionary<string, Func<RunnerArgs, Task<JsonObject>>>(StringComparer.Ordinal)
+        {
+            ["happy-eyeballs"] = HappyEyeballsScenario.RunAsync,
+            ["time-wait-ledger"] = TimeWaitLedgerScenario.RunAsync,
+        };
+
+        // The fault scenarios report named checks rather than figures (Faults/).
+        foreach (var (name, run) in FaultScenarios.All)
+        {
+            all.Add(name, run);
+        }
+
+        return all;
+    }
 }

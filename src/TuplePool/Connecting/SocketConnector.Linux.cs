@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
+using TuplePool.Platform;
 
 namespace TuplePool.Connecting;
 
@@ -46,10 +47,6 @@ internal sealed partial class SocketConnector
     private const ushort AfInet6 = 10;
     private const int SockaddrIn6Size = 28;
 
-    private const short PollOut = 0x0004;
-    private const short PollErr = 0x0008;
-    private const short PollHup = 0x0010;
-
     private enum DirectConnect
     {
         /// <summary>connect() failed before sending anything, with an error mapped by the runtime.</summary>
@@ -73,7 +70,8 @@ internal sealed partial class SocketConnector
         switch (errno)
         {
             case EInProgress:
-                if ((PollNow(socket, PollOut) & (PollOut | PollErr | PollHup)) == 0)
+                _ = NativePoll.PollNow(socket, NativePoll.Out, out var revents);
+                if ((revents & (NativePoll.Out | NativePoll.Err | NativePoll.Hup)) == 0)
                 {
                     return DirectConnect.Pending;
                 }
@@ -161,26 +159,6 @@ internal sealed partial class SocketConnector
         }
     }
 
-    /// <summary>The returned events of a zero-timeout poll() for <paramref name="events"/>.</summary>
-    private static unsafe short PollNow(Socket socket, short events)
-    {
-        var handle = socket.SafeHandle;
-        var added = false;
-        try
-        {
-            handle.DangerousAddRef(ref added);
-            var fd = new PollFd { Fd = (int)handle.DangerousGetHandle(), Events = events };
-            return NativePoll(&fd, 1, 0) < 0 ? (short)0 : fd.Revents;
-        }
-        finally
-        {
-            if (added)
-            {
-                handle.DangerousRelease();
-            }
-        }
-    }
-
     /// <summary>Writes <c>sockaddr_in</c> or <c>sockaddr_in6</c> for <paramref name="endPoint"/>; returns its length.</summary>
     internal static int WriteSockaddr(IPEndPoint endPoint, Span<byte> buffer)
     {
@@ -202,19 +180,8 @@ internal sealed partial class SocketConnector
     }
 
     // connect() on a non-blocking socket does the whole loopback handshake inside the call (tens
-    // of microseconds), so it keeps the GC transition, unlike the zero-timeout poll().
+    // of microseconds), so it keeps the GC transition, unlike the zero-timeout poll() of
+    // NativePoll.
     [LibraryImport("libc", EntryPoint = "connect", SetLastError = true)]
     private static unsafe partial int NativeConnect(int fd, byte* address, uint length);
-
-    [LibraryImport("libc", EntryPoint = "poll")]
-    [SuppressGCTransition]
-    private static unsafe partial int NativePoll(PollFd* fds, nuint count, int timeout);
-
-    [StructLayout(LayoutKind.Sequential)]
-    private struct PollFd
-    {
-        public int Fd;
-        public short Events;
-        public short Revents;
-    }
 }

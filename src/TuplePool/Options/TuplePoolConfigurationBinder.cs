@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Net;
+using System.Reflection;
 using Microsoft.Extensions.Configuration;
 
 namespace TuplePool.Options;
@@ -38,29 +39,77 @@ internal static class TuplePoolConfigurationBinder
         ArgumentNullException.ThrowIfNull(options);
 
         var reader = new Reader(section, options);
-        reader.SourceAddresses();
-        reader.LocalPortRange();
-        reader.Int(nameof(TuplePoolOptions.ReservedPortsPerTuple), static (o, v) => o.ReservedPortsPerTuple = v);
-        reader.Int(nameof(TuplePoolOptions.MaxConnectionsPerDestination), static (o, v) => o.MaxConnectionsPerDestination = v);
-        reader.Int(nameof(TuplePoolOptions.MaxIdlePerDestination), static (o, v) => o.MaxIdlePerDestination = v);
-        reader.Int(nameof(TuplePoolOptions.MaxConnectAttempts), static (o, v) => o.MaxConnectAttempts = v);
-        reader.Int(nameof(TuplePoolOptions.MinIdlePerDestination), static (o, v) => o.MinIdlePerDestination = v);
-        reader.Int(nameof(TuplePoolOptions.MaxPendingAcquires), static (o, v) => o.MaxPendingAcquires = v);
-        reader.TimeSpan(nameof(TuplePoolOptions.HappyEyeballsDelay), static (o, v) => o.HappyEyeballsDelay = v);
-        reader.TimeSpan(nameof(TuplePoolOptions.TotalConnectTimeout), static (o, v) => o.TotalConnectTimeout = v);
-        reader.KeepAlive();
-        reader.TimeSpan(nameof(TuplePoolOptions.IdleTimeout), static (o, v) => o.IdleTimeout = v);
-        reader.TimeSpan(nameof(TuplePoolOptions.ConnectionLifetime), static (o, v) => o.ConnectionLifetime = v);
-        reader.TimeSpan(nameof(TuplePoolOptions.AcquireTimeout), static (o, v) => o.AcquireTimeout = v);
-        reader.TimeSpan(nameof(TuplePoolOptions.ConnectTimeout), static (o, v) => o.ConnectTimeout = v);
-        reader.TimeSpan(nameof(TuplePoolOptions.TimeWaitDuration), static (o, v) => o.TimeWaitDuration = v);
-        reader.TimeSpan(nameof(TuplePoolOptions.SourceQuarantine), static (o, v) => o.SourceQuarantine = v);
-        reader.TimeSpan(nameof(TuplePoolOptions.DnsRefreshInterval), static (o, v) => o.DnsRefreshInterval = v);
-        reader.Bool(nameof(TuplePoolOptions.ValidateOnAcquire), static (o, v) => o.ValidateOnAcquire = v);
-        reader.Enum<CloseMode>(nameof(TuplePoolOptions.CloseMode), static (o, v) => o.CloseMode = v);
-        reader.Enum<SourceSelectionMode>(nameof(TuplePoolOptions.SourceSelection), static (o, v) => o.SourceSelection = v);
+        foreach (var setting in Settings)
+        {
+            setting(reader);
+        }
+
         reader.UnknownKeys("TuplePool", child => IsPoolSection(child, reader.Known, poolNames));
         return reader.Errors ?? (IReadOnlyList<string>)[];
+    }
+
+    /// <summary>
+    /// One reader per public settable property of <see cref="TuplePoolOptions"/>, chosen by its
+    /// type, so a new option of a type already read (a number, a time span, a flag, an enum) is
+    /// bound, validated for unknown keys and offered as a "did you mean" with no change here.
+    /// Delegates (<see cref="TuplePoolOptions.ConfigureConnectPipeline"/>) are code, not
+    /// configuration. A property of any other type stops the first bind with the name of the
+    /// option that needs a reader, rather than being skipped in silence.
+    /// </summary>
+    /// <remarks>
+    /// <c>typeof(TuplePoolOptions).GetProperties</c> on a type known at compile time is kept whole
+    /// by the trimmer and works under NativeAOT; binding runs once at start-up, so the boxing of
+    /// <see cref="PropertyInfo.SetValue(object, object)"/> costs nothing that matters.
+    /// </remarks>
+    private static readonly Action<Reader>[] Settings = CreateSettings();
+
+    private static Action<Reader>[] CreateSettings()
+    {
+        var settings = new List<Action<Reader>>();
+        foreach (var property in typeof(TuplePoolOptions).GetProperties(BindingFlags.Public | BindingFlags.Instance))
+        {
+            if (property.SetMethod is not { IsPublic: true })
+            {
+                continue;
+            }
+
+            var name = property.Name;
+            var type = property.PropertyType;
+            if (type == typeof(int))
+            {
+                settings.Add(r => r.Int(name, (o, v) => property.SetValue(o, v)));
+            }
+            else if (type == typeof(TimeSpan))
+            {
+                settings.Add(r => r.TimeSpan(name, (o, v) => property.SetValue(o, v)));
+            }
+            else if (type == typeof(bool))
+            {
+                settings.Add(r => r.Bool(name, (o, v) => property.SetValue(o, v)));
+            }
+            else if (type.IsEnum)
+            {
+                settings.Add(r => r.Enum(name, type, (o, v) => property.SetValue(o, v)));
+            }
+            else if (type == typeof(IList<IPAddress>) && name == nameof(TuplePoolOptions.SourceAddresses))
+            {
+                settings.Add(static r => r.SourceAddresses());
+            }
+            else if (type == typeof(PortRange?) && name == nameof(TuplePoolOptions.LocalPortRange))
+            {
+                settings.Add(static r => r.LocalPortRange());
+            }
+            else if (type == typeof(TcpKeepAlive) && name == nameof(TuplePoolOptions.KeepAlive))
+            {
+                settings.Add(static r => r.KeepAlive());
+            }
+            else if (!typeof(Delegate).IsAssignableFrom(type))
+            {
+                throw new InvalidOperationException($"TuplePoolOptions.{name} is of type {type.Name}, which the configuration binder has no reader for; add one in {nameof(TuplePoolConfigurationBinder)}.");
+            }
+        }
+
+        return [.. settings];
     }
 
     /// <summary>
@@ -364,21 +413,21 @@ internal static class TuplePoolConfigurationBinder
             }
         }
 
-        public void Enum<TEnum>(string key, Action<TuplePoolOptions, TEnum> set)
-            where TEnum : struct, Enum
+        public void Enum(string key, Type enumType, Action<TuplePoolOptions, object> set)
         {
             if (Value(key, out var path) is not { } text)
             {
                 return;
             }
 
-            if (System.Enum.TryParse<TEnum>(text.Trim(), ignoreCase: true, out var value) && System.Enum.IsDefined(value))
+            // A number parses into any value, defined or not: IsDefined keeps only the named ones.
+            if (System.Enum.TryParse(enumType, text.Trim(), ignoreCase: true, out var value) && System.Enum.IsDefined(enumType, value))
             {
                 set(options, value);
             }
             else
             {
-                Error(path, $"{key}: '{text}' is not one of {string.Join(", ", System.Enum.GetNames<TEnum>())}");
+                Error(path, $"{key}: '{text}' is not one of {string.Join(", ", System.Enum.GetNames(enumType))}");
             }
         }
 

@@ -8,10 +8,12 @@ namespace TuplePool.Pooling;
 /// <summary>
 /// The errors an acquire can end with that are the pool's own (not the kernel's): each says what
 /// is true — the usage of every tuple that could have served the caller, read when it gave up —
-/// and is counted and logged once per refused caller.
+/// and is counted (in the pool's <see cref="RefusalRecord"/> and its metrics) and logged once per
+/// refused caller.
 /// </summary>
 internal sealed class AcquireErrors(
     Func<IReadOnlyList<IPEndPoint>, IReadOnlyList<TupleUsage>> usageFor,
+    RefusalRecord refusals,
     TuplePoolMetrics metrics,
     ILogger logger,
     TimeSpan acquireTimeout)
@@ -54,6 +56,7 @@ internal sealed class AcquireErrors(
 
     private void Report(EndPoint destination, string usage, DestinationMetrics? destinationMetrics)
     {
+        refusals.Record();
         if (destinationMetrics is not null)
         {
             destinationMetrics.RecordExhausted();

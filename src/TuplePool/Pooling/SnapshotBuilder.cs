@@ -7,9 +7,9 @@ namespace TuplePool.Pooling;
 /// Reads what the pool holds into the public views: <see cref="TuplePoolSnapshot"/> for every
 /// live tuple, and the usage of the tuples that could serve one destination (for the errors an
 /// acquire ends with). Idle counts are summed over every destination, since a name and its
-/// address share tuples.
+/// address share tuples. The refusals come from the pool's <see cref="RefusalRecord"/>.
 /// </summary>
-internal sealed class SnapshotBuilder(DestinationRegistry destinations, TupleLookup tuples)
+internal sealed class SnapshotBuilder(DestinationRegistry destinations, TupleLookup tuples, RefusalRecord refusals)
 {
     public TuplePoolSnapshot Build()
     {
@@ -28,7 +28,8 @@ internal sealed class SnapshotBuilder(DestinationRegistry destinations, TupleLoo
             var bySource = string.CompareOrdinal(a.Source.ToString(), b.Source.ToString());
             return bySource != 0 ? bySource : string.CompareOrdinal(a.Destination.ToString(), b.Destination.ToString());
         });
-        return new TuplePoolSnapshot(usage, destinations.PendingAcquires);
+        var (refused, lastRefusal) = refusals.Read();
+        return new TuplePoolSnapshot(usage, destinations.PendingAcquires, refused, lastRefusal);
     }
 
     /// <summary>One entry per source of each address's family, quarantined or not.</summary>

@@ -39,11 +39,46 @@ public sealed class AddressRaceTests
         return new SocketPool(options, _time, null, null, _connector, Substitute.For<IKernelCensus>(), TestKernel.Create());
     }
 
-    private static ValueTask<OpenedConnection?> OpenAsync(SocketPool pool, CancellationToken cancellationToken, params IPEndPoint[] addresses)
-        => pool.Opener.OpenAsync(addresses, ResiliencePipeline.Empty, cancellationToken);
+    /// <summary>Real-time bound on every wait, so a broken race fails the test instead of hanging it.</summary>
+    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(10);
+
+    /// <summary>Opens over <paramref name="addresses"/> and waits (bounded) for the outcome: for races the clock need not move in.</summary>
+    private static Task<OpenedConnection?> OpenAsync(SocketPool pool, params IPEndPoint[] addresses)
+        => pool.Opener.OpenAsync(addresses, ResiliencePipeline.Empty, default).AsTask().WaitAsync(Bound);
+
+    /// <summary>Starts an open and returns it once the first attempt has reached the connector, so the test can move the clock.</summary>
+    private Task<Task<OpenedConnection?>> StartAsync(SocketPool pool, params IPEndPoint[] addresses)
+        => StartAsync(pool, CancellationToken.None, addresses);
+
+    private async Task<Task<OpenedConnection?>> StartAsync(SocketPool pool, CancellationToken cancellationToken, params IPEndPoint[] addresses)
+    {
+        var open = pool.Opener.OpenAsync(addresses, ResiliencePipeline.Empty, cancellationToken).AsTask();
+        await _connector.CalledAsync(1);
+        return open;
+    }
 
     private static int ActiveOn(SocketPool pool, IPEndPoint destination)
         => pool.GetSnapshot().Tuples.Where(t => t.Destination.Equals(destination)).Sum(t => t.Active);
+
+    /// <summary>
+    /// Asserts the open gave a connection to <paramref name="destination"/>; disposing the result
+    /// closes it and gives its tuple back (also when a later assert fails).
+    /// </summary>
+    private static Winner AssertWon(OpenedConnection? opened, IPEndPoint destination)
+    {
+        Assert.NotNull(opened);
+        Assert.Equal(destination, opened.Value.Ledger.Tuple.Destination);
+        return new Winner(opened.Value);
+    }
+
+    /// <summary>Asserts the open failed with TimedOut because TotalConnectTimeout ran out; returns the error.</summary>
+    private static async Task<SocketException> AssertTotalTimeoutAsync(Task<OpenedConnection?> open)
+    {
+        var error = await Assert.ThrowsAsync<SocketException>(() => open.WaitAsync(Bound));
+        Assert.Equal(SocketError.TimedOut, error.SocketErrorCode);
+        Assert.Contains("TotalConnectTimeout", error.Message, StringComparison.Ordinal);
+        return error;
+    }
 
     [Fact]
     public void Order_BothFamilies_InterleavesStartingWithIPv6()
@@ -69,23 +104,18 @@ public sealed class AddressRaceTests
         _connector.Script(V6A, ConnectScript.Hang).Script(V4A, ConnectScript.Connect);
         await using var pool = CreateSut();
 
-        var open = OpenAsync(pool, default, V4A, V6A).AsTask();
-        await _connector.CalledAsync(1);
+        var open = await StartAsync(pool, V4A, V6A);
         _time.Advance(TimeSpan.FromMilliseconds(249));
         Assert.Single(_connector.Calls);
         Assert.Equal(1, ActiveOn(pool, V6A));
 
         _time.Advance(TimeSpan.FromMilliseconds(1));
-        var opened = await open.WaitAsync(TimeSpan.FromSeconds(10));
+        using var won = AssertWon(await open.WaitAsync(Bound), V4A);
 
-        Assert.NotNull(opened);
-        Assert.Equal(V4A, opened.Value.Ledger.Tuple.Destination);
         Assert.Equal([V6A, V4A], _connector.Calls.Select(c => c.Destination));
         Assert.True(_connector.Calls[0].Token.IsCancellationRequested, "the IPv6 attempt must be cancelled once IPv4 wins");
         Assert.Equal(0, ActiveOn(pool, V6A));
         Assert.Equal(1, ActiveOn(pool, V4A));
-        opened.Value.Socket.Dispose();
-        opened.Value.Ledger.Release(ReleaseKind.Free);
     }
 
     [Fact]
@@ -94,13 +124,9 @@ public sealed class AddressRaceTests
         _connector.Script(V6A, ConnectScript.Refuse).Script(V4A, ConnectScript.Connect);
         await using var pool = CreateSut();
 
-        var opened = await OpenAsync(pool, default, V6A, V4A).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+        using var won = AssertWon(await OpenAsync(pool, V6A, V4A), V4A);
 
-        Assert.NotNull(opened);
-        Assert.Equal(V4A, opened.Value.Ledger.Tuple.Destination);
         Assert.Equal(0, ActiveOn(pool, V6A));
-        opened.Value.Socket.Dispose();
-        opened.Value.Ledger.Release(ReleaseKind.Free);
     }
 
     [Fact]
@@ -108,7 +134,7 @@ public sealed class AddressRaceTests
     {
         await using var pool = CreateSut();
 
-        var error = await Assert.ThrowsAsync<SocketException>(() => OpenAsync(pool, default, V4A, V4B, V6A, V6B).AsTask().WaitAsync(TimeSpan.FromSeconds(10)));
+        var error = await Assert.ThrowsAsync<SocketException>(() => OpenAsync(pool, V4A, V4B, V6A, V6B));
 
         Assert.Equal(SocketError.ConnectionRefused, error.SocketErrorCode);
         Assert.Equal([V6A, V4A, V6B, V4B], _connector.Calls.Select(c => c.Destination));
@@ -126,19 +152,14 @@ public sealed class AddressRaceTests
         _connector.Script(V6A, ConnectScript.Hang).Script(V4A, ConnectScript.Connect);
         await using var pool = CreateSut(o => o.HappyEyeballsDelay = Timeout.InfiniteTimeSpan);
 
-        var open = OpenAsync(pool, default, V6A, V4A).AsTask();
-        await _connector.CalledAsync(1);
+        var open = await StartAsync(pool, V6A, V4A);
         _time.Advance(TimeSpan.FromSeconds(9.9));
         Assert.Single(_connector.Calls);
 
         _time.Advance(TimeSpan.FromSeconds(0.1));
-        var opened = await open.WaitAsync(TimeSpan.FromSeconds(10));
+        using var won = AssertWon(await open.WaitAsync(Bound), V4A);
 
-        Assert.NotNull(opened);
-        Assert.Equal(V4A, opened.Value.Ledger.Tuple.Destination);
         Assert.Equal(0, ActiveOn(pool, V6A));
-        opened.Value.Socket.Dispose();
-        opened.Value.Ledger.Release(ReleaseKind.Free);
     }
 
     [Fact]
@@ -147,12 +168,7 @@ public sealed class AddressRaceTests
         _connector.Script(V4A, ConnectScript.Refuse).Script(V4B, ConnectScript.Connect);
         await using var pool = CreateSut();
 
-        var opened = await OpenAsync(pool, default, V4A, V4B).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
-
-        Assert.NotNull(opened);
-        Assert.Equal(V4B, opened.Value.Ledger.Tuple.Destination);
-        opened.Value.Socket.Dispose();
-        opened.Value.Ledger.Release(ReleaseKind.Free);
+        using var won = AssertWon(await OpenAsync(pool, V4A, V4B), V4B);
     }
 
     [Fact]
@@ -162,15 +178,14 @@ public sealed class AddressRaceTests
         await using var pool = CreateSut();
         using var cancel = new CancellationTokenSource();
 
-        var open = OpenAsync(pool, cancel.Token, V6A, V4A).AsTask();
-        await _connector.CalledAsync(1);
+        var open = await StartAsync(pool, cancel.Token, V6A, V4A);
         _time.Advance(TimeSpan.FromMilliseconds(250));
         await _connector.CalledAsync(2);
         Assert.Equal(2, pool.GetSnapshot().TotalActive);
 
         await cancel.CancelAsync();
 
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => open.WaitAsync(TimeSpan.FromSeconds(10)));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => open.WaitAsync(Bound));
         Assert.All(_connector.Calls, c => Assert.True(c.Token.IsCancellationRequested));
         Assert.Equal(0, pool.GetSnapshot().TotalActive);
         Assert.Equal(0, pool.GetSnapshot().TotalTimeWait);
@@ -182,19 +197,15 @@ public sealed class AddressRaceTests
         _connector.Script(V6A, ConnectScript.HoldIgnoringCancel).Script(V4A, ConnectScript.Connect);
         await using var pool = CreateSut();
 
-        var open = OpenAsync(pool, default, V6A, V4A).AsTask();
-        await _connector.CalledAsync(1);
+        var open = await StartAsync(pool, V6A, V4A);
         _time.Advance(TimeSpan.FromMilliseconds(250));
         await _connector.CalledAsync(2);
         Assert.False(open.IsCompleted, "the winner waits for the loser to give its tuple back");
         _connector.Complete(V6A);
-        var opened = await open.WaitAsync(TimeSpan.FromSeconds(10));
+        using var won = AssertWon(await open.WaitAsync(Bound), V4A);
 
-        Assert.Equal(V4A, opened!.Value.Ledger.Tuple.Destination);
         Assert.True(_connector.Calls[0].Socket!.SafeHandle.IsClosed);
         Assert.Equal(0, ActiveOn(pool, V6A));
-        opened.Value.Socket.Dispose();
-        opened.Value.Ledger.Release(ReleaseKind.Free);
     }
 
     [Fact]
@@ -203,13 +214,10 @@ public sealed class AddressRaceTests
         _connector.Script(V4A, ConnectScript.Hang).Script(V4B, ConnectScript.Hang);
         await using var pool = CreateSut(o => o.TotalConnectTimeout = TimeSpan.FromSeconds(2));
 
-        var open = OpenAsync(pool, default, V4A, V4B).AsTask();
-        await _connector.CalledAsync(1);
+        var open = await StartAsync(pool, V4A, V4B);
         _time.Advance(TimeSpan.FromSeconds(2));
 
-        var error = await Assert.ThrowsAsync<SocketException>(() => open.WaitAsync(TimeSpan.FromSeconds(10)));
-        Assert.Equal(SocketError.TimedOut, error.SocketErrorCode);
-        Assert.Contains("TotalConnectTimeout", error.Message, StringComparison.Ordinal);
+        var error = await AssertTotalTimeoutAsync(open);
         Assert.Contains($"{V4B}: not tried", error.Message, StringComparison.Ordinal);
         Assert.Single(_connector.Calls);
         Assert.Equal(0, pool.GetSnapshot().TotalActive);
@@ -221,13 +229,10 @@ public sealed class AddressRaceTests
         _connector.Script(V4A, ConnectScript.Hang);
         await using var pool = CreateSut(o => o.TotalConnectTimeout = TimeSpan.FromSeconds(1));
 
-        var open = OpenAsync(pool, default, V4A).AsTask();
-        await _connector.CalledAsync(1);
+        var open = await StartAsync(pool, V4A);
         _time.Advance(TimeSpan.FromSeconds(1));
 
-        var error = await Assert.ThrowsAsync<SocketException>(() => open.WaitAsync(TimeSpan.FromSeconds(10)));
-        Assert.Equal(SocketError.TimedOut, error.SocketErrorCode);
-        Assert.Contains("TotalConnectTimeout", error.Message, StringComparison.Ordinal);
+        await AssertTotalTimeoutAsync(open);
     }
 
     [Fact]
@@ -238,11 +243,20 @@ public sealed class AddressRaceTests
         await using var pool = CreateSut(o => o.ConfigureConnectPipeline = (builder, _) => builder.AddStrategy(
             _ => new RecordingStrategy(outcomes), new RecordingStrategyOptions()));
 
-        var opened = await pool.Opener.OpenAsync([V6A, V4A], pool.Opener.CreatePipeline(V4A), default).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+        var opened = await pool.Opener.OpenAsync([V6A, V4A], pool.Opener.CreatePipeline(V4A), default).AsTask().WaitAsync(Bound);
 
+        using var won = AssertWon(opened, V4A);
         Assert.Equal([true], outcomes);
-        opened!.Value.Socket.Dispose();
-        opened.Value.Ledger.Release(ReleaseKind.Free);
+    }
+
+    /// <summary>The connection an open gave; disposing it closes the socket and frees its tuple.</summary>
+    private sealed class Winner(OpenedConnection opened) : IDisposable
+    {
+        public void Dispose()
+        {
+            opened.Socket.Dispose();
+            opened.Ledger.Release(ReleaseKind.Free);
+        }
     }
 
     private sealed class RecordingStrategyOptions : ResilienceStrategyOptions;

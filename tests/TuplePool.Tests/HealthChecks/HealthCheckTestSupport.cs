@@ -6,7 +6,7 @@ using TuplePool.HealthChecks;
 
 namespace TuplePool.Tests.HealthChecks;
 
-/// <summary>A pool reading made up by the test, for the rules the real pool cannot show yet (waiting callers).</summary>
+/// <summary>A pool reading made up by the test, for rules a real pool shows only slowly or not exactly (waiting callers, a refusal's exact age).</summary>
 internal sealed class FakeHealthSource : IPoolHealthSource
 {
     public List<TupleUsage> Tuples { get; } = [];

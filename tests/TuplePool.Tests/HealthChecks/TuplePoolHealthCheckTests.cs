@@ -1,10 +1,12 @@
 using System.Diagnostics.Metrics;
+using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Time.Testing;
 using TuplePool.HealthChecks;
+using TuplePool.Tests.Pooling;
 using TuplePool.Tests.Support;
 using static TuplePool.Tests.HealthChecks.HealthCheckTestSupport;
 
@@ -31,7 +33,7 @@ public sealed class TuplePoolHealthCheckTests : IDisposable
         await using var pool = CreatePool(capacity: 10);
         var leases = await HoldAsync(pool, server.EndPoint, held);
 
-        var result = await CheckAsync(new SocketPoolHealthSource(pool, null), _time);
+        var result = await CheckAsync(new SocketPoolHealthSource(pool), _time);
 
         Assert.Equal(expected, result.Status);
         var busiest = Assert.Single(Busiest(result));
@@ -51,9 +53,9 @@ public sealed class TuplePoolHealthCheckTests : IDisposable
         await using var pool = CreatePool(capacity: 10, sources: [NotAssigned]);
         await Assert.ThrowsAsync<SocketException>(() => pool.AcquireAsync(server.EndPoint).AsTask());
 
-        var result = await CheckAsync(new SocketPoolHealthSource(pool, null), _time);
+        var result = await CheckAsync(new SocketPoolHealthSource(pool), _time);
         _time.Advance(TimeSpan.FromSeconds(31)); // SourceQuarantine is 30 s
-        var later = await CheckAsync(new SocketPoolHealthSource(pool, null), _time);
+        var later = await CheckAsync(new SocketPoolHealthSource(pool), _time);
 
         Assert.Equal(HealthStatus.Unhealthy, result.Status);
         Assert.Contains("every IPv4 source is quarantined", result.Description, StringComparison.Ordinal);
@@ -68,7 +70,7 @@ public sealed class TuplePoolHealthCheckTests : IDisposable
         await using var pool = CreatePool(capacity: 10, sources: [NotAssigned, TestSources.S2]);
         var leases = await HoldAsync(pool, server.EndPoint, 2); // the first tries 192.0.2.1, which is quarantined
 
-        var result = await CheckAsync(new SocketPoolHealthSource(pool, null), _time);
+        var result = await CheckAsync(new SocketPoolHealthSource(pool), _time);
 
         Assert.Equal(HealthStatus.Healthy, result.Status);
         Assert.Empty((string[])result.Data["quarantinedFamilies"]);
@@ -80,8 +82,7 @@ public sealed class TuplePoolHealthCheckTests : IDisposable
     {
         await using var server = new LoopbackServer();
         await using var pool = CreatePool(capacity: 2);
-        using var refusals = new RefusalRecorder(MeterFactory, "default", _time);
-        var source = new SocketPoolHealthSource(pool, refusals);
+        var source = new SocketPoolHealthSource(pool);
         var leases = await HoldAsync(pool, server.EndPoint, 2);
         Assert.Equal(HealthStatus.Degraded, (await CheckAsync(source, _time)).Status); // 2 of 2 ports
 
@@ -103,40 +104,59 @@ public sealed class TuplePoolHealthCheckTests : IDisposable
     }
 
     [Fact]
-    public async Task CheckHealthAsync_RefusalInAPoolOfAnotherMeterFactory_IsNotCounted()
+    public async Task CheckHealthAsync_RefusalInAnotherPoolOfTheSameMeterFactory_IsNotCounted()
     {
+        // Both pools' meters come from one factory (as keyed pools of one container do): the
+        // refusal is the other pool's own, so it does not show here.
         await using var server = new LoopbackServer();
-        using var otherContainer = new ServiceCollection().AddMetrics().BuildServiceProvider();
-        await using var other = CreatePool(capacity: 1, meterFactory: otherContainer.GetRequiredService<IMeterFactory>());
+        await using var other = CreatePool(capacity: 1);
         await using var pool = CreatePool(capacity: 1);
-        using var refusals = new RefusalRecorder(MeterFactory, "default", _time);
         var held = await other.AcquireAsync(server.EndPoint);
 
         await RefuseAsync(other, server.EndPoint, _time);
-        var result = await CheckAsync(new SocketPoolHealthSource(pool, refusals), _time);
+        var result = await CheckAsync(new SocketPoolHealthSource(pool), _time);
+        var otherResult = await CheckAsync(new SocketPoolHealthSource(other), _time);
 
         Assert.Equal(HealthStatus.Healthy, result.Status);
         Assert.Equal(0L, result.Data["refusedTotal"]);
+        Assert.False(result.Data.ContainsKey("lastRefusal"));
+        Assert.Equal(HealthStatus.Unhealthy, otherResult.Status);
         held.Dispose();
     }
 
     [Fact]
-    public async Task CheckHealthAsync_RefusalTaggedWithAnotherPoolName_IsNotCounted()
+    public async Task CheckHealthAsync_RefusalInAPoolWithoutMetrics_IsStillSeen()
     {
-        // Once the pool tags its instruments with tuplepool.pool.name, keyed pools of one
-        // container (one meter) are told apart by it.
-        using var refusals = new RefusalRecorder(MeterFactory, "backend", _time);
-        var meter = MeterFactory.Create(new MeterOptions("TuplePool"));
-        var exhausted = meter.CreateCounter<long>(RefusalRecorder.ExhaustedInstrument);
+        // The pool keeps its refusals itself: no meter factory, no listener, and no health check
+        // running before the refusal. The wait line is full, so the refusal comes at once and its
+        // time is exactly the fake clock's.
+        await using var server = new LoopbackServer();
+        await using var pool = CreatePool(capacity: 1, withMetrics: false, configure: o => o.MaxPendingAcquires = 1);
+        var held = await pool.AcquireAsync(server.EndPoint);
+        var waiting = pool.AcquireAsync(server.EndPoint).AsTask();
+        await PoolWait.UntilPendingAsync(pool, 1);
 
-        exhausted.Add(1, new KeyValuePair<string, object?>(RefusalRecorder.PoolNameTag, "default"));
-        var afterOther = refusals.Total;
-        exhausted.Add(1, new KeyValuePair<string, object?>(RefusalRecorder.PoolNameTag, "backend"));
+        await Assert.ThrowsAsync<TupleBudgetExhaustedException>(() => pool.AcquireAsync(server.EndPoint).AsTask());
+        var result = await CheckAsync(new SocketPoolHealthSource(pool), _time);
 
-        Assert.Equal(0, afterOther);
-        Assert.Equal(1, refusals.Total);
-        Assert.Equal(_time.GetUtcNow(), refusals.Last);
-        Assert.Equal(HealthStatus.Unhealthy, (await CheckAsync(new FakeHealthSource { RefusedTotal = refusals.Total, LastRefusal = refusals.Last }, _time)).Status);
+        Assert.Equal(HealthStatus.Unhealthy, result.Status);
+        Assert.Equal(1L, result.Data["refusedTotal"]);
+        Assert.Equal(_time.GetUtcNow().ToString("O", CultureInfo.InvariantCulture), result.Data["lastRefusal"]);
+        held.Dispose();
+        (await waiting).Dispose();
+    }
+
+    [Theory]
+    [InlineData(29_999, HealthStatus.Unhealthy)]
+    [InlineData(30_000, HealthStatus.Healthy)] // the window is 30 s: a refusal exactly 30 s old is out of it
+    public async Task CheckHealthAsync_RefusalAge_IsUnhealthyOnlyWithinThirtySeconds(int ageMilliseconds, HealthStatus expected)
+    {
+        var source = new FakeHealthSource { RefusedTotal = 1, LastRefusal = _time.GetUtcNow() };
+        _time.Advance(TimeSpan.FromMilliseconds(ageMilliseconds));
+
+        var result = await CheckAsync(source, _time);
+
+        Assert.Equal(expected, result.Status);
     }
 
     [Fact]
@@ -169,7 +189,7 @@ public sealed class TuplePoolHealthCheckTests : IDisposable
         // The real pool counts them (TuplePoolSnapshot.PendingAcquires): none here.
         await using var pool = CreatePool(capacity: 10);
 
-        var result = await CheckAsync(new SocketPoolHealthSource(pool, null), _time);
+        var result = await CheckAsync(new SocketPoolHealthSource(pool), _time);
 
         Assert.Equal(HealthStatus.Healthy, result.Status);
         Assert.Equal(0, result.Data["pendingAcquires"]);
@@ -230,15 +250,16 @@ public sealed class TuplePoolHealthCheckTests : IDisposable
         }));
     }
 
-    private SocketPool CreatePool(int capacity, IList<IPAddress>? sources = null, IMeterFactory? meterFactory = null) => new(
-        new TuplePoolOptions
+    private SocketPool CreatePool(int capacity, IList<IPAddress>? sources = null, bool withMetrics = true, Action<TuplePoolOptions>? configure = null)
+    {
+        var options = new TuplePoolOptions
         {
             SourceAddresses = sources ?? [TestSources.S2],
             LocalPortRange = PortSlices.Next(capacity),
             AcquireTimeout = TimeSpan.FromSeconds(5),
             CloseMode = CloseMode.Abortive, // no TIME_WAIT left in the slice for a later run
-        },
-        _time,
-        loggerFactory: null,
-        meterFactory ?? MeterFactory);
+        };
+        configure?.Invoke(options);
+        return new SocketPool(options, _time, loggerFactory: null, withMetrics ? MeterFactory : null);
+    }
 }

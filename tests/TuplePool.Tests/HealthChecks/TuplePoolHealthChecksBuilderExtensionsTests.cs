@@ -38,7 +38,7 @@ public sealed class TuplePoolHealthChecksBuilderExtensionsTests
         await using var services = CreateServices(b => b.AddTuplePool());
         var checks = services.GetRequiredService<HealthCheckService>();
         var pool = services.GetRequiredService<ISocketPool>();
-        Assert.Equal(HealthStatus.Healthy, (await checks.CheckHealthAsync()).Status); // starts watching
+        Assert.Equal(HealthStatus.Healthy, (await checks.CheckHealthAsync()).Status);
 
         var leases = await HoldAsync(pool, server.EndPoint, 10);
         await RefuseAsync(pool, server.EndPoint, _time);
@@ -50,6 +50,26 @@ public sealed class TuplePoolHealthChecksBuilderExtensionsTests
         Assert.Equal(HealthStatus.Unhealthy, refused.Entries["tuplepool"].Status);
         Assert.Equal(HealthStatus.Healthy, later.Entries["tuplepool"].Status);
         Assert.Equal(1L, later.Entries["tuplepool"].Data["refusedTotal"]);
+    }
+
+    [Fact]
+    public async Task AddTuplePool_RefusalInAKeyedPool_IsUnhealthyOnlyInItsOwnCheck()
+    {
+        // Both pools share the container's meter factory; each check reads its own pool's refusals.
+        await using var server = new LoopbackServer();
+        await using var services = CreateServices(b => b.AddTuplePool().AddTuplePool("backend"));
+        var checks = services.GetRequiredService<HealthCheckService>();
+        var backend = services.GetRequiredKeyedService<ISocketPool>("backend");
+
+        var leases = await HoldAsync(backend, server.EndPoint, 10);
+        await RefuseAsync(backend, server.EndPoint, _time);
+        leases.ForEach(l => l.Dispose());
+        var report = await checks.CheckHealthAsync();
+
+        Assert.Equal(HealthStatus.Unhealthy, report.Entries["tuplepool:backend"].Status);
+        Assert.Equal(1L, report.Entries["tuplepool:backend"].Data["refusedTotal"]);
+        Assert.Equal(HealthStatus.Healthy, report.Entries["tuplepool"].Status);
+        Assert.Equal(0L, report.Entries["tuplepool"].Data["refusedTotal"]);
     }
 
     [Fact]

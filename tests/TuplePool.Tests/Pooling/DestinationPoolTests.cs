@@ -266,7 +266,7 @@ public sealed class DestinationPoolTests : IAsyncLifetime
         _metrics.Add(metrics);
         var opener = new ConnectionOpener(selector, new SocketConnector(kernel, slice), Substitute.For<IKernelCensus>(), metrics, NullLogger.Instance, _time, options);
         var tuples = new TupleLookup(selector, budget, _time);
-        var errors = new AcquireErrors(_ => [], metrics, NullLogger.Instance, options.AcquireTimeout);
+        var errors = new AcquireErrors(_ => [], new RefusalRecord(_time), metrics, NullLogger.Instance, options.AcquireTimeout);
         var context = new PoolContext(settings, opener, tuples, errors, metrics, WaiterPolicy.CreatePool(_time), NullLogger.Instance);
         var destination = new IPEndPoint(_server.EndPoint.Address, _server.EndPoint.Port);
         var resolver = new AddressResolver(destination, tuples.HasSourceFor, _time, options.DnsRefreshInterval, options.ConnectTimeout, NullLogger.Instance);

@@ -119,6 +119,42 @@ public sealed class SocketPoolTimeTests
     }
 
     [Fact]
+    public async Task Snapshot_RefusedAcquires_CountsEachTimedOutCaller_WithTheTimeOfTheLast()
+    {
+        await using var server = new LoopbackServer();
+        await using var pool = CreateSut(o => o.AcquireTimeout = TimeSpan.FromSeconds(5), capacity: 1);
+        var held = await pool.AcquireAsync(server.EndPoint);
+        Assert.Equal(0, pool.GetSnapshot().RefusedAcquires);
+        Assert.Null(pool.GetSnapshot().LastRefusal);
+
+        var first = await TimeOutOneCallerAsync(pool, server.EndPoint);
+        var afterFirst = pool.GetSnapshot();
+        _time.Advance(TimeSpan.FromSeconds(10));
+        var second = await TimeOutOneCallerAsync(pool, server.EndPoint);
+        var afterSecond = pool.GetSnapshot();
+        held.Dispose();
+        (await pool.AcquireAsync(server.EndPoint)).Dispose(); // an idle hit is no refusal
+
+        Assert.Equal(1, afterFirst.RefusedAcquires);
+        Assert.Equal(first, afterFirst.LastRefusal);
+        Assert.Equal(2, afterSecond.RefusedAcquires);
+        Assert.Equal(second, afterSecond.LastRefusal);
+        Assert.True(second > first);
+        Assert.Equal(2, pool.GetSnapshot().RefusedAcquires);
+        Assert.Contains("2 refused", pool.GetSnapshot().ToString(), StringComparison.Ordinal);
+    }
+
+    /// <summary>One caller waits out AcquireTimeout on the fake clock and is refused; returns the clock's time then.</summary>
+    private async Task<DateTimeOffset> TimeOutOneCallerAsync(SocketPool pool, EndPoint destination)
+    {
+        var waiting = pool.AcquireAsync(destination).AsTask();
+        await PoolWait.UntilPendingAsync(pool, 1);
+        _time.Advance(TimeSpan.FromSeconds(5));
+        await Assert.ThrowsAsync<TupleBudgetExhaustedException>(() => waiting);
+        return _time.GetUtcNow();
+    }
+
+    [Fact]
     public async Task AcquireAsync_WaitingOnTimeWait_IsWokenWhenTheChargeExpires()
     {
         await using var server = new LoopbackServer();

@@ -29,6 +29,8 @@ public sealed class SocketPoolWaitLineTests
         Assert.Contains("the wait line is full: 3 callers are already waiting (TuplePoolOptions.MaxPendingAcquires)", error.Message, StringComparison.Ordinal);
         Assert.Equal(1, Assert.Single(error.Usage).Active);
         Assert.Equal(3, pool.GetSnapshot().PendingAcquires);
+        Assert.Equal(1, pool.GetSnapshot().RefusedAcquires); // the pool's own record of typed refusals
+        Assert.Equal(_time.GetUtcNow(), pool.GetSnapshot().LastRefusal);
 
         // The line still moves, and once shorter it takes callers again.
         held.Dispose();

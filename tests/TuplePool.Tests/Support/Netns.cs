@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Text.Json.Nodes;
 
 namespace TuplePool.Tests.Support;
@@ -6,8 +7,11 @@ namespace TuplePool.Tests.Support;
 /// <summary>
 /// A network namespace a test creates and removes itself (<c>ip netns</c>), and the child
 /// process that runs a scenario inside it: <c>ip netns exec NAME dotnet TuplePool.NetnsRunner.dll
-/// SCENARIO --name value ...</c>, whose one line of JSON on stdout is the result. (A process's
-/// namespace is set before its first thread; a multithreaded .NET process cannot setns itself.)
+/// SCENARIO --name value ...</c>, whose one line of JSON on stdout is the result (a fault
+/// scenario's named checks, or figures). The census, the addresses and the sysctls a scenario
+/// changes are the namespace's, never the host's. (A process's namespace is set before its first
+/// thread; a multithreaded .NET process cannot setns itself.) Names carry the test process's id
+/// (<c>tp-PURPOSE-PID-N</c>); namespaces left by a run that died are removed by the next one.
 /// </summary>
 /// <example>
 /// <code>
@@ -27,8 +31,8 @@ public sealed class Netns : IDisposable
     public string Name { get; }
 
     /// <summary>
-    /// Why namespace tests cannot run here (not root, <c>ip</c> missing, or
-    /// <c>ip netns add</c> refused), or null when they can. With <paramref name="needNft"/>, nft too.
+    /// Why namespace tests cannot run here (not Linux, not root, <c>ip</c> or <c>ss</c> missing),
+    /// or null when they can. With <paramref name="needNft"/>, nft too.
     /// </summary>
     public static string? SkipReason(bool needNft = false)
     {
@@ -39,12 +43,15 @@ public sealed class Netns : IDisposable
 
         if (Environment.UserName != "root" && !IsRoot())
         {
-            return "network namespace tests need root (ip netns add)";
+            return "network namespace tests need root (ip netns add; CI runs as root)";
         }
 
-        if (FindTool("ip") is null)
+        foreach (var tool in new[] { "ip", "ss" })
         {
-            return "the ip tool (Debian package iproute2) is not installed";
+            if (FindTool(tool) is null)
+            {
+                return $"the {tool} tool (Debian package iproute2) is not installed";
+            }
         }
 
         if (needNft && FindTool("nft") is null)
@@ -58,6 +65,12 @@ public sealed class Netns : IDisposable
     /// <summary>Creates a namespace with <c>lo</c> up. Dispose deletes it (and its /etc/netns files).</summary>
     public static Netns Create(string purpose)
     {
+        if (purpose.Contains('-', StringComparison.Ordinal))
+        {
+            throw new ArgumentException("One word: the name's fields are split on '-'.", nameof(purpose));
+        }
+
+        RemoveStale();
         var name = $"tp-{purpose}-{Environment.ProcessId}-{Interlocked.Increment(ref _created)}";
         Run("ip", ["netns", "delete", name], check: false);
         Run("ip", ["netns", "add", name]);
@@ -95,7 +108,8 @@ public sealed class Netns : IDisposable
 
     /// <summary>
     /// Runs <paramref name="scenario"/> of TuplePool.NetnsRunner inside the namespace and returns
-    /// its JSON. Throws when the runner fails or reports an error.
+    /// its JSON. Throws, with what the runner printed (a fault scenario's checks so far), when it
+    /// fails or reports an error.
     /// </summary>
     public JsonObject RunScenario(string scenario, params (string Name, string Value)[] args)
     {
@@ -106,7 +120,7 @@ public sealed class Netns : IDisposable
             command.Add(value);
         }
 
-        var result = Run("ip", [.. command], check: false, timeout: TimeSpan.FromMinutes(3));
+        var result = Run("ip", [.. command], check: false, timeout: TimeSpan.FromMinutes(4));
         var json = result.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries).LastOrDefault();
         var parsed = json is null ? null : JsonNode.Parse(json) as JsonObject;
         if (result.ExitCode != 0 || parsed is null || parsed.ContainsKey("error"))
@@ -138,6 +152,21 @@ public sealed class Netns : IDisposable
         var tests = here.Parent.Parent!.Parent!.Parent!.FullName;
         var path = Path.Combine(tests, "TuplePool.NetnsRunner", "bin", configuration, tfm, "TuplePool.NetnsRunner.dll");
         return File.Exists(path) ? path : throw new FileNotFoundException("Build tests/TuplePool.NetnsRunner first.", path);
+    }
+
+    // Namespaces of runs that were killed before their Dispose ran.
+    private static void RemoveStale()
+    {
+        foreach (var line in Run("ip", ["netns", "list"]).StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var name = line.Split(' ')[0];
+            var fields = name.Split('-');
+            if (fields.Length == 4 && fields[0] == "tp" && int.TryParse(fields[2], CultureInfo.InvariantCulture, out var pid)
+                && pid != Environment.ProcessId && !Directory.Exists($"/proc/{pid}"))
+            {
+                new Netns(name).Dispose();
+            }
+        }
     }
 
     private static string DotnetHost()

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace TuplePool.FaultRunner;
+namespace TuplePool.NetnsRunner;
 
 /// <summary>Runs the namespace's own tools (ip, nft, ss): this process already lives in the namespace.</summary>
 internal static class Shell
