@@ -20,11 +20,20 @@ internal sealed class TupleBudget
         _timeProvider = timeProvider;
         _timeWaitDuration = options.TimeWaitDuration;
         EffectiveRange = ComputeEffectiveRange(kernel, options.LocalPortRange);
+        SearchRange = options.LocalPortRange is not null && kernel.SupportsLocalPortRange ? EffectiveRange : kernel.PortRange;
         CapacityPerTuple = Math.Max(0, EffectiveRange.Count - kernel.CountReservedIn(EffectiveRange) - options.ReservedPortsPerTuple);
     }
 
     /// <summary>The ports the kernel will actually pick from for this pool's sockets.</summary>
     public PortRange EffectiveRange { get; }
+
+    /// <summary>
+    /// The ports the kernel's search for a free port walks for this pool's sockets: the effective
+    /// range when <c>IP_LOCAL_PORT_RANGE</c> narrows it per socket, else the whole system range
+    /// (also when the kernel ignores the option and the pool only budgets fewer ports). Only a
+    /// socket with its local port in here can take a port from that search.
+    /// </summary>
+    public PortRange SearchRange { get; }
 
     /// <summary>Ports in the effective range, less reserved ports and <see cref="TuplePoolOptions.ReservedPortsPerTuple"/>.</summary>
     public int CapacityPerTuple { get; }

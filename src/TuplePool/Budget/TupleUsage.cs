@@ -56,9 +56,11 @@ public sealed class TupleUsage
 
     /// <summary>
     /// Ports the kernel holds on this tuple for sockets the pool does not own — other processes,
-    /// TIME_WAIT outliving its charge or left by an earlier run. Counted from the kernel's socket
-    /// table when a connect was refused with <c>EADDRNOTAVAIL</c>, and held for about a second;
-    /// 0 otherwise.
+    /// TIME_WAIT outliving its charge or left by an earlier run. When a connect is refused with
+    /// <c>EADDRNOTAVAIL</c> the kernel has no port left in the range the pool's sockets draw from,
+    /// so every port of the capacity the pool does not hold is counted here for about a second
+    /// (the kernel's socket table cannot see every holder, and a socket outside that range holds
+    /// none of them); 0 otherwise.
     /// </summary>
     public int External { get; }
 

@@ -290,7 +290,8 @@ internal sealed class ConnectionOpener
         catch (SocketException e) when (IsAddressError(e))
         {
             // The kernel knows of sockets on this tuple that the ledger does not (another
-            // process, or TIME_WAIT outliving its charge): count them and move on.
+            // process, or TIME_WAIT outliving its charge): the tuple is charged as full for the
+            // hold; the census count, of sockets in our port search's range, is for the log.
             var kernelCount = CountInKernel(ledger.Tuple);
             var poolCount = ledger.CorrectFromKernel(KernelCorrectionHold);
             ledger.Release(ReleaseKind.Free);
@@ -355,7 +356,8 @@ internal sealed class ConnectionOpener
     {
         try
         {
-            return _census.Read().CountUsing(tuple.Source, tuple.Destination);
+            // Only sockets in the range our sockets' port search walks stand in its way.
+            return _census.Read().CountUsing(tuple.Source, tuple.Destination, _selector.Budget.SearchRange);
         }
 #pragma warning disable CA1031 // The census is advice on the error path; without it the tuple is treated as full.
         catch (Exception)

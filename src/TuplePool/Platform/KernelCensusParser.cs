@@ -61,7 +61,7 @@ internal static class KernelCensusParser
 
             if (TryParseLine(line, isLittleEndian, out var entry))
             {
-                var key = new KernelCensusKey(entry.LocalAddress, entry.RemoteAddress, entry.RemotePort, entry.State);
+                var key = new KernelCensusKey(entry.LocalAddress, entry.LocalPort, entry.RemoteAddress, entry.RemotePort, entry.State);
                 counts[key] = counts.GetValueOrDefault(key) + 1;
             }
             else

@@ -42,7 +42,7 @@ internal sealed class KernelCensusSnapshot
         var counts = new Dictionary<KernelCensusKey, int>();
         foreach (var entry in entries)
         {
-            var key = new KernelCensusKey(Normalize(entry.LocalAddress), Normalize(entry.RemoteAddress), entry.RemotePort, entry.State);
+            var key = new KernelCensusKey(Normalize(entry.LocalAddress), entry.LocalPort, Normalize(entry.RemoteAddress), entry.RemotePort, entry.State);
             counts[key] = counts.GetValueOrDefault(key) + 1;
         }
 
@@ -55,12 +55,20 @@ internal sealed class KernelCensusSnapshot
     /// destination's family (mapped addresses are IPv4 here), so either wildcard matches them all:
     /// a dual-stack socket bound to <c>::</c> that connects to an IPv4 destination is counted too.
     /// </remarks>
-    public int CountUsing(IPAddress source, IPEndPoint destination) => Sum(source, destination, state: null);
+    public int CountUsing(IPAddress source, IPEndPoint destination) => Sum(source, destination, state: null, localPorts: null);
+
+    /// <summary>
+    /// Sockets in any state but LISTEN whose local port lies in <paramref name="localPorts"/>: those
+    /// that take a port from a search of that range (the kernel's for a pool's sockets). A socket on
+    /// the tuple bound to a port outside it — another program's own range, a plain <c>bind()</c> —
+    /// never stands in that search's way.
+    /// </summary>
+    public int CountUsing(IPAddress source, IPEndPoint destination, PortRange localPorts) => Sum(source, destination, state: null, localPorts);
 
     /// <summary>Sockets in <paramref name="state"/>; a source of Any/IPv6Any matches every source.</summary>
-    public int Count(IPAddress source, IPEndPoint destination, TcpState state) => Sum(source, destination, state);
+    public int Count(IPAddress source, IPEndPoint destination, TcpState state) => Sum(source, destination, state, localPorts: null);
 
-    private int Sum(IPAddress source, IPEndPoint destination, TcpState? state)
+    private int Sum(IPAddress source, IPEndPoint destination, TcpState? state, PortRange? localPorts)
     {
         ArgumentNullException.ThrowIfNull(source);
         ArgumentNullException.ThrowIfNull(destination);
@@ -73,6 +81,7 @@ internal sealed class KernelCensusSnapshot
             if (key.RemotePort == destination.Port
                 && (state is { } wanted ? key.State == wanted : key.State != TcpState.Listen)
                 && SameAddress(key.RemoteAddress, remote)
+                && (localPorts is not { } ports || ports.Contains(key.LocalPort))
                 && (anySource || SameAddress(key.LocalAddress, local)))
             {
                 total += count;

@@ -31,7 +31,12 @@ namespace TuplePool.Pooling;
 /// the SYN and our FIN in <c>tcpi_bytes_acked</c> but not in <c>tcpi_bytes_sent</c>, so acked
 /// minus sent-once data is 2 exactly when our FIN was acknowledged. (Measured on Linux 6.18. The
 /// one case this charges wrongly: the caller half-closed, the peer acknowledged that FIN and then
-/// reset, and the caller read the reset — an over-charge, on the safe side.)</item>
+/// reset, and the caller read the reset — an over-charge, on the safe side. <c>TCP_INFO</c> cannot
+/// tell it from the peer's FIN: both leave CLOSE, <c>SO_ERROR</c> clear and our FIN acknowledged;
+/// the one counter that sees the peer's FIN, <c>tcpi_bytes_received</c>, is data plus one for it,
+/// and the data the caller read from the raw socket is not known here. Only a look for the
+/// 4-tuple in TIME_WAIT — <c>/proc/net/tcp</c>, a walk of every socket, or a <c>sock_diag</c>
+/// query — would say.)</item>
 /// </list>
 /// <para>
 /// When unsure (a descriptor the caller disposed, no <c>TCP_INFO</c>), the charge errs on the

@@ -25,7 +25,8 @@ namespace TuplePool.Pooling;
 /// anything else wakes the first waiter to try again (<see cref="WaiterQueue.WakeOne"/>).</item>
 /// <item>A caller that found nothing joins the line first and looks again second: if a
 /// connection is idle or there is room by then, it wakes the first waiter (often itself); if not,
-/// it arms the expiry timer for the next TIME_WAIT charge to run out.</item>
+/// it arms the expiry timer for the next time room may come by itself: a TIME_WAIT charge running
+/// out, or a quarantined source with room coming back (<see cref="TupleLookup.NextExpiry"/>).</item>
 /// </list>
 /// <para>Joining the line and leaving the idle store are interlocked instructions, so in each
 /// pair one side always sees the other. The races, step by step:</para>
@@ -43,6 +44,13 @@ namespace TuplePool.Pooling;
 /// <item>A, woken to try again, finds its room taken by newcomer C who came in between (C saw
 /// nobody in line): C holds a connection, whose return or close wakes the line again. A goes back
 /// to the front of the line and looks again as in rule 2.</item>
+/// <item>A waits while the only source with room, S, is quarantined. S's quarantine ends with no
+/// close and no return, and is only noticed by the next selection, so nothing would look at the
+/// line: A's look again found no room and armed the expiry timer for S's quarantine end, which
+/// wakes A to select S. Each destination with waiters arms its own timer, so one quarantine end
+/// wakes at least one waiter of every destination that could use S; a woken waiter that gets
+/// its connection passes the wake on while room is left. Should the quarantine end between A's
+/// look and the arming, the timer is due at once.</item>
 /// <item>One event frees room for several waiters (a TIME_WAIT expiry, several returns at
 /// once): a waiter woken to try again that succeeds passes the wake on when room is left, or arms
 /// the expiry timer for the next one.</item>

@@ -42,7 +42,19 @@ internal sealed class TupleLookup(SourceSelector selector, TupleBudget budget, T
         return false;
     }
 
-    /// <summary>When the next charged port of a healthy source's tuple to <paramref name="addresses"/> frees by itself, or null.</summary>
+    /// <summary>
+    /// When a source may next have a port for <paramref name="addresses"/> by itself, or null: a
+    /// charged port of a healthy source running out (TIME_WAIT, census correction), or a
+    /// quarantined source coming back with room.
+    /// </summary>
+    /// <remarks>
+    /// A quarantine's end frees nothing and closes nothing, and it is noticed lazily (by the next
+    /// selection, <see cref="SourceSelector.TryReserve"/>): without a time here a caller waiting
+    /// for the only source with room would sleep through it until AcquireTimeout. A quarantined
+    /// source is worth a wake when its quarantine ends if it has room then, or when its next
+    /// charged port frees if that is later; one whose ports are all open connections is not (their
+    /// closes wake the line).
+    /// </remarks>
     public long? NextExpiry(IReadOnlyList<IPEndPoint> addresses)
     {
         var now = timeProvider.GetTimestamp();
@@ -52,11 +64,15 @@ internal sealed class TupleLookup(SourceSelector selector, TupleBudget budget, T
             var address = addresses[i];
             foreach (var source in selector.SourcesFor(address.Address))
             {
-                if (!source.IsQuarantined(now)
-                    && budget.GetLedger(new ConnectionTuple(source.Address, address)).NextExpiryTimestamp is { } expiry
-                    && (next is null || expiry < next))
+                var ledger = budget.GetLedger(new ConnectionTuple(source.Address, address));
+                var quarantinedUntil = source.QuarantinedUntil;
+                var at = quarantinedUntil <= now ? ledger.NextExpiryTimestamp
+                    : ledger.Remaining > 0 ? quarantinedUntil
+                    : ledger.NextExpiryTimestamp is { } expiry ? Math.Max(expiry, quarantinedUntil)
+                    : null;
+                if (at is { } due && (next is null || due < next))
                 {
-                    next = expiry;
+                    next = due;
                 }
             }
         }

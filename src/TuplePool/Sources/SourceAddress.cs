@@ -14,6 +14,9 @@ internal sealed class SourceAddress(IPAddress address, bool isImplicit)
 
     public bool IsQuarantined(long now) => Volatile.Read(ref _quarantinedUntil) > now;
 
+    /// <summary>When the current (or last, not yet noticed) quarantine runs out; 0 when none was noticed as running.</summary>
+    public long QuarantinedUntil => Volatile.Read(ref _quarantinedUntil);
+
     /// <summary>True exactly once after a quarantine has run out (the caller logs the source as back).</summary>
     public bool TryEndQuarantine(long now)
     {

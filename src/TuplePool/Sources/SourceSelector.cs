@@ -41,6 +41,9 @@ internal sealed class SourceSelector
         }
     }
 
+    /// <summary>The budget the selector reserves on.</summary>
+    public TupleBudget Budget => _budget;
+
     /// <summary>The sources that may serve <paramref name="destination"/>, quarantined or not.</summary>
     public IReadOnlyList<SourceAddress> SourcesFor(IPAddress destination)
         => destination.AddressFamily == AddressFamily.InterNetworkV6 ? _ipv6 : _ipv4;

@@ -21,7 +21,7 @@ internal static partial class Log
     [LoggerMessage(5, LogLevel.Warning, "Kernel setting not read, default used: {Fallback}")]
     public static partial void KernelFallback(ILogger logger, string fallback);
 
-    [LoggerMessage(6, LogLevel.Information, "The kernel refused a port for {Source} -> {Destination} (EADDRNOTAVAIL): it counts {KernelCount} sockets on the tuple, the pool {PoolCount}. The tuple is treated as full for {Hold}; trying another source.")]
+    [LoggerMessage(6, LogLevel.Information, "The kernel refused a port for {Source} -> {Destination} (EADDRNOTAVAIL): it counts {KernelCount} sockets on the tuple in the pool's port range, the pool {PoolCount}. The tuple is treated as full for {Hold}; trying another source.")]
     public static partial void KernelCorrection(ILogger logger, IPAddress source, IPEndPoint destination, int kernelCount, int poolCount, TimeSpan hold);
 
     [LoggerMessage(7, LogLevel.Information, "TuplePool started: port range {Range} ({Capacity} ports per tuple), sources [{Sources}], tcp_tw_reuse {TwReuse}, kernel {Kernel}, IP_LOCAL_PORT_RANGE per socket {SocketRange}.")]

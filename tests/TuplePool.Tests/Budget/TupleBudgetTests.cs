@@ -47,6 +47,38 @@ public sealed class TupleBudgetTests
         Assert.Equal(100, sut.CapacityPerTuple);
     }
 
+    [Fact]
+    public void SearchRange_NoLocalPortRange_IsTheSystemRange()
+        => Assert.Equal(new PortRange(32768, 60999), CreateSut().SearchRange);
+
+    [Fact]
+    public void SearchRange_LocalPortRangeSetPerSocket_IsTheClampedSlice()
+    {
+        var sut = CreateSut(configure: o => o.LocalPortRange = new PortRange(30000, 32867));
+
+        Assert.Equal(new PortRange(32768, 32867), sut.SearchRange);
+    }
+
+    [Fact]
+    public void SearchRange_KernelIgnoresLocalPortRange_IsTheSystemRangeThoughTheBudgetIsSmaller()
+    {
+        // Before Linux 6.3 the pool's sockets take any system port: a socket anywhere in it stands in their way.
+        var kernel = new KernelSettings
+        {
+            PortRange = new PortRange(32768, 60999),
+            ReservedPorts = [],
+            TcpTwReuse = 0,
+            TcpTwReuseDelay = TimeSpan.FromSeconds(1),
+            KernelVersion = new Version(6, 1),
+            IsLinux = true,
+            Fallbacks = [],
+        };
+        var sut = new TupleBudget(kernel, new TuplePoolOptions { LocalPortRange = new PortRange(40000, 40099) }, new FakeTimeProvider());
+
+        Assert.Equal(new PortRange(32768, 60999), sut.SearchRange);
+        Assert.Equal(100, sut.CapacityPerTuple);
+    }
+
     [Theory]
     [InlineData(0, "127.0.0.2", false, 60)]
     [InlineData(0, "0.0.0.0", true, 60)]

@@ -1,5 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 using TuplePool.Platform;
 using TuplePool.Tests.Support;
 
@@ -132,6 +134,66 @@ public sealed class TupleBudgetOnLoopbackTests
             Assert.Equal(50, leases.Count(l => l.LocalEndPoint.Address.Equals(TestSources.S3)));
             var s2 = pool.GetSnapshot().Tuples.Single(t => t.Source.Equals(TestSources.S2));
             Assert.Equal(0, s2.Remaining);
+            leases.ForEach(l => l.Dispose());
+        }
+        finally
+        {
+            foreach (var socket in outsiders)
+            {
+                SocketOptions.SetAbortiveClose(socket);
+                socket.Dispose();
+            }
+        }
+    }
+
+    [Fact]
+    public async Task KernelRefusal_ASocketOnTheTupleOutsideThePoolsSlice_IsNotInTheKernelCount()
+    {
+        // The real census: 40 sockets of "another program" in the pool's slice, 5 more on the
+        // same tuple bound to ports outside it, which the kernel's search for the pool's sockets
+        // never looks at. At the refusal the tuple holds those 40 and the pool's own 10 in the slice.
+        await using var server = new LoopbackServer();
+        using var logs = new FakeLoggerProvider();
+        using var loggerFactory = new LoggerFactory([logs]);
+        var range = PortSlices.Next(50);
+        var elsewhere = PortSlices.Next(5);
+        var outsiders = new List<Socket>();
+        try
+        {
+            for (var i = 0; i < 40; i++)
+            {
+                var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                outsiders.Add(socket);
+                Assert.True(SocketOptions.TrySetBindAddressNoPort(socket));
+                Assert.True(SocketOptions.TrySetLocalPortRange(socket, range));
+                socket.Bind(new IPEndPoint(TestSources.S2, 0));
+                await socket.ConnectAsync(server.EndPoint);
+            }
+
+            for (var port = elsewhere.First; port <= elsewhere.Last; port++)
+            {
+                var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                outsiders.Add(socket);
+                socket.Bind(new IPEndPoint(TestSources.S2, port)); // a plain bind to a port of its own
+                await socket.ConnectAsync(server.EndPoint);
+            }
+
+            var options = new TuplePoolOptions
+            {
+                SourceAddresses = TestSources.Take(2),
+                LocalPortRange = range,
+                AcquireTimeout = TimeSpan.FromSeconds(15),
+                SourceSelection = SourceSelectionMode.RoundRobin,
+            };
+            await using var pool = new SocketPool(options, null, loggerFactory);
+
+            // 10 ports left on .2 and 50 on .3: 60 must all succeed.
+            var leases = await HoldAsync(pool, server.EndPoint, 60);
+
+            Assert.Equal(10, leases.Count(l => l.LocalEndPoint.Address.Equals(TestSources.S2)));
+            var corrections = logs.Collector.GetSnapshot().Where(r => r.Id.Id == 6).ToList();
+            Assert.NotEmpty(corrections);
+            Assert.All(corrections, r => Assert.Equal("50", r.GetStructuredStateValue("KernelCount")));
             leases.ForEach(l => l.Dispose());
         }
         finally

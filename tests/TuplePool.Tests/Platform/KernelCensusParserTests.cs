@@ -52,6 +52,18 @@ public class KernelCensusParserTests
     }
 
     [Fact]
+    public void CountUsing_CapturedWithLocalPorts_KeepsEachSocketsOwnPort()
+    {
+        // Source1's two sockets to Listener4 hold local ports 33926 (ESTABLISHED) and 33928 (TIME_WAIT).
+        var sut = ParseCaptured();
+
+        Assert.Equal(1, sut.CountUsing(Source1, Listener4, new PortRange(33926, 33927)));
+        Assert.Equal(1, sut.CountUsing(Source1, Listener4, new PortRange(33928, 33928)));
+        Assert.Equal(2, sut.CountUsing(Source1, Listener4, new PortRange(32768, 60999)));
+        Assert.Equal(0, sut.CountUsing(Source1, Listener4, new PortRange(40000, 40099)));
+    }
+
+    [Fact]
     public void CountUsing_CapturedFromOneSource_EstablishedAndTimeWait()
     {
         var sut = ParseCaptured();

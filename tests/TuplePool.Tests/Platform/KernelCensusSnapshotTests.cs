@@ -31,6 +31,17 @@ public class KernelCensusSnapshotTests
         => Assert.Equal(4, CreateSut().CountUsing(SourceA, Destination));
 
     [Fact]
+    public void CountUsing_LocalPorts_OnlySocketsWhosePortIsInside()
+    {
+        var sut = CreateSut();
+
+        Assert.Equal(2, sut.CountUsing(SourceA, Destination, new PortRange(40001, 40002)));
+        Assert.Equal(4, sut.CountUsing(SourceA, Destination, new PortRange(40000, 40003)));
+        Assert.Equal(0, sut.CountUsing(SourceA, Destination, new PortRange(40004, 60999)));
+        Assert.Equal(3, sut.CountUsing(IPAddress.Any, Destination, new PortRange(40000, 40000))); // A's, B's and the mapped one's
+    }
+
+    [Fact]
     public void Count_OneState_OnlyThatState()
     {
         var sut = CreateSut();

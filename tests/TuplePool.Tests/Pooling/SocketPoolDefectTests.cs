@@ -479,6 +479,80 @@ public sealed class SocketPoolDefectTests
         Assert.Contains("held by sockets this pool does not own", error.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task QuarantineEnds_AWaiterForWhomOnlyTheQuarantinedSourceHasRoom_IsServed()
+    {
+        // Review: S2 is full, S3 failed to bind and is out for SourceQuarantine. When S3 comes
+        // back nothing closed, so nobody woke the waiter: it slept until AcquireTimeout.
+        var time = new FakeTimeProvider();
+        await using var server = new LoopbackServer();
+        await using var pool = CreateSut(time, capacity: 2, configure: TwoSourcesOneQuarantine, connector: BindFailsOnceFrom(TestSources.S3));
+        var held = new[] { await pool.AcquireAsync(server.EndPoint), await pool.AcquireAsync(server.EndPoint) };
+        Assert.All(held, l => Assert.Equal(TestSources.S2, l.LocalEndPoint.Address)); // S3 failed the second one's bind
+        Assert.False(pool.IsFamilyQuarantined(AddressFamily.InterNetwork)); // S2 is still in: the caller waits instead of failing
+
+        var waiting = pool.AcquireAsync(server.EndPoint).AsTask();
+        await PoolWait.UntilPendingAsync(pool, 1);
+        time.Advance(TimeSpan.FromSeconds(30));
+
+        await using var lease = await waiting.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal(TestSources.S3, lease.LocalEndPoint.Address);
+        foreach (var h in held)
+        {
+            h.Dispose();
+        }
+    }
+
+    [Fact]
+    public async Task QuarantineEnds_WaitersOfEveryDestinationUsingTheFamily_AreServed()
+    {
+        // One quarantine end, two destinations waiting for it: each must see it, not just the first.
+        var time = new FakeTimeProvider();
+        await using var a = new LoopbackServer();
+        await using var b = new LoopbackServer();
+        await using var pool = CreateSut(time, capacity: 2, configure: TwoSourcesOneQuarantine, connector: BindFailsOnceFrom(TestSources.S3));
+        var held = new List<SocketLease>();
+        foreach (var destination in new[] { a.EndPoint, a.EndPoint, b.EndPoint, b.EndPoint })
+        {
+            held.Add(await pool.AcquireAsync(destination));
+        }
+
+        Assert.All(held, l => Assert.Equal(TestSources.S2, l.LocalEndPoint.Address));
+        var toA = pool.AcquireAsync(a.EndPoint).AsTask();
+        await PoolWait.UntilPendingAsync(pool, 1);
+        var toB = pool.AcquireAsync(b.EndPoint).AsTask();
+        await PoolWait.UntilPendingAsync(pool, 2);
+        time.Advance(TimeSpan.FromSeconds(30));
+
+        await using var leaseA = await toA.WaitAsync(TimeSpan.FromSeconds(10));
+        await using var leaseB = await toB.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal(TestSources.S3, leaseA.LocalEndPoint.Address);
+        Assert.Equal(TestSources.S3, leaseB.LocalEndPoint.Address);
+        foreach (var h in held)
+        {
+            h.Dispose();
+        }
+    }
+
+    private static void TwoSourcesOneQuarantine(TuplePoolOptions options)
+    {
+        options.SourceAddresses = TestSources.Take(2);
+        options.SourceQuarantine = TimeSpan.FromSeconds(30);
+    }
+
+    /// <summary>Real loopback connects, except that the first bind to <paramref name="source"/> fails.</summary>
+    private static ISocketConnector BindFailsOnceFrom(IPAddress source)
+    {
+        var real = FakeConnector.Create();
+        var connector = Substitute.For<ISocketConnector>();
+        var calls = 0;
+        connector.ConnectAsync(Arg.Any<IPAddress>(), Arg.Any<IPEndPoint>(), Arg.Any<CancellationToken>())
+            .Returns(call => call.ArgAt<IPAddress>(0).Equals(source) && Interlocked.Increment(ref calls) == 1
+                ? throw new SourceBindException(source, new SocketException((int)SocketError.AddressNotAvailable))
+                : real.ConnectAsync(call.ArgAt<IPAddress>(0), call.ArgAt<IPEndPoint>(1), call.ArgAt<CancellationToken>(2)));
+        return connector;
+    }
+
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static async Task AcquireAndReturnAsync(SocketPool pool, IPEndPoint destination) => (await pool.AcquireAsync(destination)).Dispose();
 

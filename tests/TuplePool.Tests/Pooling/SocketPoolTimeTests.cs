@@ -1,5 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 using Microsoft.Extensions.Time.Testing;
 using NSubstitute;
 using TuplePool.Connecting;
@@ -253,5 +255,37 @@ public sealed class SocketPoolTimeTests
         var usage = pool.GetSnapshot().Tuples.Single(t => t.Source.Equals(s2));
         Assert.Equal(0, usage.Remaining); // the census showed 100 foreign sockets on the tuple
         census.Received(1).Read();
+    }
+
+    [Fact]
+    public async Task KernelRefusal_TheKernelCount_LeavesOutForeignSocketsWhosePortIsOutsideThePoolsRange()
+    {
+        // Review: a socket on the tuple whose local port lies outside the range the pool's
+        // sockets draw from (here LocalPortRange 40000-40099, set per socket) takes no port from
+        // their search, so it is no part of why the kernel refused; it was counted all the same.
+        await using var server = new LoopbackServer();
+        using var logs = new FakeLoggerProvider();
+        using var loggerFactory = new LoggerFactory([logs]);
+        var connector = Substitute.For<ISocketConnector>();
+        var census = Substitute.For<IKernelCensus>();
+        var s2 = TestSources.S2;
+        connector.ConnectAsync(s2, Arg.Any<IPEndPoint>(), Arg.Any<CancellationToken>())
+            .Returns<ValueTask<Socket>>(_ => throw new SocketException((int)SocketError.AddressNotAvailable));
+        var real = FakeConnector.Create();
+        connector.ConnectAsync(TestSources.S3, Arg.Any<IPEndPoint>(), Arg.Any<CancellationToken>())
+            .Returns(call => real.ConnectAsync(call.ArgAt<IPAddress>(0), call.ArgAt<IPEndPoint>(1), call.ArgAt<CancellationToken>(2)));
+        int[] inside = [40000, 40042, 40099];
+        int[] outside = [39999, 40100, 50000, 60999, 32768];
+        census.Read().Returns(KernelCensusSnapshot.FromEntries(
+            inside.Concat(outside).Select(port => new KernelCensusEntry(s2, port, server.EndPoint.Address, server.EndPoint.Port, TcpState.Established))));
+        var options = new TuplePoolOptions { SourceAddresses = TestSources.Take(2), LocalPortRange = new PortRange(40000, 40099) };
+        await using var pool = new SocketPool(options, _time, loggerFactory, null, connector, census, TestKernel.Create());
+
+        await using var lease = await pool.AcquireAsync(server.EndPoint);
+
+        Assert.Equal(TestSources.S3, lease.LocalEndPoint.Address);
+        var correction = Assert.Single(logs.Collector.GetSnapshot(), r => r.Id.Id == 6);
+        Assert.Equal("3", correction.GetStructuredStateValue("KernelCount"));
+        Assert.Equal(0, pool.GetSnapshot().Tuples.Single(t => t.Source.Equals(s2)).Remaining); // the kernel's refusal is the authority
     }
 }
