@@ -233,7 +233,7 @@ public sealed class SocketPoolTimeTests
     }
 
     [Fact]
-    public async Task KernelRefusal_CorrectsTheLedgerFromTheCensus_AndMovesToAnotherSource()
+    public async Task KernelRefusal_ChargesTheTupleFull_ReadsTheCensusForTheLog_AndMovesToAnotherSource()
     {
         await using var server = new LoopbackServer();
         var connector = Substitute.For<ISocketConnector>();
@@ -253,7 +253,7 @@ public sealed class SocketPoolTimeTests
 
         Assert.Equal(TestSources.S3, lease.LocalEndPoint.Address);
         var usage = pool.GetSnapshot().Tuples.Single(t => t.Source.Equals(s2));
-        Assert.Equal(0, usage.Remaining); // the census showed 100 foreign sockets on the tuple
+        Assert.Equal(0, usage.Remaining); // the kernel's refusal charges the tuple full for 1 s
         census.Received(1).Read();
     }
 
