@@ -6,7 +6,6 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.ObjectPool;
 using TuplePool.Budget;
 using TuplePool.Connecting;
-using TuplePool.Internal;
 using TuplePool.Options;
 using TuplePool.Platform;
 using TuplePool.Pooling;

@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using System.Net;
 using System.Runtime.CompilerServices;
-using TuplePool.Internal;
 
 namespace TuplePool.Pooling;
 

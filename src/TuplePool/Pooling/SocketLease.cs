@@ -1,6 +1,5 @@
 using System.Net;
 using System.Net.Sockets;
-using TuplePool.Internal;
 using TuplePool.Pooling;
 
 namespace TuplePool;
