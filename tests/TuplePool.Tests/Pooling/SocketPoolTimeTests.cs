@@ -236,14 +236,9 @@ public sealed class SocketPoolTimeTests
     public async Task KernelRefusal_ChargesTheTupleFull_ReadsTheCensusForTheLog_AndMovesToAnotherSource()
     {
         await using var server = new LoopbackServer();
-        var connector = Substitute.For<ISocketConnector>();
+        var connector = KernelRefusesS2ConnectsFromS3();
         var census = Substitute.For<IKernelCensus>();
         var s2 = TestSources.S2;
-        connector.ConnectAsync(s2, Arg.Any<IPEndPoint>(), Arg.Any<CancellationToken>())
-            .Returns<ValueTask<Socket>>(_ => throw new SocketException((int)SocketError.AddressNotAvailable));
-        var real = FakeConnector.Create();
-        connector.ConnectAsync(TestSources.S3, Arg.Any<IPEndPoint>(), Arg.Any<CancellationToken>())
-            .Returns(call => real.ConnectAsync(call.ArgAt<IPAddress>(0), call.ArgAt<IPEndPoint>(1), call.ArgAt<CancellationToken>(2)));
         census.Read().Returns(KernelCensusSnapshot.FromEntries(
             Enumerable.Range(0, 100).Select(_ => new KernelCensusEntry(s2, 40001, server.EndPoint.Address, server.EndPoint.Port, TcpState.Established))));
         var options = new TuplePoolOptions { SourceAddresses = TestSources.Take(2), LocalPortRange = new PortRange(40000, 40099) };
@@ -266,14 +261,9 @@ public sealed class SocketPoolTimeTests
         await using var server = new LoopbackServer();
         using var logs = new FakeLoggerProvider();
         using var loggerFactory = new LoggerFactory([logs]);
-        var connector = Substitute.For<ISocketConnector>();
+        var connector = KernelRefusesS2ConnectsFromS3();
         var census = Substitute.For<IKernelCensus>();
         var s2 = TestSources.S2;
-        connector.ConnectAsync(s2, Arg.Any<IPEndPoint>(), Arg.Any<CancellationToken>())
-            .Returns<ValueTask<Socket>>(_ => throw new SocketException((int)SocketError.AddressNotAvailable));
-        var real = FakeConnector.Create();
-        connector.ConnectAsync(TestSources.S3, Arg.Any<IPEndPoint>(), Arg.Any<CancellationToken>())
-            .Returns(call => real.ConnectAsync(call.ArgAt<IPAddress>(0), call.ArgAt<IPEndPoint>(1), call.ArgAt<CancellationToken>(2)));
         int[] inside = [40000, 40042, 40099];
         int[] outside = [39999, 40100, 50000, 60999, 32768];
         census.Read().Returns(KernelCensusSnapshot.FromEntries(
@@ -287,5 +277,17 @@ public sealed class SocketPoolTimeTests
         var correction = Assert.Single(logs.Collector.GetSnapshot(), r => r.Id.Id == 6);
         Assert.Equal("3", correction.GetStructuredStateValue("KernelCount"));
         Assert.Equal(0, pool.GetSnapshot().Tuples.Single(t => t.Source.Equals(s2)).Remaining); // the kernel's refusal is the authority
+    }
+
+    /// <summary>A connector whose kernel refuses every port from S2 (EADDRNOTAVAIL) and connects from S3.</summary>
+    private static ISocketConnector KernelRefusesS2ConnectsFromS3()
+    {
+        var connector = Substitute.For<ISocketConnector>();
+        connector.ConnectAsync(TestSources.S2, Arg.Any<IPEndPoint>(), Arg.Any<CancellationToken>())
+            .Returns<ValueTask<Socket>>(_ => throw new SocketException((int)SocketError.AddressNotAvailable));
+        var real = FakeConnector.Create();
+        connector.ConnectAsync(TestSources.S3, Arg.Any<IPEndPoint>(), Arg.Any<CancellationToken>())
+            .Returns(call => real.ConnectAsync(call.ArgAt<IPAddress>(0), call.ArgAt<IPEndPoint>(1), call.ArgAt<CancellationToken>(2)));
+        return connector;
     }
 }
