@@ -48,7 +48,7 @@ public sealed class HappyEyeballsNetnsTests
     ];
 
     [Fact]
-    public void IPv6SynsDropped_ConnectsOverIPv4AfterAboutTheDelay_NothingLeftOpenOrCharged()
+    public async Task IPv6SynsDropped_ConnectsOverIPv4AfterAboutTheDelay_NothingLeftOpenOrCharged()
     {
         if (Netns.SkipReason(needNft: true) is { } why)
         {
@@ -56,7 +56,7 @@ public sealed class HappyEyeballsNetnsTests
         }
 
         using var ns = CreateNamespace();
-        var result = ns.RunScenario("happy-eyeballs", Args(DelayMs));
+        var result = await ns.RunScenarioAsync("happy-eyeballs", Args(DelayMs));
 
         Assert.Equal("InterNetwork", (string?)result["remoteFamily"]);
         var elapsed = (double)result["elapsedMs"]!;
@@ -72,7 +72,7 @@ public sealed class HappyEyeballsNetnsTests
     }
 
     [Fact]
-    public void IPv6SynsDropped_HappyEyeballsOff_WaitsOutTheIPv6ConnectTimeoutFirst()
+    public async Task IPv6SynsDropped_HappyEyeballsOff_WaitsOutTheIPv6ConnectTimeoutFirst()
     {
         if (Netns.SkipReason(needNft: true) is { } why)
         {
@@ -80,7 +80,7 @@ public sealed class HappyEyeballsNetnsTests
         }
 
         using var ns = CreateNamespace();
-        var result = ns.RunScenario("happy-eyeballs", Args(-1));
+        var result = await ns.RunScenarioAsync("happy-eyeballs", Args(-1));
 
         Assert.Equal("InterNetwork", (string?)result["remoteFamily"]);
         Assert.True((double)result["elapsedMs"]! >= ConnectTimeoutMs * 0.9, result.ToJsonString());

@@ -13,7 +13,7 @@ namespace TuplePool.Tests.Pooling;
 public sealed class TimeWaitLedgerNetnsTests
 {
     [Fact]
-    public void EveryKindOfClose_PoolTimeWaitEqualsTheKernels()
+    public async Task EveryKindOfClose_PoolTimeWaitEqualsTheKernels()
     {
         if (Netns.SkipReason() is { } why)
         {
@@ -23,7 +23,7 @@ public sealed class TimeWaitLedgerNetnsTests
         using var ns = Netns.Create("tw");
         ns.Sysctl("net.ipv4.tcp_tw_reuse", "0");
 
-        var result = ns.RunScenario("time-wait-ledger", ("port", "21002"));
+        var result = await ns.RunScenarioAsync("time-wait-ledger", ("port", "21002"));
 
         Assert.Equal("0", (string?)result["tcpTwReuse"]);
         var phases = result["phases"]!.AsArray();

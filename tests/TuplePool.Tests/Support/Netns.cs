@@ -111,7 +111,8 @@ public sealed class Netns : IDisposable
     /// its JSON. Throws, with what the runner printed (a fault scenario's checks so far), when it
     /// fails or reports an error.
     /// </summary>
-    public JsonObject RunScenario(string scenario, params (string Name, string Value)[] args)
+    /// <remarks>Awaited, not waited on: a scenario runs for seconds, and a blocked test thread would hold back the rest of the suite.</remarks>
+    public async Task<JsonObject> RunScenarioAsync(string scenario, params (string Name, string Value)[] args)
     {
         var command = new List<string> { "netns", "exec", Name, DotnetHost(), RunnerPath(), scenario };
         foreach (var (name, value) in args)
@@ -120,7 +121,7 @@ public sealed class Netns : IDisposable
             command.Add(value);
         }
 
-        var result = Run("ip", [.. command], check: false, timeout: TimeSpan.FromMinutes(4));
+        var result = await RunAsync("ip", [.. command], check: false, stdin: null, timeout: TimeSpan.FromMinutes(4));
         var json = result.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries).LastOrDefault();
         var parsed = json is null ? null : JsonNode.Parse(json) as JsonObject;
         if (result.ExitCode != 0 || parsed is null || parsed.ContainsKey("error"))
@@ -193,7 +194,10 @@ public sealed class Netns : IDisposable
             .FirstOrDefault(File.Exists);
     }
 
-    private static CommandResult Run(string file, string[] args, bool check = true, string? stdin = null, TimeSpan? timeout = null)
+    private static CommandResult Run(string file, string[] args, bool check = true, string? stdin = null)
+        => RunAsync(file, args, check, stdin, TimeSpan.FromSeconds(30)).GetAwaiter().GetResult();
+
+    private static async Task<CommandResult> RunAsync(string file, string[] args, bool check, string? stdin, TimeSpan timeout)
     {
         var start = new ProcessStartInfo(FindTool(file) ?? file)
         {
@@ -216,13 +220,21 @@ public sealed class Netns : IDisposable
             process.StandardInput.Close();
         }
 
-        if (!process.WaitForExit(timeout ?? TimeSpan.FromSeconds(30)))
+        using (var limit = new CancellationTokenSource(timeout))
         {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{file} {string.Join(' ', args)} did not finish in time");
+            try
+            {
+                await process.WaitForExitAsync(limit.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                process.Kill(entireProcessTree: true);
+                throw new TimeoutException($"{file} {string.Join(' ', args)} did not finish in {timeout.TotalSeconds} s");
+            }
         }
 
-        var result = new CommandResult(process.ExitCode, output.GetAwaiter().GetResult(), error.GetAwaiter().GetResult());
+        // ConfigureAwait(false) throughout: the synchronous Run waits on this method.
+        var result = new CommandResult(process.ExitCode, await output.ConfigureAwait(false), await error.ConfigureAwait(false));
         if (check && result.ExitCode != 0)
         {
             throw new InvalidOperationException($"{file} {string.Join(' ', args)} failed ({result.ExitCode}): {result.StandardError}{result.StandardOutput}");
