@@ -17,8 +17,6 @@ namespace TuplePool.Tests.Docs;
 /// </summary>
 public sealed partial class ReadmeSnippetTests
 {
-    private static string RepositoryRoot => Repository.Root;
-
     // JsonSerializerOptions.Web is .NET 9+; the suite also runs on .NET 8 (.ci/run).
     private static readonly JsonSerializerOptions WebJson = new(JsonSerializerDefaults.Web);
 
@@ -26,7 +24,7 @@ public sealed partial class ReadmeSnippetTests
     public void Readme_EveryCSharpBlock_IsASnippetThatCompiles()
     {
         var snippets = ReadSnippets();
-        var blocks = CSharpBlocks().Matches(File.ReadAllText(Path.Combine(RepositoryRoot, "README.md")))
+        var blocks = CSharpBlocks().Matches(File.ReadAllText(Path.Combine(Repository.Root, "README.md")))
             .Select(m => m.Groups["code"].Value)
             .ToList();
 
@@ -148,7 +146,7 @@ public sealed partial class ReadmeSnippetTests
     private static List<Snippet> ReadSnippets()
     {
         var result = new List<Snippet>();
-        foreach (var file in Directory.GetFiles(Path.Combine(RepositoryRoot, "samples", "TuplePool.Samples.Readme"), "*.cs"))
+        foreach (var file in Directory.GetFiles(Path.Combine(Repository.Root, "samples", "TuplePool.Samples.Readme"), "*.cs"))
         {
             var text = File.ReadAllText(file);
             var usings = text.Split('\n').Select(l => l.Trim()).Where(l => l.StartsWith("using ", StringComparison.Ordinal)).ToList();
