@@ -103,6 +103,10 @@ internal static class TuplePoolConfigurationBinder
             {
                 settings.Add(static r => r.KeepAlive());
             }
+            else if (type == typeof(NatOptions) && name == nameof(TuplePoolOptions.Nat))
+            {
+                settings.Add(static r => r.Nat());
+            }
             else if (!typeof(Delegate).IsAssignableFrom(type))
             {
                 throw new InvalidOperationException($"TuplePoolOptions.{name} is of type {type.Name}, which the configuration binder has no reader for; add one in {nameof(TuplePoolConfigurationBinder)}.");
@@ -346,6 +350,83 @@ internal static class TuplePoolConfigurationBinder
             }
 
             options.KeepAlive = keepAlive;
+        }
+
+        public void Nat()
+        {
+            const string Key = nameof(TuplePoolOptions.Nat);
+            var node = Node(Key);
+            if (!node.GetChildren().Any())
+            {
+                if (node.Value is { } text && !string.IsNullOrWhiteSpace(text))
+                {
+                    if (text.Trim().Equals("false", StringComparison.OrdinalIgnoreCase) || text.Trim().Equals("off", StringComparison.OrdinalIgnoreCase))
+                    {
+                        options.Nat = null;
+                    }
+                    else
+                    {
+                        Error(node.Path, $"Nat: '{text}' is not an object with PortsPerDestination, HoldAfterClose, HoldAfterReset, IdleTimeout and Destinations (or false for no NAT)");
+                    }
+                }
+
+                return;
+            }
+
+            var nat = options.Nat ?? new NatOptions();
+            var inner = new Reader(node, options);
+            inner.IntOf(nameof(NatOptions.PortsPerDestination), v => nat.PortsPerDestination = v);
+            inner.TimeSpanOf(nameof(NatOptions.HoldAfterClose), v => nat.HoldAfterClose = v);
+            inner.TimeSpanOf(nameof(NatOptions.HoldAfterReset), v => nat.HoldAfterReset = v);
+            inner.TimeSpanOf(nameof(NatOptions.IdleTimeout), v => nat.IdleTimeout = v);
+            inner.Networks(nameof(NatOptions.Destinations), v => nat.Destinations = v);
+            inner.UnknownKeys(Key);
+            if (inner.Errors is { } errors)
+            {
+                (Errors ??= []).AddRange(errors);
+            }
+
+            options.Nat = nat;
+        }
+
+        /// <summary>A list of networks in CIDR notation (<c>["198.18.0.0/15", "2001:db8::/32"]</c>, or one comma-separated string); a bare address is its own /32 or /128.</summary>
+        public void Networks(string key, Action<IList<IPNetwork>> set)
+        {
+            var node = Node(key);
+            var children = node.GetChildren().ToList();
+            var networks = new List<IPNetwork>();
+            if (children.Count > 0)
+            {
+                foreach (var child in children)
+                {
+                    Add(child.Value, child.Path);
+                }
+            }
+            else if (!string.IsNullOrWhiteSpace(node.Value))
+            {
+                foreach (var part in node.Value.Split([',', ';', ' '], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+                {
+                    Add(part, node.Path);
+                }
+            }
+            else
+            {
+                return;
+            }
+
+            set(networks);
+
+            void Add(string? text, string path)
+            {
+                if (text is not null && NetworkParser.TryParse(text, out var network))
+                {
+                    networks.Add(network);
+                }
+                else
+                {
+                    Error(path, $"{key}: '{text}' is not a network; write it in CIDR notation like \"198.18.0.0/15\" or \"2001:db8::/32\"");
+                }
+            }
         }
 
         public void TimeSpanOf(string key, Action<TimeSpan> set) => TimeSpan(key, (_, v) => set(v));

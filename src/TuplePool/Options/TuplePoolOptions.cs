@@ -164,6 +164,13 @@ public sealed class TuplePoolOptions
     public int MaxPendingAcquires { get; set; } = TuplePoolDefaults.MaxPendingAcquires;
 
     /// <summary>
+    /// A NAT on the path (a cloud NAT gateway, SNAT, a Kubernetes node's masquerade): its port
+    /// budget per destination is charged as well as each local tuple's. See <see cref="NatOptions"/>.
+    /// </summary>
+    /// <value>Default: null, no NAT on the path. Configuration section <c>TuplePool:Nat</c>.</value>
+    public NatOptions? Nat { get; set; }
+
+    /// <summary>
     /// The pool's name in telemetry (<c>tuplepool.pool.name</c>): the key <c>AddTuplePool(name, ...)</c>
     /// registered it with, else <c>"default"</c>. Set by the DI registration; not a setting.
     /// </summary>
@@ -171,8 +178,8 @@ public sealed class TuplePoolOptions
 
     /// <summary>
     /// A copy the caller can no longer change: every setting by <see cref="object.MemberwiseClone"/>
-    /// (so a new setting needs no edit here), and new instances of the two mutable ones, the
-    /// <see cref="SourceAddresses"/> list and <see cref="KeepAlive"/>.
+    /// (so a new setting needs no edit here), and new instances of the mutable ones, the
+    /// <see cref="SourceAddresses"/> list, <see cref="KeepAlive"/> and <see cref="Nat"/>.
     /// </summary>
     internal TuplePoolOptions Clone()
     {
@@ -181,6 +188,7 @@ public sealed class TuplePoolOptions
         // A null list is left for validation to name.
         copy.SourceAddresses = SourceAddresses is null ? null! : new List<IPAddress>(SourceAddresses);
         copy.KeepAlive = KeepAlive?.Clone();
+        copy.Nat = Nat?.Clone();
         return copy;
     }
 }

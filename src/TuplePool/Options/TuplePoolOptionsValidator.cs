@@ -105,6 +105,7 @@ internal static class TuplePoolOptionsValidator
 
         Positive(nameof(TuplePoolOptions.TotalConnectTimeout), options.TotalConnectTimeout, allowInfinite: true, failures);
         ValidateKeepAlive(options.KeepAlive, failures);
+        ValidateNat(options.Nat, failures);
 
         Positive(nameof(TuplePoolOptions.IdleTimeout), options.IdleTimeout, allowInfinite: true, failures);
         Positive(nameof(TuplePoolOptions.ConnectionLifetime), options.ConnectionLifetime, allowInfinite: true, failures);
@@ -147,6 +148,27 @@ internal static class TuplePoolOptionsValidator
         if (keepAlive.RetryCount is < 1 or > 127)
         {
             failures.Add(Invariant($"KeepAlive.RetryCount: {keepAlive.RetryCount} must lie between 1 and 127 (TCP_KEEPCNT)."));
+        }
+    }
+
+    private static void ValidateNat(NatOptions? nat, List<string> failures)
+    {
+        if (nat is null)
+        {
+            return;
+        }
+
+        if (nat.PortsPerDestination is < 1 or > NatDefaults.MaxPortsPerDestination)
+        {
+            failures.Add(Invariant($"Nat.PortsPerDestination: {nat.PortsPerDestination} must lie between 1 and {NatDefaults.MaxPortsPerDestination:N0}; set it to the ports the NAT gives one destination IP and port (the README's \"Behind a NAT\" table), e.g. 128 on Azure App Service."));
+        }
+
+        NotNegative("Nat.HoldAfterClose", nat.HoldAfterClose, allowInfinite: false, failures);
+        NotNegative("Nat.HoldAfterReset", nat.HoldAfterReset, allowInfinite: false, failures);
+        Positive("Nat.IdleTimeout", nat.IdleTimeout, allowInfinite: true, failures);
+        if (nat.Destinations is null)
+        {
+            failures.Add("Nat.Destinations: is null; leave the list empty for every destination that is not a loopback address.");
         }
     }
 

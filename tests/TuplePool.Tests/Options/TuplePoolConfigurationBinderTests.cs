@@ -116,6 +116,11 @@ public sealed class TuplePoolConfigurationBinderTests
                         values.Add(($"{property.Name}:Time", "00:00:31"));
                         expected[property.Name] = TimeSpan.FromSeconds(31);
                     }
+                    else if (property.PropertyType == typeof(NatOptions))
+                    {
+                        values.Add(($"{property.Name}:PortsPerDestination", "32"));
+                        expected[property.Name] = 32;
+                    }
                     else
                     {
                         Assert.True(typeof(Delegate).IsAssignableFrom(property.PropertyType), $"{property.Name}: no value written for type {property.PropertyType.Name}");
@@ -139,6 +144,9 @@ public sealed class TuplePoolConfigurationBinderTests
                     break;
                 case TcpKeepAlive keepAlive:
                     Assert.Equal(value, keepAlive.Time);
+                    break;
+                case NatOptions nat:
+                    Assert.Equal(value, nat.PortsPerDestination);
                     break;
                 default:
                     Assert.True(Equals(value, actual), $"{name}: expected {value}, bound {actual}");
@@ -168,6 +176,40 @@ public sealed class TuplePoolConfigurationBinderTests
         Assert.Equal(TimeSpan.FromSeconds(30), o.KeepAlive.Time);
         Assert.Equal(TimeSpan.FromSeconds(5), o.KeepAlive.Interval);
         Assert.Equal(4, o.KeepAlive.RetryCount);
+    }
+
+    [Fact]
+    public void Bind_NatSection_IsRead()
+    {
+        var (o, errors) = Bind(Values(
+            ("Nat:PortsPerDestination", "128"),
+            ("Nat:HoldAfterClose", "00:04:00"),
+            ("Nat:HoldAfterReset", "00:00:15"),
+            ("Nat:IdleTimeout", "00:04:00"),
+            ("Nat:Destinations:0", "198.18.0.0/15"),
+            ("Nat:Destinations:1", "2001:db8::/32")));
+
+        Assert.Empty(errors);
+        Assert.NotNull(o.Nat);
+        Assert.Equal(128, o.Nat.PortsPerDestination);
+        Assert.Equal(TimeSpan.FromMinutes(4), o.Nat.HoldAfterClose);
+        Assert.Equal(TimeSpan.FromSeconds(15), o.Nat.HoldAfterReset);
+        Assert.Equal(TimeSpan.FromMinutes(4), o.Nat.IdleTimeout);
+        Assert.Equal([IPNetwork.Parse("198.18.0.0/15"), IPNetwork.Parse("2001:db8::/32")], o.Nat.Destinations);
+    }
+
+    [Theory]
+    [InlineData("198.18.0.1/15")]   // host bits set: a typo more likely than a network
+    [InlineData("198.18.0.0/33")]
+    [InlineData("example.com/8")]
+    [InlineData("10/8")]
+    public void Bind_NatDestinationNotANetwork_NamesTheKey(string text)
+    {
+        var (_, errors) = Bind(Values(("TuplePool:Nat:PortsPerDestination", "8"), ("TuplePool:Nat:Destinations:0", text)).GetSection("TuplePool"));
+
+        var error = Assert.Single(errors);
+        Assert.Contains("TuplePool:Nat:Destinations:0", error, StringComparison.Ordinal);
+        Assert.Contains(text, error, StringComparison.Ordinal);
     }
 
     [Theory]
@@ -310,6 +352,7 @@ public sealed class TuplePoolConfigurationBinderTests
     [InlineData("maxidleperdestinaton", "4", "TuplePool:maxidleperdestinaton is not a TuplePool setting; did you mean MaxIdlePerDestination?")]
     [InlineData("KeepAlive:Tme", "00:00:30", "TuplePool:KeepAlive:Tme is not a KeepAlive setting; did you mean Time?")]
     [InlineData("LocalPortRange:Frist", "45000", "TuplePool:LocalPortRange:Frist is not a LocalPortRange setting; did you mean First?")]
+    [InlineData("Nat:PortsPerDestinaton", "8", "TuplePool:Nat:PortsPerDestinaton is not a Nat setting; did you mean PortsPerDestination?")]
     public void Bind_MisspeltKey_ErrorNamesKeyAndNearestSetting(string key, string value, string expected)
     {
         var (_, errors) = Bind(Values(($"TuplePool:{key}", value)).GetSection("TuplePool"));

@@ -31,6 +31,14 @@ public sealed class TuplePoolOptionsTests
         KeepAlive = new TcpKeepAlive { Time = TimeSpan.FromSeconds(14), Interval = TimeSpan.FromSeconds(15), RetryCount = 16 },
         MinIdlePerDestination = 1,
         MaxPendingAcquires = 17,
+        Nat = new NatOptions
+        {
+            PortsPerDestination = 18,
+            HoldAfterClose = TimeSpan.FromSeconds(19),
+            HoldAfterReset = TimeSpan.FromSeconds(20),
+            IdleTimeout = TimeSpan.FromSeconds(21),
+            Destinations = [IPNetwork.Parse("198.18.0.0/15")],
+        },
     };
 
     private static IEnumerable<PropertyInfo> Settings(Type type)
@@ -64,6 +72,11 @@ public sealed class TuplePoolOptionsTests
             {
                 Assert.Equivalent(original.KeepAlive, value, strict: true);
             }
+            else if (property.Name == nameof(TuplePoolOptions.Nat))
+            {
+                Assert.Equivalent(original.Nat, value, strict: true);
+                Assert.NotSame(original.Nat, value);
+            }
             else
             {
                 Assert.Equal(property.GetValue(original), value);
@@ -80,11 +93,15 @@ public sealed class TuplePoolOptionsTests
         original.SourceAddresses.Add(IPAddress.Parse("127.0.0.3"));
         original.KeepAlive!.RetryCount = 99;
         original.MaxIdlePerDestination = 99;
+        original.Nat!.PortsPerDestination = 99;
+        original.Nat.Destinations.Add(IPNetwork.Parse("2001:db8::/32"));
 
         Assert.Equal([IPAddress.Parse("127.0.0.2")], copy.SourceAddresses);
         Assert.NotSame(original.SourceAddresses, copy.SourceAddresses);
         Assert.Equal(16, copy.KeepAlive!.RetryCount);
         Assert.Equal(3, copy.MaxIdlePerDestination);
+        Assert.Equal(18, copy.Nat!.PortsPerDestination);
+        Assert.Equal([IPNetwork.Parse("198.18.0.0/15")], copy.Nat.Destinations);
     }
 
     [Fact]
@@ -108,6 +125,7 @@ public sealed class TuplePoolOptionsTests
     [Theory]
     [InlineData(typeof(TuplePoolOptions))]
     [InlineData(typeof(TcpKeepAlive))]
+    [InlineData(typeof(NatOptions))]
     public void EverySetting_DocumentsItsDefaultInAValueElement(Type type)
     {
         var docs = XDocument.Load(Path.ChangeExtension(type.Assembly.Location, ".xml"));

@@ -234,6 +234,32 @@ public sealed class TuplePoolOptionsValidatorTests
         Assert.StartsWith(expected, Assert.Single(Validate(options)), StringComparison.Ordinal);
     }
 
+    public static TheoryData<Action<NatOptions>, string> BadNatValues => new()
+    {
+        { n => n.PortsPerDestination = 0, "Nat.PortsPerDestination: 0 must lie between 1 and 1,048,576" },
+        { n => n.PortsPerDestination = (1 << 20) + 1, "Nat.PortsPerDestination: 1048577 must lie between 1 and 1,048,576" },
+        { n => n.HoldAfterClose = TimeSpan.FromSeconds(-1), "Nat.HoldAfterClose: -00:00:01 must not be negative." },
+        { n => n.HoldAfterReset = Timeout.InfiniteTimeSpan, "Nat.HoldAfterReset: Infinite must not be negative." },
+        { n => n.IdleTimeout = TimeSpan.Zero, "Nat.IdleTimeout: 00:00:00 must be positive or Infinite." },
+        { n => n.Destinations = null!, "Nat.Destinations: is null" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadNatValues))]
+    public void Validate_BadNatValue_MessageNamesFieldAndValue(Action<NatOptions> change, string expected)
+    {
+        var nat = new NatOptions { PortsPerDestination = 128 };
+        change(nat);
+
+        Assert.StartsWith(expected, Assert.Single(Validate(new TuplePoolOptions { Nat = nat })), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Validate_NatWithPorts_Accepted()
+    {
+        Assert.Empty(Validate(new TuplePoolOptions { Nat = new NatOptions { PortsPerDestination = 128, IdleTimeout = Timeout.InfiniteTimeSpan } }));
+    }
+
     [Fact]
     public void Validate_InfiniteWhereItMeansNoLimit_Accepted()
     {
