@@ -22,7 +22,7 @@ public class KernelCensusTests
             [KernelCensus.Tcp6Path] = Captured("proc-net-tcp6.txt"),
         };
 
-        var snapshot = new KernelCensus(fileSystem).Read();
+        var snapshot = KernelCensus.ProcOnly(fileSystem, "captured text").Read();
 
         Assert.Equal(14, snapshot.TotalSockets);
         Assert.Equal(0, snapshot.MalformedLines);
@@ -41,7 +41,7 @@ public class KernelCensusTests
             [KernelCensus.Tcp6Path] = "  sl  local_address\nbad\n",
         };
 
-        var snapshot = new KernelCensus(fileSystem).Read();
+        var snapshot = KernelCensus.ProcOnly(fileSystem, "captured text").Read();
 
         Assert.Equal(3, snapshot.MalformedLines);
         Assert.Equal(0, snapshot.TotalSockets);
@@ -50,7 +50,7 @@ public class KernelCensusTests
     [Fact]
     public void Read_FilesMissing_EmptyAndListsThem()
     {
-        var snapshot = new KernelCensus(new FakeProcFileSystem()).Read();
+        var snapshot = KernelCensus.ProcOnly(new FakeProcFileSystem(), "captured text").Read();
 
         Assert.Equal(0, snapshot.TotalSockets);
         Assert.Equal(0, snapshot.MalformedLines);
@@ -63,7 +63,7 @@ public class KernelCensusTests
         Assert.SkipUnless(BitConverter.IsLittleEndian, "The captured text is from a little-endian machine.");
         var fileSystem = new FakeProcFileSystem { [KernelCensus.TcpPath] = Captured("proc-net-tcp.txt") };
 
-        var snapshot = new KernelCensus(fileSystem).Read();
+        var snapshot = KernelCensus.ProcOnly(fileSystem, "captured text").Read();
 
         Assert.Equal(10, snapshot.TotalSockets);
         Assert.Equal([KernelCensus.Tcp6Path], snapshot.UnreadableFiles);
