@@ -1,0 +1,43 @@
+using TuplePool.Platform;
+
+namespace TuplePool.Tests.Platform;
+
+/// <summary>
+/// A netlink backend as a restricted container answers it: every call refused with one error
+/// (EPERM by default), or, with <see cref="Outcome"/> set to failed, a failure that may pass.
+/// Counts its calls.
+/// </summary>
+internal sealed class RefusingCensusBackend(int errno = Errnos.EPERM) : ICensusBackend
+{
+    public CensusOutcome Outcome { get; init; } = CensusOutcome.Refused;
+
+    public int Calls { get; private set; }
+
+    public CensusBackend Kind => CensusBackend.SockDiag;
+
+    public CensusResult Probe() => Answer();
+
+    public CensusResult Count(in CensusFilter filter, out int count)
+    {
+        count = 0;
+        return Answer();
+    }
+
+    public CensusResult Query(in CensusFilter filter, List<KernelSocket> results) => Answer();
+
+    public CensusResult Lookup(ReadOnlySpan<TcpFourTuple> connections, List<KernelSocket> results) => Answer();
+
+    public CensusResult ReadAll(TcpStateMask states, out KernelSocketTable table)
+    {
+        table = KernelSocketTable.Unavailable([], null);
+        return Answer();
+    }
+
+    private CensusResult Answer()
+    {
+        Calls++;
+        return Outcome == CensusOutcome.Refused
+            ? CensusResult.Refused(errno, "SOCK_DIAG_BY_FAMILY")
+            : CensusResult.Failed(errno, "recv(NETLINK_SOCK_DIAG)");
+    }
+}
