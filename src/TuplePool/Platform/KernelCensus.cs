@@ -70,8 +70,7 @@ internal sealed class KernelCensus : IKernelCensus
 
     public KernelSocketTable ReadAll(TcpStateMask states)
     {
-        string? failure = null;
-        if (PrimaryAnswers())
+        if (PrimaryAnswers(out var failure))
         {
             var result = _primary!.ReadAll(states, out var table);
             if (result.IsOk)
@@ -147,9 +146,13 @@ internal sealed class KernelCensus : IKernelCensus
         return _fallback.Lookup(span, results).IsOk;
     }
 
-    // Asks the primary once whether it answers at all; its refusal is final.
-    private bool PrimaryAnswers()
+    private bool PrimaryAnswers() => PrimaryAnswers(out _);
+
+    // Asks the primary once whether it answers at all; its refusal is final, a failure that may
+    // pass (in failure) leaves the question open for the next query.
+    private bool PrimaryAnswers(out string? failure)
     {
+        failure = null;
         switch (Volatile.Read(ref _primaryState))
         {
             case Answers:
@@ -166,6 +169,7 @@ internal sealed class KernelCensus : IKernelCensus
         }
 
         Note(probe);
+        failure = "netlink failed this time: " + probe.Detail;
         return false;
     }
 

@@ -11,11 +11,23 @@ internal sealed class RefusingCensusBackend(int errno = Errnos.EPERM) : ICensusB
 {
     public CensusOutcome Outcome { get; init; } = CensusOutcome.Refused;
 
+    /// <summary>True: the probe passes and only the queries are refused (an older kernel that takes the probe's program but not another).</summary>
+    public bool ProbeAnswers { get; init; }
+
     public int Calls { get; private set; }
 
     public CensusBackend Kind => CensusBackend.SockDiag;
 
-    public CensusResult Probe() => Answer();
+    public CensusResult Probe()
+    {
+        if (ProbeAnswers)
+        {
+            Calls++;
+            return CensusResult.Ok;
+        }
+
+        return Answer();
+    }
 
     public CensusResult Count(in CensusFilter filter, out int count)
     {
