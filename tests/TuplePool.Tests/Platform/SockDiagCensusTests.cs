@@ -48,6 +48,7 @@ public sealed class SockDiagCensusTests : IDisposable
         Assert.Equal(8, anySource);
         Assert.Equal(2, otherPort);
         Assert.Equal(0, listening); // the listener's remote end is 0.0.0.0:0, no part of the tuple
+        Assert.Equal(0, sut.RejectedSockets); // the other source's and the other port's sockets stayed in the kernel
     }
 
     [Fact]
