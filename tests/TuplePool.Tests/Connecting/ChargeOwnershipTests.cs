@@ -10,7 +10,7 @@ namespace TuplePool.Tests.Connecting;
 /// and its socket is closed with it: a connect whose telemetry listener throws, an open a user's
 /// strategy discards. Checked in the pool's ledger and in the kernel's socket table.
 /// </summary>
-public sealed class ConnectionChargeTests
+public sealed class ChargeOwnershipTests
 {
     private static SocketPool CreateSut(PortRange slice, Action<TuplePoolOptions>? configure = null)
     {
