@@ -285,43 +285,9 @@ internal sealed class ConnectionOpener
         {
             socket = await _connector.ConnectAsync(source.Address, tuple.Destination, cancellationToken).ConfigureAwait(false);
         }
-        catch (SourceBindException e)
-        {
-            charge.Release(ReleaseKind.Free);
-            attempt.Exclude(source);
-            attempt.LastBindError = e;
-            _metrics.RecordConnectError("bind_failed", tuple);
-            if (_selector.Quarantine(source))
-            {
-                Log.SourceQuarantined(_logger, source.Address, e.SocketErrorCode.ToString(), _options.SourceQuarantine);
-            }
-
-            throw;
-        }
-        catch (SocketException e) when (IsAddressError(e))
-        {
-            // The kernel knows of sockets on this tuple that the ledger does not (another
-            // process, or TIME_WAIT outliving its charge): the tuple is charged as full for the
-            // hold; the census count, of sockets in our port search's range, is for the log.
-            var kernelCount = CountInKernel(tuple);
-            var poolCount = charge.Local.CorrectFromKernel(KernelCorrectionHold);
-            charge.Release(ReleaseKind.Free);
-            attempt.Exclude(source);
-            _metrics.RecordConnectError("address_not_available", tuple);
-            Log.KernelCorrection(_logger, source.Address, tuple.Destination, kernelCount, poolCount, KernelCorrectionHold);
-            throw;
-        }
         catch (Exception e)
         {
-            charge.Release(ReleaseKind.Free);
-            _metrics.RecordConnectError(e, tuple);
-            if (e is OperationCanceledException)
-            {
-                // The per-attempt timeout (or the caller, who then gets no retry) cancelled it.
-                attempt.Exclude(source);
-                attempt.TimedOut = true;
-            }
-
+            OnConnectFailed(e, attempt, source, charge);
             throw;
         }
 
@@ -341,6 +307,59 @@ internal sealed class ConnectionOpener
         }
 
         return opened;
+    }
+
+    /// <summary>
+    /// The connect of <paramref name="charge"/>'s tuple failed: the charge goes back (the one
+    /// place it does before a connection exists), and what the error says is acted on — a source
+    /// that cannot bind is quarantined, a tuple the kernel says is full is charged full for a
+    /// moment, a timed-out source is left out of this open's next attempt.
+    /// </summary>
+    private void OnConnectFailed(Exception error, AddressAttempt attempt, SourceAddress source, ConnectionCharge charge)
+    {
+        var tuple = charge.Tuple;
+        try
+        {
+            switch (error)
+            {
+                case SourceBindException bind:
+                    attempt.Exclude(source);
+                    attempt.LastBindError = bind;
+                    if (_selector.Quarantine(source))
+                    {
+                        Log.SourceQuarantined(_logger, source.Address, bind.SocketErrorCode.ToString(), _options.SourceQuarantine);
+                    }
+
+                    _metrics.RecordConnectError("bind_failed", tuple);
+                    break;
+                case SocketException e when IsAddressError(e):
+                    // The kernel knows of sockets on this tuple that the ledger does not (another
+                    // process, or TIME_WAIT outliving its charge): the tuple is charged as full for
+                    // the hold, before the failed attempt's port goes back; the census count, of
+                    // sockets in our port search's range, is for the log.
+                    var kernelCount = CountInKernel(tuple);
+                    var poolCount = charge.Local.CorrectFromKernel(KernelCorrectionHold);
+                    attempt.Exclude(source);
+                    Log.KernelCorrection(_logger, source.Address, tuple.Destination, kernelCount, poolCount, KernelCorrectionHold);
+                    _metrics.RecordConnectError("address_not_available", tuple);
+                    break;
+                default:
+                    if (error is OperationCanceledException)
+                    {
+                        // The per-attempt timeout (or the caller, who then gets no retry) cancelled it.
+                        attempt.Exclude(source);
+                        attempt.TimedOut = true;
+                    }
+
+                    _metrics.RecordConnectError(error, tuple);
+                    break;
+            }
+        }
+        finally
+        {
+            // Also when a metrics listener throws: the charge never outlives the failed connect.
+            charge.Release(ReleaseKind.Free);
+        }
     }
 
     private SocketException TimedOut(AddressAttempt attempt, TimeSpan timeout)
