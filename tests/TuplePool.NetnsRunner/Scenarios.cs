@@ -13,6 +13,10 @@ internal static class Scenarios
         {
             ["happy-eyeballs"] = HappyEyeballsScenario.RunAsync,
             ["time-wait-ledger"] = TimeWaitLedgerScenario.RunAsync,
+
+            // The NAT lab (tests/TuplePool.Tests/Support/NatLab.cs): its server and plain clients.
+            ["nat-server"] = NatServerScenario.RunAsync,
+            ["nat-client"] = NatClientScenario.RunAsync,
         };
 
         // The fault scenarios report named checks rather than figures (Faults/).
