@@ -35,10 +35,14 @@ internal sealed class AddressAttempt
     /// <summary>An attempt of this open timed out (its source is excluded, so the next tries another one).</summary>
     public bool TimedOut { get; set; }
 
-    public void Start(IPEndPoint address, long deadline)
+    /// <summary>Where the connections of an open with user strategies are tracked; null without them.</summary>
+    public OpenScope? Scope { get; private set; }
+
+    public void Start(IPEndPoint address, long deadline, OpenScope? scope)
     {
         Address = address;
         Deadline = deadline;
+        Scope = scope;
     }
 
     public void Exclude(SourceAddress source) => _excluded.Add(source);
@@ -47,6 +51,7 @@ internal sealed class AddressAttempt
     {
         Address = null!;
         Deadline = 0;
+        Scope = null;
         LimitedByDeadline = false;
         Current = null;
         LastBindError = null;

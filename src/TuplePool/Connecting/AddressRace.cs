@@ -37,13 +37,13 @@ internal sealed class AddressRace
     /// waits for room); otherwise one <see cref="SocketException"/> that names every address and
     /// why it failed.
     /// </summary>
-    public async ValueTask<OpenedConnection?> OpenAsync(IReadOnlyList<IPEndPoint> addresses, long deadline, CancellationToken cancellationToken)
+    public async ValueTask<OpenedConnection?> OpenAsync(IReadOnlyList<IPEndPoint> addresses, long deadline, OpenScope? scope, CancellationToken cancellationToken)
     {
         var order = Order(addresses, out var bothFamilies);
         var outcome = new Outcome(order.Length);
         if (bothFamilies && _delay != Timeout.InfiniteTimeSpan)
         {
-            if (await StaggerAsync(order, deadline, outcome, cancellationToken).ConfigureAwait(false) is { } won)
+            if (await StaggerAsync(order, deadline, scope, outcome, cancellationToken).ConfigureAwait(false) is { } won)
             {
                 return won;
             }
@@ -60,7 +60,7 @@ internal sealed class AddressRace
 
                 try
                 {
-                    if (await _opener.ConnectAddressAsync(address, deadline, cancellationToken).ConfigureAwait(false) is { } opened)
+                    if (await _opener.ConnectAddressAsync(address, deadline, scope, cancellationToken).ConfigureAwait(false) is { } opened)
                     {
                         return opened;
                     }
@@ -114,7 +114,7 @@ internal sealed class AddressRace
         return order;
     }
 
-    private async ValueTask<OpenedConnection?> StaggerAsync(IPEndPoint[] order, long deadline, Outcome outcome, CancellationToken cancellationToken)
+    private async ValueTask<OpenedConnection?> StaggerAsync(IPEndPoint[] order, long deadline, OpenScope? scope, Outcome outcome, CancellationToken cancellationToken)
     {
         using var race = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var running = new List<(Task<OpenedConnection?> Task, IPEndPoint Address)>(order.Length);
@@ -204,7 +204,7 @@ internal sealed class AddressRace
                     continue;
                 }
 
-                running.Add((_opener.ConnectAddressAsync(address, deadline, race.Token).AsTask(), address));
+                running.Add((_opener.ConnectAddressAsync(address, deadline, scope, race.Token).AsTask(), address));
                 return;
             }
         }
@@ -226,22 +226,9 @@ internal sealed class AddressRace
     {
         try
         {
-            if (await task.ConfigureAwait(false) is { } late)
-            {
-                // Connected just as it was cancelled: not needed. RST leaves no TIME_WAIT, so the
-                // tuple is free at once.
-                try
-                {
-                    SocketOptions.SetAbortiveClose(late.Socket);
-                }
-                catch (Exception e) when (e is SocketException or ObjectDisposedException)
-                {
-                    // Already reset or closed.
-                }
-
-                late.Socket.Dispose();
-                late.Ledger.Release(Budget.ReleaseKind.Free);
-            }
+            // Connected just as it was cancelled: not needed. Disposing it resets the socket (RST
+            // leaves no TIME_WAIT) and frees its charge at once.
+            (await task.ConfigureAwait(false))?.Dispose();
         }
 #pragma warning disable CA1031 // A cancelled loser's error is expected; it released its tuple itself.
         catch (Exception)

@@ -115,31 +115,43 @@ internal sealed class ConnectionOpener
             deadline = _timeProvider.GetTimestamp() + _totalTicks;
         }
 
-        if (withoutStrategies)
-        {
-            return OpenCoreAsync(addresses, deadline, cancellationToken);
-        }
-
-        return pipeline.ExecuteAsync(
-            static (state, ct) => state.Opener.OpenCoreAsync(state.Addresses, state.Deadline, ct),
-            (Opener: this, Addresses: addresses, Deadline: deadline),
-            cancellationToken);
+        return withoutStrategies
+            ? OpenCoreAsync(addresses, deadline, scope: null, cancellationToken)
+            : OpenWithStrategiesAsync(addresses, pipeline, deadline, cancellationToken);
     }
 
-    private ValueTask<OpenedConnection?> OpenCoreAsync(IReadOnlyList<IPEndPoint> addresses, long deadline, CancellationToken cancellationToken)
+    private async ValueTask<OpenedConnection?> OpenWithStrategiesAsync(IReadOnlyList<IPEndPoint> addresses, ResiliencePipeline pipeline, long deadline, CancellationToken cancellationToken)
+    {
+        var scope = new OpenScope();
+        OpenedConnection? kept = null;
+        try
+        {
+            kept = await pipeline.ExecuteAsync(
+                static (state, ct) => state.Opener.OpenCoreAsync(state.Addresses, state.Deadline, state.Scope, ct),
+                (Opener: this, Addresses: addresses, Deadline: deadline, Scope: scope),
+                cancellationToken).ConfigureAwait(false);
+            return kept;
+        }
+        finally
+        {
+            scope.Complete(kept);
+        }
+    }
+
+    private ValueTask<OpenedConnection?> OpenCoreAsync(IReadOnlyList<IPEndPoint> addresses, long deadline, OpenScope? scope, CancellationToken cancellationToken)
         => addresses.Count == 1
-            ? ConnectAddressAsync(addresses[0], deadline, cancellationToken)
-            : Race.OpenAsync(addresses, deadline, cancellationToken);
+            ? ConnectAddressAsync(addresses[0], deadline, scope, cancellationToken)
+            : Race.OpenAsync(addresses, deadline, scope, cancellationToken);
 
     /// <summary>
     /// One address: a source with room, a reserved tuple, the connect, retried on another source
     /// for address errors. Null when no source has room; <see cref="SocketException"/> naming the
     /// tuple for every other failure; <see cref="OperationCanceledException"/> when cancelled.
     /// </summary>
-    internal async ValueTask<OpenedConnection?> ConnectAddressAsync(IPEndPoint address, long deadline, CancellationToken cancellationToken)
+    internal async ValueTask<OpenedConnection?> ConnectAddressAsync(IPEndPoint address, long deadline, OpenScope? scope, CancellationToken cancellationToken)
     {
         var attempt = RentAttempt();
-        attempt.Start(address, deadline);
+        attempt.Start(address, deadline, scope);
         var context = ResilienceContextPool.Shared.Get(cancellationToken);
         if (deadline != 0)
         {
@@ -257,61 +269,96 @@ internal sealed class ConnectionOpener
             throw new TimeoutRejectedException(_options.TotalConnectTimeout);
         }
 
-        var ledger = _selector.TryReserve(attempt.Address, attempt.Excluded, out var source);
-        if (ledger is null || source is null)
+        var charge = _selector.TryReserve(attempt.Address, attempt.Excluded, out var source);
+        if (charge is null || source is null)
         {
             // After a timeout, "no other source with room" must not turn into "wait for room":
             // the timeout is what this open ran into.
             return attempt.TimedOut ? throw new TimeoutRejectedException(_options.ConnectTimeout) : null;
         }
 
-        attempt.Current = ledger.Tuple;
+        var tuple = charge.Tuple;
+        attempt.Current = tuple;
         var started = _timeProvider.GetTimestamp();
+        Socket socket;
         try
         {
-            var socket = await _connector.ConnectAsync(source.Address, ledger.Tuple.Destination, cancellationToken).ConfigureAwait(false);
-            _metrics.RecordConnect(_timeProvider.GetElapsedTime(started), ledger.Tuple);
-            WarnWhenNearlyFull(ledger);
-            return new OpenedConnection(socket, ledger, source);
-        }
-        catch (SourceBindException e)
-        {
-            ledger.Release(ReleaseKind.Free);
-            attempt.Exclude(source);
-            attempt.LastBindError = e;
-            _metrics.RecordConnectError("bind_failed", ledger.Tuple);
-            if (_selector.Quarantine(source))
-            {
-                Log.SourceQuarantined(_logger, source.Address, e.SocketErrorCode.ToString(), _options.SourceQuarantine);
-            }
-
-            throw;
-        }
-        catch (SocketException e) when (IsAddressError(e))
-        {
-            // The kernel knows of sockets on this tuple that the ledger does not (another
-            // process, or TIME_WAIT outliving its charge): the tuple is charged as full for the
-            // hold; the census count, of sockets in our port search's range, is for the log.
-            var kernelCount = CountInKernel(ledger.Tuple);
-            var poolCount = ledger.CorrectFromKernel(KernelCorrectionHold);
-            ledger.Release(ReleaseKind.Free);
-            attempt.Exclude(source);
-            _metrics.RecordConnectError("address_not_available", ledger.Tuple);
-            Log.KernelCorrection(_logger, source.Address, ledger.Tuple.Destination, kernelCount, poolCount, KernelCorrectionHold);
-            throw;
+            socket = await _connector.ConnectAsync(source.Address, tuple.Destination, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e)
         {
-            ledger.Release(ReleaseKind.Free);
-            _metrics.RecordConnectError(e, ledger.Tuple);
-            if (e is OperationCanceledException)
-            {
-                // The per-attempt timeout (or the caller, who then gets no retry) cancelled it.
-                attempt.Exclude(source);
-                attempt.TimedOut = true;
-            }
-
+            OnConnectFailed(e, attempt, source, charge);
             throw;
+        }
+
+        // From here the socket and its charge have one owner: whatever fails next disposes it.
+        var opened = new OpenedConnection(socket, charge, source);
+        attempt.Scope?.Track(opened);
+        try
+        {
+            _metrics.RecordConnect(_timeProvider.GetElapsedTime(started), tuple);
+            WarnWhenNearlyFull(charge.Local);
+        }
+        catch
+        {
+            // A listener's exception is the caller's to see; the connection must not be lost with it.
+            opened.Dispose();
+            throw;
+        }
+
+        return opened;
+    }
+
+    /// <summary>
+    /// The connect of <paramref name="charge"/>'s tuple failed: the charge goes back (the one
+    /// place it does before a connection exists), and what the error says is acted on — a source
+    /// that cannot bind is quarantined, a tuple the kernel says is full is charged full for a
+    /// moment, a timed-out source is left out of this open's next attempt.
+    /// </summary>
+    private void OnConnectFailed(Exception error, AddressAttempt attempt, SourceAddress source, ConnectionCharge charge)
+    {
+        var tuple = charge.Tuple;
+        try
+        {
+            switch (error)
+            {
+                case SourceBindException bind:
+                    attempt.Exclude(source);
+                    attempt.LastBindError = bind;
+                    if (_selector.Quarantine(source))
+                    {
+                        Log.SourceQuarantined(_logger, source.Address, bind.SocketErrorCode.ToString(), _options.SourceQuarantine);
+                    }
+
+                    _metrics.RecordConnectError("bind_failed", tuple);
+                    break;
+                case SocketException e when IsAddressError(e):
+                    // The kernel knows of sockets on this tuple that the ledger does not (another
+                    // process, or TIME_WAIT outliving its charge): the tuple is charged as full for
+                    // the hold, before the failed attempt's port goes back; the census count, of
+                    // sockets in our port search's range, is for the log.
+                    var kernelCount = CountInKernel(tuple);
+                    var poolCount = charge.Local.CorrectFromKernel(KernelCorrectionHold);
+                    attempt.Exclude(source);
+                    Log.KernelCorrection(_logger, source.Address, tuple.Destination, kernelCount, poolCount, KernelCorrectionHold);
+                    _metrics.RecordConnectError("address_not_available", tuple);
+                    break;
+                default:
+                    if (error is OperationCanceledException)
+                    {
+                        // The per-attempt timeout (or the caller, who then gets no retry) cancelled it.
+                        attempt.Exclude(source);
+                        attempt.TimedOut = true;
+                    }
+
+                    _metrics.RecordConnectError(error, tuple);
+                    break;
+            }
+        }
+        finally
+        {
+            // Also when a metrics listener throws: the charge never outlives the failed connect.
+            charge.Release(ReleaseKind.Free);
         }
     }
 

@@ -205,7 +205,7 @@ internal sealed partial class DestinationPool : IConnectionOwner
     /// The reaper's sweep: closes idle connections that expired or whose peer closed or sent
     /// bytes, and frees the budget of leases the GC found abandoned.
     /// </summary>
-    public void Reap(List<PooledConnection> scratch, List<TupleLedger> abandoned)
+    public void Reap(List<PooledConnection> scratch, List<ConnectionCharge> abandoned)
     {
         scratch.Clear();
         _idle.RemoveWhere(static (c, self) => self.IsExpiredOrDead(c), this, scratch);
@@ -217,11 +217,13 @@ internal sealed partial class DestinationPool : IConnectionOwner
         scratch.Clear();
         abandoned.Clear();
         _connections.TakeCollected(abandoned);
-        foreach (var ledger in abandoned)
+        foreach (var charge in abandoned)
         {
             // The socket was closed by its finalizer, or will be; how is unknown: charge the safe side.
-            ledger.Release(ReleaseKind.TimeWait);
-            OnClosed(ledger);
+            if (charge.Release(ReleaseKind.TimeWait))
+            {
+                OnClosed(charge.Local);
+            }
         }
 
         abandoned.Clear();
@@ -332,8 +334,10 @@ internal sealed partial class DestinationPool : IConnectionOwner
     {
         var kind = ConnectionCloser.Close(connection.Socket, _settings.CloseMode);
         _connections.Remove(connection);
-        connection.Ledger.Release(kind);
-        OnClosed(connection.Ledger);
+        if (connection.Charge.Release(kind))
+        {
+            OnClosed(connection.Ledger);
+        }
     }
 
     /// <summary>A connection is gone and its ledger released: a slot and maybe a port are free (a TIME_WAIT close gives an expiry to arm on).</summary>
@@ -588,18 +592,24 @@ internal sealed partial class DestinationPool : IConnectionOwner
     private async ValueTask<PooledConnection?> OpenAsync(IReadOnlyList<IPEndPoint> addresses, CancellationToken cancellationToken)
     {
         var opened = await _context.Opener.OpenAsync(addresses, _pipeline, cancellationToken).ConfigureAwait(false);
-        if (opened is not { } o)
+        if (opened is null)
         {
             return null;
         }
 
         if (_owner.IsDisposed)
         {
-            o.Ledger.Release(ConnectionCloser.Close(o.Socket, CloseMode.Abortive));
+            opened.Dispose();
             ThrowHelper.ThrowPoolDisposed();
         }
 
-        var connection = new PooledConnection(o.Socket, o.Ledger, this, _settings.TimeProvider.GetTimestamp());
+        if (opened.TakeOver() is not { } socket)
+        {
+            // Disposed by the user's strategies after they handed it back: it cannot be lent.
+            throw new ObjectDisposedException("connection", "The connection was closed by a strategy of TuplePoolOptions.ConfigureConnectPipeline after it was opened.");
+        }
+
+        var connection = new PooledConnection(socket, opened.Charge, this, _settings.TimeProvider.GetTimestamp());
         _connections.Add(connection);
         return connection;
     }
