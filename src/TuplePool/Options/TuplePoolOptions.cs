@@ -107,7 +107,7 @@ public sealed class TuplePoolOptions
     /// <c>EADDRINUSE</c>, a source that cannot bind) moves the next attempt to another source;
     /// refused and unreachable destinations are not retried.
     /// </summary>
-    /// <value>Default: 3. Attempts, at least 1.</value>
+    /// <value>Default: 3. Attempts, from 1 to 100; never more than there are sources to try, and the retries after the first back off (25 ms, doubling up to 1 s).</value>
     public int MaxConnectAttempts { get; set; } = TuplePoolDefaults.MaxConnectAttempts;
 
     /// <summary>

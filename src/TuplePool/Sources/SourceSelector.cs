@@ -116,6 +116,21 @@ internal sealed class SourceSelector
         return null;
     }
 
+    /// <summary>True when a source for <paramref name="destination"/> is neither in <paramref name="tried"/> nor quarantined: another attempt could use it.</summary>
+    public bool HasUntried(IPAddress destination, IReadOnlyCollection<SourceAddress>? tried)
+    {
+        var now = _timeProvider.GetTimestamp();
+        foreach (var source in SourcesFor(destination))
+        {
+            if (!source.IsQuarantined(now) && (tried is null || !tried.Contains(source)))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     /// <summary>Takes a source that could not bind out for the quarantine time; true when it was in.</summary>
     public bool Quarantine(SourceAddress source)
     {
