@@ -1,6 +1,7 @@
 using System.Net;
 using Grpc.Core;
 using Grpc.Net.Client;
+using Microsoft.Extensions.DependencyInjection;
 using TuplePool.Tests.Support;
 
 namespace TuplePool.Tests.Grpc;
@@ -73,6 +74,35 @@ public sealed class GrpcThroughTuplePoolTests
         Assert.Equal(connections.Count, tuple.Active);
         Assert.All(results, r => Assert.Equal(["1", "2", "3"], r.Texts));
         Assert.True(results.Select(r => r.Peer).Distinct().Count() >= 3, "the streams were spread over at least three connections");
+    }
+
+    [Fact]
+    public async Task AddGrpcClientWithUseTuplePool_ConnectsThroughTheContainersPool_AndKeepsGrpcsMultipleHttp2Connections()
+    {
+        // Grpc.Net.ClientFactory's own primary handler has EnableMultipleHttp2Connections on;
+        // TuplePool.Http's UseTuplePool() sets the callback on that handler instead of replacing it.
+        var range = PortSlices.Integration.Take(20);
+        await using var server = await EchoServer.StartAsync(maxStreamsPerConnection: 2);
+        var services = new ServiceCollection().AddTuplePool(o =>
+        {
+            o.SourceAddresses.Add(Source);
+            o.LocalPortRange = range;
+        });
+        services.AddGrpcClient<Echo.EchoClient>(o => o.Address = server.Address).UseTuplePool();
+        await using var provider = services.BuildServiceProvider();
+        var client = provider.GetRequiredService<Echo.EchoClient>();
+
+        await client.SayAsync(new EchoRequest { Text = "settings" }, cancellationToken: TestContext.Current.CancellationToken);
+        var streams = Enumerable.Range(0, 4).Select(_ => ReadAllAsync(client.Count(new CountRequest { Count = 2, Hold = true }, cancellationToken: TestContext.Current.CancellationToken))).ToList();
+        Assert.True(await Eventually.TrueAsync(() => server.HeldStreams == 4), $"{server.HeldStreams} of 4 streams open");
+        var connections = server.Connections.Keys.ToList();
+        var tuple = Assert.Single(provider.GetRequiredService<ISocketPool>().GetSnapshot().Tuples);
+        server.Release();
+        await Task.WhenAll(streams);
+
+        Assert.True(connections.Count >= 2, $"{connections.Count} connections for 4 streams of at most 2 per connection");
+        Assert.All(connections, c => AssertOnThePoolsTuple(c, range));
+        Assert.Equal(connections.Count, tuple.Active);
     }
 
     private static SocketPool CreatePool(PortRange range) => new(new TuplePoolOptions
