@@ -59,6 +59,13 @@ internal sealed class TupleBudget
         }
     }
 
+    /// <summary>Charges one port of <paramref name="tuple"/> for a new connection; null when it has no room.</summary>
+    public ConnectionCharge? TryCharge(ConnectionTuple tuple)
+    {
+        var ledger = GetLedger(tuple);
+        return ledger.TryReserve() ? new ConnectionCharge(ledger) : null;
+    }
+
     public ICollection<TupleLedger> Ledgers => _ledgers.Values;
 
     public bool IsEmpty => _ledgers.IsEmpty;

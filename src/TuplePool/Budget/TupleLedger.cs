@@ -98,7 +98,7 @@ internal sealed class TupleLedger
         }
     }
 
-    /// <summary>Takes one port if there is room.</summary>
+    /// <summary>Takes one port if there is room (<see cref="TupleBudget.TryCharge"/> wraps it in the charge that gives it back).</summary>
     public bool TryReserve()
     {
         lock (_gate)

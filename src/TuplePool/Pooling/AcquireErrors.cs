@@ -12,26 +12,43 @@ namespace TuplePool.Pooling;
 /// refused caller.
 /// </summary>
 internal sealed class AcquireErrors(
-    Func<IReadOnlyList<IPEndPoint>, IReadOnlyList<TupleUsage>> usageFor,
     RefusalRecord refusals,
     TuplePoolMetrics metrics,
     ILogger logger,
     TimeSpan acquireTimeout)
 {
+    /// <summary>The refusals counted so far, for snapshots and health checks.</summary>
+    public RefusalRecord Refusals => refusals;
+
     /// <summary>No source had room within AcquireTimeout.</summary>
-    public TupleBudgetExhaustedException Exhausted(EndPoint destination, IReadOnlyList<IPEndPoint> addresses, DestinationMetrics? destinationMetrics = null)
+    public TupleBudgetExhaustedException Exhausted(EndPoint destination, IReadOnlyList<TupleUsage> usage, DestinationMetrics? destinationMetrics = null)
     {
-        var usage = usageFor(addresses);
         destination = DestinationKeys.Copy(destination); // the caller gets its own: ours is a key
         var error = new TupleBudgetExhaustedException(destination, usage);
         Report(destination, TupleBudgetExhaustedException.Describe(usage), destinationMetrics);
         return error;
     }
 
-    /// <summary>MaxPendingAcquires callers were already waiting: refused without waiting.</summary>
-    public TupleBudgetExhaustedException WaitLineFull(EndPoint destination, IReadOnlyList<IPEndPoint> addresses, int limit, DestinationMetrics? destinationMetrics = null)
+    /// <summary>
+    /// The caller's own token ended its wait for room — often a timeout of its own shorter than
+    /// AcquireTimeout. Still an <see cref="OperationCanceledException"/> for its token, but one
+    /// that says the wait was for budget (the usage is its inner
+    /// <see cref="TupleBudgetExhaustedException"/>), counted and logged as a refusal.
+    /// </summary>
+    public OperationCanceledException GaveUpWaiting(EndPoint destination, IReadOnlyList<TupleUsage> usage, CancellationToken cancellationToken, DestinationMetrics? destinationMetrics = null)
     {
-        var usage = usageFor(addresses);
+        destination = DestinationKeys.Copy(destination);
+        var budget = new TupleBudgetExhaustedException(destination, usage);
+        Report(destination, $"the caller cancelled its wait; {TupleBudgetExhaustedException.Describe(usage)}", destinationMetrics);
+        return new OperationCanceledException(
+            $"The caller's cancellation ended its wait for room to {Show(destination)}: {budget.Message}",
+            budget,
+            cancellationToken);
+    }
+
+    /// <summary>MaxPendingAcquires callers were already waiting: refused without waiting.</summary>
+    public TupleBudgetExhaustedException WaitLineFull(EndPoint destination, IReadOnlyList<TupleUsage> usage, int limit, DestinationMetrics? destinationMetrics = null)
+    {
         destination = DestinationKeys.Copy(destination);
         var error = new TupleBudgetExhaustedException(destination, usage, limit);
         Report(destination, $"the wait line is full ({limit} callers waiting, TuplePoolOptions.MaxPendingAcquires); {TupleBudgetExhaustedException.Describe(usage)}", destinationMetrics);

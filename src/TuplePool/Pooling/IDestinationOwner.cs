@@ -19,6 +19,9 @@ internal interface IDestinationOwner
     /// </summary>
     void OnRoomFreed(DestinationPool from, IPEndPoint address);
 
+    /// <summary>The usage of every tuple that could serve <paramref name="addresses"/>, for the errors an acquire ends with.</summary>
+    IReadOnlyList<TupleUsage> UsageFor(IReadOnlyList<IPEndPoint> addresses);
+
     /// <summary><paramref name="retired"/> was evicted as a caller came in: acquire from the destination that replaces it.</summary>
-    ValueTask<SocketLease> AcquireAgainAsync(DestinationPool retired, CancellationToken cancellationToken);
+    ValueTask<SocketLease> AcquireAgainAsync(DestinationPool retired, TimeSpan timeout, CancellationToken cancellationToken);
 }

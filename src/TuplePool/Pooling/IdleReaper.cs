@@ -26,7 +26,7 @@ internal sealed class IdleReaper : IDisposable
     private readonly PoolSettings _settings;
     private readonly ITimer _timer;
     private readonly List<PooledConnection> _scratch = [];
-    private readonly List<TupleLedger> _abandoned = [];
+    private readonly List<ConnectionCharge> _abandoned = [];
     private int _running;
     private int _sweeping;
     private int _ticks;

@@ -49,10 +49,10 @@ internal sealed class SourceSelector
         => destination.AddressFamily == AddressFamily.InterNetworkV6 ? _ipv6 : _ipv4;
 
     /// <summary>
-    /// Reserves a port on the best tuple to <paramref name="destination"/>, skipping sources in
+    /// Charges a port on the best tuple to <paramref name="destination"/>, skipping sources in
     /// <paramref name="exclude"/> (those that already failed in this acquire). Null when none has room.
     /// </summary>
-    public TupleLedger? TryReserve(IPEndPoint destination, IReadOnlyCollection<SourceAddress>? exclude, out SourceAddress? source)
+    public ConnectionCharge? TryReserve(IPEndPoint destination, IReadOnlyCollection<SourceAddress>? exclude, out SourceAddress? source)
     {
         source = null;
         var sources = SourcesFor(destination.Address);
@@ -68,14 +68,10 @@ internal sealed class SourceSelector
             for (var i = 0; i < sources.Count; i++)
             {
                 var candidate = sources[(start + i) % sources.Count];
-                if (IsUsable(candidate, exclude, now))
+                if (IsUsable(candidate, exclude, now) && _budget.TryCharge(new ConnectionTuple(candidate.Address, destination)) is { } charge)
                 {
-                    var ledger = _budget.GetLedger(new ConnectionTuple(candidate.Address, destination));
-                    if (ledger.TryReserve())
-                    {
-                        source = candidate;
-                        return ledger;
-                    }
+                    source = candidate;
+                    return charge;
                 }
             }
 
@@ -108,17 +104,31 @@ internal sealed class SourceSelector
                 return null;
             }
 
-            var ledger = _budget.GetLedger(new ConnectionTuple(sources[best].Address, destination));
-            if (ledger.TryReserve())
+            if (_budget.TryCharge(new ConnectionTuple(sources[best].Address, destination)) is { } charge)
             {
                 source = sources[best];
-                return ledger;
+                return charge;
             }
 
             remaining[best] = -1;
         }
 
         return null;
+    }
+
+    /// <summary>True when a source for <paramref name="destination"/> is neither in <paramref name="tried"/> nor quarantined: another attempt could use it.</summary>
+    public bool HasUntried(IPAddress destination, IReadOnlyCollection<SourceAddress>? tried)
+    {
+        var now = _timeProvider.GetTimestamp();
+        foreach (var source in SourcesFor(destination))
+        {
+            if (!source.IsQuarantined(now) && (tried is null || !tried.Contains(source)))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>Takes a source that could not bind out for the quarantine time; true when it was in.</summary>
