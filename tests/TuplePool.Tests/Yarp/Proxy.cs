@@ -72,14 +72,22 @@ internal sealed class Proxy : IAsyncDisposable
     private static async Task<Proxy> StartAsync(Action<WebApplicationBuilder> configure)
     {
         var errors = new ConcurrentQueue<IForwarderErrorFeature>();
-        var server = await LoopbackKestrel.StartAsync(configure, app => app.MapReverseProxy(pipeline => pipeline.Use(async (context, next) =>
+        var server = await LoopbackKestrel.StartAsync(configure, app => app.MapReverseProxy(pipeline =>
         {
-            await next(context);
-            if (context.Features.Get<IForwarderErrorFeature>() is { } error)
+            pipeline.Use(async (context, next) =>
             {
-                errors.Enqueue(error);
-            }
-        })));
+                await next(context);
+                if (context.Features.Get<IForwarderErrorFeature>() is { } error)
+                {
+                    errors.Enqueue(error);
+                }
+            });
+
+            // A pipeline of one's own replaces YARP's default one: add back what MapReverseProxy() has.
+            pipeline.UseSessionAffinity();
+            pipeline.UseLoadBalancing();
+            pipeline.UsePassiveHealthChecks();
+        }));
         return new Proxy(server, errors);
     }
 }
