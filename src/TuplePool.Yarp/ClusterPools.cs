@@ -58,7 +58,7 @@ internal sealed class ClusterPools : IClusterSocketPools, IClusterChangeListener
         }
         else
         {
-            pool = _owned.GetOrAdd(clusterId, static (id, self) => self.CreateOwn(id), this);
+            pool = OwnPool(clusterId);
         }
 
         _current[clusterId] = pool;
@@ -114,12 +114,27 @@ internal sealed class ClusterPools : IClusterSocketPools, IClusterChangeListener
     /// <summary>Same as <see cref="DisposeAsync"/>, which never blocks (a pool's dispose completes synchronously).</summary>
     public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
 
-    private SocketPool CreateOwn(string clusterId)
+    private SocketPool OwnPool(string clusterId)
     {
-        // The validated default options, as AddTuplePool's own pool gets them; the pool copies them.
-        var pool = new SocketPool(_options.Get(Microsoft.Extensions.Options.Options.DefaultName), _time, _loggerFactory, _meterFactory);
-        Log.OwnPoolCreated(_logger, clusterId);
-        return pool;
+        if (_owned.TryGetValue(clusterId, out var pool))
+        {
+            return pool;
+        }
+
+        // Under the lock, so two callers can never both build one (GetOrAdd may run its factory
+        // twice and drop a pool it never disposes).
+        lock (_owned)
+        {
+            if (!_owned.TryGetValue(clusterId, out pool))
+            {
+                // The validated default options, as AddTuplePool's own pool gets them; the pool copies them.
+                pool = new SocketPool(_options.Get(Microsoft.Extensions.Options.Options.DefaultName), _time, _loggerFactory, _meterFactory);
+                _owned[clusterId] = pool;
+                Log.OwnPoolCreated(_logger, clusterId);
+            }
+
+            return pool;
+        }
     }
 
     private void DisposeOwn(string clusterId, string reason)
