@@ -52,6 +52,23 @@ public sealed class SocketPool : ISocketPool, IDisposable
     {
     }
 
+    /// <summary>
+    /// Creates a pool behind a NAT that several instances share: the NAT's ports to each
+    /// destination (<see cref="TuplePoolOptions.Nat"/>, whose <see cref="NatOptions.PortsPerDestination"/>
+    /// is then the whole fleet's) are drawn from <paramref name="fleetBudget"/>'s grants, so
+    /// the fleet together never holds more than the NAT has.
+    /// </summary>
+    /// <param name="options">The settings; copied. <see cref="TuplePoolOptions.Nat"/> must be set.</param>
+    /// <param name="fleetBudget">Where this instance's share of the NAT comes from (for example <c>TuplePool.Redis.RedisFleetBudget</c>); the pool does not dispose it.</param>
+    /// <param name="timeProvider">The clock; <see cref="TimeProvider.System"/> when null.</param>
+    /// <param name="loggerFactory">Where log messages go; none when null.</param>
+    /// <param name="meterFactory">Creates the <c>TuplePool</c> meter; a standalone meter when null.</param>
+    /// <exception cref="ArgumentException">An option is invalid, or <see cref="TuplePoolOptions.Nat"/> is not set.</exception>
+    public SocketPool(TuplePoolOptions options, IFleetBudget fleetBudget, TimeProvider? timeProvider = null, ILoggerFactory? loggerFactory = null, IMeterFactory? meterFactory = null)
+        : this(options, timeProvider, loggerFactory, meterFactory, connector: null, census: null, kernel: null, fleet: fleetBudget ?? throw new ArgumentNullException(nameof(fleetBudget)))
+    {
+    }
+
     internal SocketPool(
         TuplePoolOptions options,
         TimeProvider? timeProvider,
@@ -60,7 +77,8 @@ public sealed class SocketPool : ISocketPool, IDisposable
         ISocketConnector? connector,
         IKernelCensus? census,
         KernelSettings? kernel,
-        Func<string, AddressFamily, CancellationToken, Task<IPAddress[]>>? dnsLookup = null)
+        Func<string, AddressFamily, CancellationToken, Task<IPAddress[]>>? dnsLookup = null,
+        IFleetBudget? fleet = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         options = options.Clone();
@@ -79,7 +97,12 @@ public sealed class SocketPool : ISocketPool, IDisposable
         // Bottom-up, each part from the ones before it; the meter's observable instruments are
         // connected last, once there is something to observe.
         var settings = new PoolSettings(options, _time);
-        _budget = new TupleBudget(kernel, options, _time);
+        if (fleet is not null && options.Nat is null)
+        {
+            throw new ArgumentException("A fleet budget shares a NAT's ports: set TuplePoolOptions.Nat to describe the NAT (its PortsPerDestination is the fleet's).", nameof(options));
+        }
+
+        _budget = new TupleBudget(kernel, options, _time, fleet);
         var selector = new SourceSelector(options.SourceAddresses, options.SourceSelection, options.SourceQuarantine, _budget, _time);
         selector.SourceRestored += source => Log.SourceRestored(logger, source.Address);
         var socketConnector = connector ?? new SocketConnector(kernel, options.LocalPortRange) { KeepAlive = options.KeepAlive };
@@ -185,6 +208,7 @@ public sealed class SocketPool : ISocketPool, IDisposable
         _disposed = true;
         _destinations.Dispose(); // waiters fail, idle sockets close, the reaper stops
         _disposing.Cancel(); // connects in flight end (ObjectDisposedException) and release their charges
+        _budget.FleetRegistration?.Dispose(); // the fleet hands back what nothing holds
         _metrics.Dispose();
         (_waiters as IDisposable)?.Dispose();
         return default;

@@ -229,6 +229,7 @@ internal sealed partial class DestinationPool
             }
 
             waiter.Arm(deadline, cancellationToken);
+            _context.Tuples.Watch(this, current); // closes on other destinations to these addresses wake us too
 
             // Rule 2: in line first, then the second look.
             if (_idle.Count > 0 || HasRoom(current))
@@ -274,6 +275,10 @@ internal sealed partial class DestinationPool
             }
 
             _context.Waiters.Return(waiter);
+            if (_waiters.Count == 0)
+            {
+                _context.Tuples.UnwatchIfIdle(this, current);
+            }
         }
     }
 
@@ -373,7 +378,10 @@ internal sealed partial class DestinationPool
             throw new ObjectDisposedException("connection", "The connection was closed by a strategy of TuplePoolOptions.ConfigureConnectPipeline after it was opened.");
         }
 
-        var connection = new PooledConnection(socket, opened.Charge, this, _settings.TimeProvider.GetTimestamp());
+        var connection = new PooledConnection(socket, opened.Charge, this, _settings.TimeProvider.GetTimestamp())
+        {
+            IdleTimeoutTicks = opened.Charge.Nat is null ? _settings.IdleTimeoutTicks : Math.Min(_settings.IdleTimeoutTicks, _settings.NatIdleTimeoutTicks),
+        };
         _connections.Add(connection);
         return connection;
     }

@@ -65,7 +65,7 @@ namespace TuplePool.Pooling;
 /// needs no such guard: an idle connection is an open one, and a destination with one is
 /// never retired.</para>
 /// </remarks>
-internal sealed partial class DestinationPool : IConnectionOwner
+internal sealed partial class DestinationPool : IConnectionOwner, IRoomWatcher
 {
     private const int Retired = -1;
 
@@ -230,9 +230,9 @@ internal sealed partial class DestinationPool : IConnectionOwner
         foreach (var charge in abandoned)
         {
             // The socket was closed by its finalizer, or will be; how is unknown: charge the safe side.
-            if (charge.Release(ReleaseKind.TimeWait))
+            if (charge.Release(ReleaseKind.TimeWait, except: this))
             {
-                OnClosed(charge.Local);
+                OnClosed();
             }
         }
 
@@ -242,10 +242,13 @@ internal sealed partial class DestinationPool : IConnectionOwner
     public void CountIdle(Dictionary<TupleLedger, int> counts)
         => _idle.ForEach(static (c, d) => d[c.Ledger] = d.GetValueOrDefault(c.Ledger) + 1, counts);
 
-    /// <summary>Another destination freed a port on <paramref name="freed"/>: wake one waiter when this destination uses that address.</summary>
-    public void OnRoomFreed(IPEndPoint freed)
+    /// <inheritdoc />
+    int IRoomWatcher.Waiting => _waiters.Count;
+
+    /// <summary>Room may have come on an address this destination waits on (another destination closed a connection there, a NAT grant came): wake one waiter.</summary>
+    void IRoomWatcher.RoomMayBeFree()
     {
-        if (_waiters.Count != 0 && _resolver.MayUse(freed))
+        if (_waiters.Count != 0)
         {
             _waiters.WakeOne();
         }
@@ -269,6 +272,7 @@ internal sealed partial class DestinationPool : IConnectionOwner
 
         // Opening takes a slot only inside the slow path, which is closed now: _open cannot grow.
         Debug.Assert(Volatile.Read(ref _open) == 0 && _waiters.Count == 0, "A retired destination still has connections or waiters.");
+        _context.Tuples.Unwatch(this, _resolver.Current);
         _expiryTimer.Dispose();
         _metrics.Dispose(); // its series stop
         return true;
@@ -276,6 +280,7 @@ internal sealed partial class DestinationPool : IConnectionOwner
 
     public void Dispose()
     {
+        _context.Tuples.Unwatch(this, _resolver.Current);
         _expiryTimer.Dispose();
         _metrics.Dispose();
         _waiters.FailAll();
@@ -304,7 +309,7 @@ internal sealed partial class DestinationPool : IConnectionOwner
     private bool IsExpired(PooledConnection connection, long coarseNow)
     {
         var margin = _settings.ClockResolutionTicks;
-        if (coarseNow - connection.IdleSince <= _settings.IdleTimeoutTicks - margin
+        if (coarseNow - connection.IdleSince <= connection.IdleTimeoutTicks - margin
             && (_settings.LifetimeTicks == long.MaxValue || coarseNow - connection.CreatedAt <= _settings.LifetimeTicks - margin))
         {
             return false;
@@ -314,7 +319,7 @@ internal sealed partial class DestinationPool : IConnectionOwner
     }
 
     private bool IsPastLimits(PooledConnection connection, long now)
-        => now - connection.IdleSince > _settings.IdleTimeoutTicks || IsPastLifetime(connection, now);
+        => now - connection.IdleSince > connection.IdleTimeoutTicks || IsPastLifetime(connection, now);
 
     /// <summary>
     /// One poll(): readable on an idle socket means unread bytes (another caller's data), FIN or
@@ -344,14 +349,25 @@ internal sealed partial class DestinationPool : IConnectionOwner
     {
         var kind = ConnectionCloser.Close(connection.Socket, _settings.CloseMode);
         _connections.Remove(connection);
-        if (connection.Charge.Release(kind))
+        if (connection.Charge.Release(kind, except: this, natMappingGone: IsForgottenByTheNat(connection)))
         {
-            OnClosed(connection.Ledger);
+            OnClosed();
         }
     }
 
-    /// <summary>A connection is gone and its ledger released: a slot and maybe a port are free (a TIME_WAIT close gives an expiry to arm on).</summary>
-    private void OnClosed(TupleLedger ledger)
+    /// <summary>Idle past the NAT's idle timeout: the NAT dropped its mapping already, so its port frees without a hold.</summary>
+    private bool IsForgottenByTheNat(PooledConnection connection)
+        => connection.Charge.Nat is not null
+            && _settings.NatIdleTimeoutTicks != long.MaxValue
+            && connection.LentAt == 0
+            && connection.IdleSince != 0
+            && _settings.Now() - connection.IdleSince > _settings.NatIdleTimeoutTicks;
+
+    /// <summary>
+    /// A connection is gone and its charge released (which woke the other destinations waiting on
+    /// its address): a slot and maybe a port are free, so this destination's own line looks too.
+    /// </summary>
+    private void OnClosed()
     {
         var open = Interlocked.Decrement(ref _open);
         Debug.Assert(open >= 0, "More connections closed than were opened.");
@@ -360,8 +376,6 @@ internal sealed partial class DestinationPool : IConnectionOwner
         {
             _waiters.WakeOne();
         }
-
-        _owner.OnRoomFreed(this, ledger.Tuple.Destination);
     }
 
     private bool TryEnter()

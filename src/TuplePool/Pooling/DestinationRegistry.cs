@@ -68,24 +68,7 @@ internal sealed class DestinationRegistry : IDestinationOwner
     public DestinationPool? Find(EndPoint key)
         => _destinations.TryGetValue(DestinationKeys.Normalize(key), out var pool) && !pool.IsRetired ? pool : null;
 
-    public void OnRoomFreed(DestinationPool from, IPEndPoint address)
-    {
-        if (Volatile.Read(ref _count) < 2)
-        {
-            return;
-        }
-
-        // Enumerating the dictionary itself takes no locks and copies nothing (.Values does both).
-        foreach (var entry in _destinations)
-        {
-            if (!ReferenceEquals(entry.Value, from))
-            {
-                entry.Value.OnRoomFreed(address);
-            }
-        }
-    }
-
-    public IReadOnlyList<TupleUsage> UsageFor(IReadOnlyList<IPEndPoint> addresses) => Snapshots.UsageFor(addresses);
+    public BudgetUsage UsageFor(IReadOnlyList<IPEndPoint> addresses) => new(Snapshots.UsageFor(addresses), Snapshots.NatUsageFor(addresses));
 
     public ValueTask<SocketLease> AcquireAgainAsync(DestinationPool retired, TimeSpan timeout, CancellationToken cancellationToken)
         => GetSlow(retired.Key).AcquireAsync(timeout, cancellationToken);
@@ -106,21 +89,6 @@ internal sealed class DestinationRegistry : IDestinationOwner
         }
 
         return evicted;
-    }
-
-    /// <summary>Every address a live destination may connect to (their ledgers stay).</summary>
-    public HashSet<IPEndPoint> LiveAddresses()
-    {
-        var addresses = new HashSet<IPEndPoint>();
-        foreach (var entry in _destinations)
-        {
-            if (!entry.Value.IsRetired)
-            {
-                addresses.UnionWith(entry.Value.Addresses);
-            }
-        }
-
-        return addresses;
     }
 
     public void Dispose()

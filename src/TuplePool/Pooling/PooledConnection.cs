@@ -60,6 +60,9 @@ internal sealed class PooledConnection
     /// <summary>Timestamp of the connect.</summary>
     public long CreatedAt { get; }
 
+    /// <summary>Idle longer than this (timestamp ticks) and it is never lent: IdleTimeout, or the NAT's idle timeout when it crosses the NAT and that is shorter.</summary>
+    public long IdleTimeoutTicks { get; init; } = long.MaxValue;
+
     /// <summary>Timestamp of the last return to the idle store.</summary>
     public long IdleSince { get; set; }
 

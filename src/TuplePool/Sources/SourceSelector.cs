@@ -78,14 +78,40 @@ internal sealed class SourceSelector
             return null;
         }
 
-        // Most remaining first. Another thread may take the last port between the look and the
-        // reservation, so walk on in order of room until one reservation holds.
-        Span<int> remaining = stackalloc int[sources.Count];
+        // Most remaining first, ties to the source listed first. A source with nothing on its tuple
+        // to the destination has its whole capacity, the most any can have, so the walk stops at
+        // the first such one: with many sources and a new destination this costs one look, not one
+        // per source. Another thread may take the last port between the look and the charge, so
+        // walk on in order of room until one charge holds.
+        var entry = _budget.For(destination);
+        if (!entry.NatHasRoom)
+        {
+            return null; // every source leaves through the NAT, and it has no port to give
+        }
+
+        var capacity = _budget.CapacityPerTuple;
+        Span<int> remaining = sources.Count <= 64 ? stackalloc int[sources.Count] : new int[sources.Count];
         for (var i = 0; i < sources.Count; i++)
         {
-            remaining[i] = IsUsable(sources[i], exclude, now)
-                ? _budget.GetLedger(new ConnectionTuple(sources[i].Address, destination)).Remaining
-                : -1;
+            var candidate = sources[i];
+            if (!IsUsable(candidate, exclude, now))
+            {
+                remaining[i] = -1;
+                continue;
+            }
+
+            remaining[i] = entry.RemainingFor(candidate.Address);
+            if (remaining[i] >= capacity)
+            {
+                // Untouched: nothing can beat it. Fill in the rest lazily only if this charge fails.
+                if (_budget.TryCharge(new ConnectionTuple(candidate.Address, destination)) is { } fresh)
+                {
+                    source = candidate;
+                    return fresh;
+                }
+
+                remaining[i] = -1;
+            }
         }
 
         for (var attempt = 0; attempt < sources.Count; attempt++)
@@ -104,9 +130,10 @@ internal sealed class SourceSelector
                 return null;
             }
 
-            if (_budget.TryCharge(new ConnectionTuple(sources[best].Address, destination)) is { } charge)
+            var chosen = sources[best];
+            if (_budget.TryCharge(new ConnectionTuple(chosen.Address, destination)) is { } charge)
             {
-                source = sources[best];
+                source = chosen;
                 return charge;
             }
 

@@ -20,7 +20,7 @@ namespace TuplePool.Tests.Pooling;
 public sealed class DestinationPoolTests : IAsyncLifetime
 {
     private readonly FakeTimeProvider _time = new();
-    private readonly IDestinationOwner _owner = Substitute.For<IDestinationOwner>();
+    private readonly IDestinationOwner _owner = CreateOwner();
     private readonly LoopbackServer _server = new();
     private readonly List<TuplePoolMetrics> _metrics = [];
     private TupleBudget? _budget;
@@ -70,15 +70,22 @@ public sealed class DestinationPoolTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Close_TellsTheOwnerTheAddressHasRoom()
+    public async Task Close_WakesAnotherDestinationWaitingOnTheAddress_NotOneThatIsNot()
     {
         var pool = CreateSut();
         var lease = await pool.AcquireAsync(default);
+        var waiting = Substitute.For<IRoomWatcher>();
+        waiting.Waiting.Returns(1);
+        var elsewhere = Substitute.For<IRoomWatcher>();
+        elsewhere.Waiting.Returns(1);
+        Assert.True(_budget!.For(new IPEndPoint(_server.EndPoint.Address, _server.EndPoint.Port)).Watch(waiting));
+        Assert.True(_budget.For(new IPEndPoint(_server.EndPoint.Address, _server.EndPoint.Port + 1)).Watch(elsewhere));
 
         lease.Invalidate();
         lease.Dispose();
 
-        _owner.Received(1).OnRoomFreed(pool, _server.EndPoint);
+        waiting.Received(1).RoomMayBeFree();
+        elsewhere.DidNotReceive().RoomMayBeFree();
         Assert.Equal(0, pool.OpenCount);
     }
 
@@ -114,6 +121,13 @@ public sealed class DestinationPoolTests : IAsyncLifetime
         await _owner.Received(1).AcquireAgainAsync(pool, Arg.Any<TimeSpan>(), Arg.Any<CancellationToken>());
         Assert.Equal(0, pool.OpenCount);
         lease.Dispose();
+    }
+
+    private static IDestinationOwner CreateOwner()
+    {
+        var owner = Substitute.For<IDestinationOwner>();
+        owner.UsageFor(Arg.Any<IReadOnlyList<IPEndPoint>>()).Returns(new BudgetUsage([], []));
+        return owner;
     }
 
     [Fact]
