@@ -10,7 +10,7 @@ namespace TuplePool.Platform;
 /// <remarks>
 /// The first query (or <see cref="Backend"/>) asks netlink whether it answers. A refusal
 /// (<c>EPERM</c> in a restricted container, <c>EPROTONOSUPPORT</c> without sock_diag, no
-/// inet_diag handler: <see cref="CensusOutcome.Refused"/>) is final: from then on every query
+/// inet_diag handler: <see cref="CensusStatus.Refused"/>) is final: from then on every query
 /// reads <c>/proc</c>, and <see cref="FallbackReason"/> says why. A query that fails for a reason
 /// that may pass (out of descriptors, a reply lost) is answered from <c>/proc</c> that once.
 /// </remarks>
@@ -175,7 +175,7 @@ internal sealed class KernelCensus : IKernelCensus
 
     private void Note(CensusResult result)
     {
-        if (result.Outcome == CensusOutcome.Refused)
+        if (result.Status == CensusStatus.Refused)
         {
             // Written before the state, so whoever sees "refused" also sees why.
             Volatile.Write(ref _fallbackReason, "netlink refused: " + result.Detail);

@@ -24,7 +24,7 @@ namespace TuplePool.Platform;
 /// <para>
 /// A datagram larger than the buffer (<c>MSG_TRUNC</c>: its rest is lost) makes the query run
 /// again with a buffer that fits. <c>EPERM</c>, <c>EACCES</c>, <c>EPROTONOSUPPORT</c> and the
-/// like come back as <see cref="CensusOutcome.Refused"/> (see <see cref="Errnos.IsRefusal"/>).
+/// like come back as <see cref="CensusStatus.Refused"/> (see <see cref="Errnos.IsRefusal"/>).
 /// </para>
 /// </remarks>
 internal sealed class SockDiagCensus : ICensusBackend

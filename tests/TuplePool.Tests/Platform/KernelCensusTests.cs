@@ -119,7 +119,7 @@ public class KernelCensusTests
     public void NetlinkFailsOnce_ThatQueryFromProc_NetlinkAskedAgainNextTime()
     {
         Assert.SkipUnless(BitConverter.IsLittleEndian, "The captured text is from a little-endian machine.");
-        var netlink = new RefusingCensusBackend(Errnos.ENOBUFS) { Outcome = CensusOutcome.Failed };
+        var netlink = new RefusingCensusBackend(Errnos.ENOBUFS) { Status = CensusStatus.Failed };
         var sut = new KernelCensus(netlink, new ProcNetTcpCensus(CapturedFiles()), null);
 
         Assert.True(sut.TryCount(IPAddress.Loopback, IPEndPoint.Parse("127.0.0.1:45189"), TcpStateMask.Connections, null, out var count));

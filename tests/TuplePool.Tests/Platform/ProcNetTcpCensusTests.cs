@@ -129,7 +129,7 @@ public sealed class ProcNetTcpCensusTests
         Assert.True(noIPv6.ReadAll(TcpStateMask.All, out var table).IsOk);
         Assert.Equal([ProcNetTcpCensus.Tcp6Path], table.UnreadableFiles);
         var failed = none.Count(new CensusFilter(null, Listener4, TcpStateMask.Connections, null), out var count);
-        Assert.Equal(CensusOutcome.Failed, failed.Outcome);
+        Assert.Equal(CensusStatus.Failed, failed.Status);
         Assert.Equal(0, count);
         Assert.Contains("/proc/net/tcp and /proc/net/tcp6 are missing or not readable", failed.Detail, StringComparison.Ordinal);
     }

@@ -4,12 +4,12 @@ namespace TuplePool.Tests.Platform;
 
 /// <summary>
 /// A netlink backend as a restricted container answers it: every call refused with one error
-/// (EPERM by default), or, with <see cref="Outcome"/> set to failed, a failure that may pass.
+/// (EPERM by default), or, with <see cref="Status"/> set to failed, a failure that may pass.
 /// Counts its calls.
 /// </summary>
 internal sealed class RefusingCensusBackend(int errno = Errnos.EPERM) : ICensusBackend
 {
-    public CensusOutcome Outcome { get; init; } = CensusOutcome.Refused;
+    public CensusStatus Status { get; init; } = CensusStatus.Refused;
 
     /// <summary>True: the probe passes and only the queries are refused (an older kernel that takes the probe's program but not another).</summary>
     public bool ProbeAnswers { get; init; }
@@ -48,7 +48,7 @@ internal sealed class RefusingCensusBackend(int errno = Errnos.EPERM) : ICensusB
     private CensusResult Answer()
     {
         Calls++;
-        return Outcome == CensusOutcome.Refused
+        return Status == CensusStatus.Refused
             ? CensusResult.Refused(errno, "SOCK_DIAG_BY_FAMILY")
             : CensusResult.Failed(errno, "recv(NETLINK_SOCK_DIAG)");
     }
