@@ -233,7 +233,7 @@ internal sealed class DestinationTuples
             {
                 Drop(ledger);
             }
-            else if (ledger.NextExpiryTimestamp is { } at && (next is null || at < next))
+            else if (ledger.NextDueTimestamp is { } at && (next is null || at < next))
             {
                 next = at;
             }

@@ -14,8 +14,14 @@ public sealed class TupleUsage
     {
     }
 
-    /// <summary>Creates a usage record.</summary>
+    /// <summary>Creates a usage record with nothing closing.</summary>
     public TupleUsage(IPAddress source, IPEndPoint destination, int capacity, int active, int idle, int timeWait, int remaining, int external)
+        : this(source, destination, capacity, active, idle, timeWait, remaining, external, closing: 0)
+    {
+    }
+
+    /// <summary>Creates a usage record.</summary>
+    public TupleUsage(IPAddress source, IPEndPoint destination, int capacity, int active, int idle, int timeWait, int remaining, int external, int closing)
     {
         ArgumentNullException.ThrowIfNull(source);
         ArgumentNullException.ThrowIfNull(destination);
@@ -27,6 +33,7 @@ public sealed class TupleUsage
         TimeWait = timeWait;
         Remaining = remaining;
         External = external;
+        Closing = closing;
     }
 
     /// <summary>The local address (<see cref="IPAddress.Any"/> or <see cref="IPAddress.IPv6Any"/> when the kernel chooses).</summary>
@@ -46,11 +53,22 @@ public sealed class TupleUsage
     /// <summary>Open connections sitting in the idle store.</summary>
     public int Idle { get; }
 
-    /// <summary>Ports held in TIME_WAIT by this pool's own graceful first closes (charged, not read from the kernel).</summary>
+    /// <summary>
+    /// Ports held in TIME_WAIT after this pool's own graceful first closes: as the kernel reports
+    /// each closed 4-tuple (read by netlink after the close), or for the fixed charge where the
+    /// kernel cannot be asked.
+    /// </summary>
     public int TimeWait { get; }
 
     /// <summary>
-    /// Ports free for new connections: Capacity − Active − Idle − TimeWait − External; never negative.
+    /// Ports of this pool's closed sockets the kernel still holds in FIN-WAIT-1/2, CLOSING or
+    /// LAST-ACK (a peer slow to answer the close, one that never reads, or one that died), charged
+    /// until the kernel lets them go.
+    /// </summary>
+    public int Closing { get; }
+
+    /// <summary>
+    /// Ports free for new connections: Capacity − Active − Idle − TimeWait − Closing − External; never negative.
     /// </summary>
     public int Remaining { get; }
 
@@ -67,5 +85,5 @@ public sealed class TupleUsage
     /// <inheritdoc />
     public override string ToString() => string.Create(
         CultureInfo.InvariantCulture,
-        $"{Source} -> {Destination}: {Active} active, {Idle} idle, {TimeWait} TIME_WAIT, {External} held by others, {Remaining} of {Capacity} free");
+        $"{Source} -> {Destination}: {Active} active, {Idle} idle, {TimeWait} TIME_WAIT, {(Closing > 0 ? $"{Closing} closing, " : string.Empty)}{External} held by others, {Remaining} of {Capacity} free");
 }

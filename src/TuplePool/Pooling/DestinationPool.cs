@@ -347,9 +347,10 @@ internal sealed partial class DestinationPool : IConnectionOwner, IRoomWatcher
 
     private void Close(PooledConnection connection)
     {
+        var local = _context.Tuples.Budget.FollowsKernel ? connection.TryGetLocalEndPoint() : null; // read before the close: the kernel is asked about this 4-tuple
         var kind = ConnectionCloser.Close(connection.Socket, _settings.CloseMode);
         _connections.Remove(connection);
-        if (connection.Charge.Release(kind, except: this, natMappingGone: IsForgottenByTheNat(connection)))
+        if (connection.Charge.Release(kind, except: this, natMappingGone: IsForgottenByTheNat(connection), local: local))
         {
             OnClosed();
         }

@@ -51,6 +51,19 @@ internal sealed class PooledConnection
     /// </summary>
     public IPEndPoint LocalEndPoint => _localEndPoint ??= (IPEndPoint)Socket.LocalEndPoint!;
 
+    /// <summary>The local end, or null when the socket can no longer say (disposed behind the lease's back, reset).</summary>
+    public IPEndPoint? TryGetLocalEndPoint()
+    {
+        try
+        {
+            return LocalEndPoint;
+        }
+        catch (Exception e) when (e is ObjectDisposedException or SocketException)
+        {
+            return null;
+        }
+    }
+
     /// <summary>
     /// The address connected to: the tuple's destination, copied on first use so a caller that
     /// changes the object cannot change the ledger's key (no getpeername).

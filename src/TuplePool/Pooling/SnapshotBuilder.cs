@@ -110,6 +110,7 @@ internal sealed class SnapshotBuilder(DestinationRegistry destinations, TupleLoo
             Math.Min(idle, open),
             ledger.TimeWait,
             ledger.Remaining,
-            ledger.External);
+            ledger.External,
+            ledger.Closing);
     }
 }
