@@ -264,7 +264,9 @@ internal sealed class DestinationGrant(IPEndPoint destination, GrantKeys keys)
 
                 _renewAt = _sentAt + context.RenewTicks;
                 _fairCap = reply.OthersWaiting > 0 ? reply.FairShare : -1;
-                _retryAt = plan.Waiting > 0 && reply.Extra < plan.Want ? now + context.RetryTicks : 0;
+                // Redis had less than asked: ask again only after the retry pause, whether callers
+                // wait (they are retried then) or not (a full grant must not ask at every report).
+                _retryAt = reply.Extra < plan.Want ? now + context.RetryTicks : 0;
             }
             else if (reply.Outcome == GrantOutcome.Misconfigured)
             {

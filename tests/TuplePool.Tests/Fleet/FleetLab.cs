@@ -46,7 +46,17 @@ internal sealed class FleetLab : IAsyncDisposable
 
     public GrantKeys Keys { get; }
 
-    public IReadOnlyList<FleetMember> Members => _members;
+    /// <summary>The members now (the watch reads it while a test adds members).</summary>
+    public FleetMember[] Members
+    {
+        get
+        {
+            lock (_members)
+            {
+                return [.. _members];
+            }
+        }
+    }
 
     /// <summary>The options every member starts from: lease 2 s, hold 1 s, retries every 100 ms, no recovery window unless a test sets one.</summary>
     public RedisFleetOptions Options(string instance)
@@ -74,7 +84,11 @@ internal sealed class FleetLab : IAsyncDisposable
         configure?.Invoke(options);
         var budget = new RedisFleetBudget(multiplexer, options, TimeProvider.System, _loggerFactory, _meterFactory);
         var member = new FleetMember(instance, multiplexer, budget, new SimulatedPool(budget, nat ?? Nat, Destination));
-        _members.Add(member);
+        lock (_members)
+        {
+            _members.Add(member);
+        }
+
         return member;
     }
 
@@ -115,7 +129,7 @@ internal sealed class FleetLab : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        foreach (var member in _members)
+        foreach (var member in Members)
         {
             member.Pool.Dispose();
             await member.Budget.DisposeAsync();
@@ -149,6 +163,8 @@ internal sealed class InvariantWatch : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _local;
     private readonly Task _redis;
+    private int _samples;
+    private int _redisSamples;
 
     public InvariantWatch(FleetLab lab)
     {
@@ -163,9 +179,24 @@ internal sealed class InvariantWatch : IAsyncDisposable
 
     public int MaxRecorded { get; private set; }
 
-    public int Samples { get; private set; }
+    public int Samples => Volatile.Read(ref _samples);
 
-    public int RedisSamples { get; private set; }
+    /// <summary>Why the local watch stopped before it was disposed; null while it runs.</summary>
+    public Exception? Fault => _local.Exception ?? _redis.Exception;
+
+    public int RedisSamples => Volatile.Read(ref _redisSamples);
+
+    /// <summary>Waits for two more samples of each kind, so what the test just did has been seen.</summary>
+    public async Task CatchUpAsync()
+    {
+        var local = Samples + 2;
+        var redis = RedisSamples + 2;
+        var started = TimeProvider.System.GetTimestamp();
+        while ((Samples < local || RedisSamples < redis) && TimeProvider.System.GetElapsedTime(started) < TimeSpan.FromSeconds(5) && Fault is null)
+        {
+            await Task.Delay(5);
+        }
+    }
 
     public async ValueTask DisposeAsync()
     {
@@ -181,7 +212,7 @@ internal sealed class InvariantWatch : IAsyncDisposable
         {
             var held = 0;
             var promised = 0;
-            foreach (var member in _lab.Members.ToArray())
+            foreach (var member in _lab.Members)
             {
                 var memberHeld = member.Pool.Held;
                 held += memberHeld;
@@ -190,7 +221,7 @@ internal sealed class InvariantWatch : IAsyncDisposable
 
             MaxHeld = Math.Max(MaxHeld, held);
             MaxPromised = Math.Max(MaxPromised, promised);
-            Samples++;
+            Interlocked.Increment(ref _samples);
             await Task.Delay(2);
         }
     }
@@ -202,7 +233,7 @@ internal sealed class InvariantWatch : IAsyncDisposable
             try
             {
                 MaxRecorded = Math.Max(MaxRecorded, await _lab.RecordedAsync());
-                RedisSamples++;
+                Interlocked.Increment(ref _redisSamples);
             }
             catch (RedisException)
             {

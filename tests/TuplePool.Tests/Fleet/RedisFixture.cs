@@ -21,8 +21,31 @@ public sealed class RedisFixture : IAsyncLifetime
 
     internal IDatabase Inspect => (_inspector ?? throw new InvalidOperationException("no redis-server")).GetDatabase();
 
+    /// <summary>Every key of the fleet <paramref name="fleetName"/>.</summary>
+    internal IReadOnlyList<string> KeysOf(string fleetName)
+        => Client.GetServer(Server.EndPoint).Keys(pattern: "*" + fleetName + "*").Select(static k => (string)k!).ToList();
+
     /// <summary>Skips the calling test when redis-server is not installed.</summary>
     internal void SkipUnlessInstalled() => Assert.SkipWhen(RedisServer.MissingReason is not null, RedisServer.MissingReason ?? string.Empty);
+
+    /// <summary>Kills the server, starts it again empty on its port, and waits until the test's own connection is back.</summary>
+    internal async Task RestartEmptyAsync()
+    {
+        await Server.RestartEmptyAsync();
+        var started = TimeProvider.System.GetTimestamp();
+        while (true)
+        {
+            try
+            {
+                await Inspect.PingAsync();
+                return;
+            }
+            catch (RedisConnectionException) when (TimeProvider.System.GetElapsedTime(started) < TimeSpan.FromSeconds(10))
+            {
+                await Task.Delay(20);
+            }
+        }
+    }
 
     public async ValueTask InitializeAsync()
     {
