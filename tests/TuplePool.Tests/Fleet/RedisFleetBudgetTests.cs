@@ -69,29 +69,26 @@ public sealed class RedisFleetBudgetTests(RedisFixture redis) : IClassFixture<Re
         var a = await lab.AddAsync("a");
         var b = await lab.AddAsync("b");
         await using var watch = lab.Watch();
-        for (var i = 0; i < 50; i++)
-        {
-            Assert.True(await a.Pool.OpenAsync(Patience), $"a's connection {i}");
-        }
-
+        await OpenAsync(a, 50);
         Assert.Equal(50, a.Pool.Grant);
 
-        // b wants 20: its static 5 at once, then 15 more, which only a can free.
-        var waiters = Enumerable.Range(0, 20).Select(_ => b.Pool.OpenAsync(Patience)).ToArray();
-        var grantOfAWhileBWaits = new List<int>();
-        for (var closed = 0; closed < 25 && waiters.Any(w => !w.IsCompleted); closed++)
-        {
-            a.Pool.Close();
-            grantOfAWhileBWaits.Add(a.Pool.Grant);
-            await Task.Delay(50);
-        }
+        // b wants 15: its static 5 at once; the other 10 only a can free. a closes 10: fewer than
+        // two chunks unused, which a alone would keep (hysteresis); with b waiting it hands them back.
+        var first = Enumerable.Range(0, 15).Select(_ => b.Pool.OpenAsync(Patience)).ToArray();
+        Assert.True(await Eventually(() => b.Pool.Open == FleetLab.StaticShare && b.Pool.Waiting == 10));
+        Close(a, 10);
+        Assert.All(await Task.WhenAll(first), Assert.True);
+        Assert.Equal(40, a.Pool.Grant);
 
-        Assert.All(await Task.WhenAll(waiters), Assert.True);
-        Assert.Equal(20, b.Pool.Open);
-
-        // a never grew while b waited, and came down to about its fair share: static 5 + 45 / 2.
-        Assert.Equal(grantOfAWhileBWaits.OrderDescending(), grantOfAWhileBWaits);
-        Assert.True(await Eventually(() => a.Pool.Grant <= FleetLab.StaticShare + 22 + 8), $"a still has {a.Pool.Grant}");
+        // b wants 10 more; a, still above its fair share (5 + 45 / 2), cannot grow while b waits,
+        // and comes down to the fair share as its ports free.
+        var second = Enumerable.Range(0, 10).Select(_ => b.Pool.OpenAsync(Patience)).ToArray();
+        Assert.True(await Eventually(() => b.Pool.Waiting == 10));
+        Assert.False(await a.Pool.OpenAsync(TimeSpan.FromSeconds(1)), "a grew while b waited");
+        Close(a, 13);
+        Assert.All(await Task.WhenAll(second), Assert.True);
+        Assert.Equal(25, b.Pool.Open);
+        Assert.Equal(FleetLab.StaticShare + 22, a.Pool.Grant);
         await watch.CatchUpAsync();
         Assert.Null(watch.Fault);
         Assert.InRange(watch.MaxHeld, 50, FleetLab.Capacity);
@@ -232,6 +229,22 @@ public sealed class RedisFleetBudgetTests(RedisFixture redis) : IClassFixture<Re
         Assert.Equal(RedisFleetStatus.Misconfigured, odd.Budget.Status);
         Assert.Equal(3, odd.Pool.Open); // 60 × 0.25 ÷ 4
         Assert.Equal(RedisFleetStatus.Connected, a.Budget.Status);
+    }
+
+    private static async Task OpenAsync(FleetMember member, int count)
+    {
+        for (var i = 0; i < count; i++)
+        {
+            Assert.True(await member.Pool.OpenAsync(Patience), $"{member.Name}'s connection {i + 1} of {count}");
+        }
+    }
+
+    private static void Close(FleetMember member, int count)
+    {
+        for (var i = 0; i < count; i++)
+        {
+            member.Pool.Close();
+        }
     }
 
     private static Task<bool> Eventually(Func<bool> condition) => Support.Eventually.TrueAsync(condition, Patience);
