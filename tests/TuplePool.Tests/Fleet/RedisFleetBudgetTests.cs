@@ -1,5 +1,7 @@
 using System.Net;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using TuplePool.Redis;
+using TuplePool.Redis.Hosting;
 
 namespace TuplePool.Tests.Fleet;
 
@@ -227,6 +229,8 @@ public sealed class RedisFleetBudgetTests(RedisFixture redis) : IClassFixture<Re
         await Task.WhenAll(waiters);
 
         Assert.Equal(RedisFleetStatus.Misconfigured, odd.Budget.Status);
+        var health = await new RedisFleetHealthCheck(odd.Budget).CheckHealthAsync(new HealthCheckContext());
+        Assert.Equal(HealthStatus.Unhealthy, health.Status);
         Assert.Equal(3, odd.Pool.Open); // 60 × 0.25 ÷ 4
         Assert.Equal(RedisFleetStatus.Connected, a.Budget.Status);
     }

@@ -3,7 +3,9 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Testing;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using TuplePool.Redis;
+using TuplePool.Redis.Hosting;
 using TuplePool.Redis.Telemetry;
 
 namespace TuplePool.Tests.Fleet;
@@ -64,6 +66,7 @@ public sealed class RedisFleetOutageTests : IClassFixture<RedisFixture>, IDispos
         Assert.True(await Eventually(() => Events(101, lab) == 2), $"{Events(101, lab)} unreachable events");
         degraded.RecordObservableInstruments();
         Assert.Equal(1, degraded.LastMeasurement?.Value);
+        Assert.Equal(HealthStatus.Degraded, (await new RedisFleetHealthCheck(a.Budget).CheckHealthAsync(new HealthCheckContext())).Status);
 
         // The leases end: the static share, and nothing new while more than it is held.
         Assert.True(await Eventually(() => a.Pool.Grant == FleetLab.StaticShare && b.Pool.Grant == FleetLab.StaticShare), $"grants {a.Pool.Grant}, {b.Pool.Grant}");
