@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
-# Proves the packages work outside the solution:
+# Proves the packages work outside the solution, installed the way README.md says:
 #   bash .ci/package-consumer.sh <folder with the .nupkg files>
-# Copies tests/TuplePool.PackageConsumer out of the repository, restores TuplePool and
-# TuplePool.Http from that folder (a nuget.config of its own: the folder, then the sources of the
-# repository's nuget.config), runs it (JIT), publishes it with PublishAot=true (any trimming or
-# AOT warning fails) and runs the native executable. Each run leases a socket on loopback from a
-# listener it opens below port 32768 and must print OK.
+# 1. The folder holds one version of every package (one version per build, Directory.Build.props).
+# 2. Copies tests/TuplePool.PackageConsumer out of the repository and runs in it the README's
+#    "Install" lines for your project's folder, with feed= that folder: a nuget.config of its own
+#    naming the folder by absolute path, then dotnet add package --prerelease, which must take the
+#    folder's version (and TuplePool.Http's dependency on TuplePool must name that version too).
+# 3. Runs it (JIT), publishes it with PublishAot=true (any trimming or AOT warning fails) and runs
+#    the native executable. Each run leases a socket on loopback from a listener it opens below
+#    port 32768 and must print OK.
+# 4. Runs the README's doctor install lines (feed= the folder, HOME and the NuGet cache scratch
+#    folders) and the installed doctor; as root inside a network namespace with nothing but lo,
+#    so the lines are proven to need no network (not root: on the host's network).
 # NativeAOT needs clang and zlib1g-dev (Debian); .ci/run installs them.
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -22,36 +28,71 @@ version=${nupkg#"$feed"/TuplePool.}
 version=${version%.nupkg}
 echo "package consumer: TuplePool $version from $feed"
 
+# Every package of one pack carries one version: a stamp taken per project would differ.
+for pkg in "$feed"/*.nupkg; do
+  case "$(basename "$pkg")" in
+    *."$version".nupkg) ;;
+    *) echo "package consumer: $(basename "$pkg") is not of version $version (one pack, one version)" >&2; exit 1 ;;
+  esac
+done
+
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+netns=""
+cleanup() {
+  [ -n "$netns" ] && ip netns delete "$netns" 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
 cp -r "$repo/tests/TuplePool.PackageConsumer" "$work/consumer"
 rm -rf "$work/consumer/bin" "$work/consumer/obj"
 
-# The local folder first, then every source the repository's nuget.config names (it clears the
-# machine's sources; so does this file).
-{
-  echo '<?xml version="1.0" encoding="utf-8"?>'
-  echo '<configuration>'
-  echo '  <packageSources>'
-  echo '    <clear />'
-  echo "    <add key=\"tuplepool-local\" value=\"$feed\" />"
-  grep -E '^\s*<add key=' "$repo/nuget.config"
-  echo '  </packageSources>'
-  echo '</configuration>'
-} > "$work/nuget.config"
+# The lines of README.md's bash block in section $1 that follow the first line matching $2 (that
+# line too when $3 is "with"), without comments, blank lines and the feed= assignment (feed is
+# the folder given here).
+readme_lines() {
+  awk -v section="$1" -v from="$2" -v with="${3:-}" '
+    /^## / { in_section = ($0 == "## " section) }
+    in_section && /^```bash$/ { in_block = 1; started = 0; next }
+    in_block && /^```$/ { in_block = 0; if (started) exit; next }
+    in_block && !started && $0 ~ from { started = 1; if (with != "with") next }
+    in_block && started && $0 !~ /^[[:space:]]*(#|$)/ && $0 !~ /^feed=/ { print }
+  ' "$repo/README.md"
+}
 
-# A package of the same version restored before (an earlier run of an uncommitted tree) would be
-# taken from the global packages folder instead of the folder just packed.
+# A package of the same version restored before (an earlier run of an uncommitted tree under
+# CI=true, whose version does not change) would be taken from the global packages folder instead
+# of the folder just packed.
 packages=${NUGET_PACKAGES:-$HOME/.nuget/packages}
 for pkg in "$feed"/*."$version".nupkg; do
   id=$(basename "$pkg" ".$version.nupkg")
   rm -rf "$packages/${id,,}/$version"
 done
 
-props=(-c Release -r linux-x64 -p:PublishAot=true -p:TuplePoolVersion="$version")
+install=$(readme_lines "Install" "^# In your project's folder")
+if ! grep -q '^dotnet add package TuplePool ' <<<"$install"; then
+  echo "package consumer: no install lines found in README.md (section Install, after \"# In your project's folder\")" >&2
+  exit 1
+fi
+echo "package consumer: README.md's install lines, in the consumer's folder:"
+sed 's/^/  $ /' <<<"$install"
+(cd "$work/consumer" && feed="$feed" bash -euo pipefail -c "$install") || {
+  echo "package consumer: README.md's install lines failed" >&2; exit 1; }
+for id in TuplePool TuplePool.Http; do
+  if ! grep -q "<PackageReference Include=\"$id\" Version=\"$version\"" "$work/consumer/TuplePool.PackageConsumer.csproj"; then
+    echo "package consumer: dotnet add package $id --prerelease did not take $version:" >&2
+    grep PackageReference "$work/consumer/TuplePool.PackageConsumer.csproj" >&2
+    exit 1
+  fi
+done
+if ! grep -A6 "\"TuplePool.Http/$version\": {" "$work/consumer/obj/project.assets.json" | grep -q "\"TuplePool\": \"$version\""; then
+  echo "package consumer: TuplePool.Http $version does not depend on TuplePool $version" >&2
+  exit 1
+fi
+
+props=(-c Release -r linux-x64 -p:PublishAot=true)
 cd "$work/consumer" || exit 1
 
-dotnet restore -r linux-x64 -p:PublishAot=true -p:TuplePoolVersion="$version" --configfile "$work/nuget.config" || {
+dotnet restore -r linux-x64 -p:PublishAot=true || {
   echo "package consumer: restore from $feed failed" >&2; exit 1; }
 
 dotnet build "${props[@]}" --no-restore -o "$work/jit" || { echo "package consumer: build failed" >&2; exit 1; }
@@ -85,4 +126,44 @@ if [ "$(echo "$aot" | tail -n 1)" != "OK" ]; then
   echo "package consumer: the NativeAOT run did not print OK" >&2
   exit 1
 fi
-echo "package consumer: OK (JIT and NativeAOT, $(du -k "$work/aot/TuplePool.PackageConsumer" | cut -f1) KiB native executable)"
+aot_kib=$(du -k "$work/aot/TuplePool.PackageConsumer" | cut -f1)
+
+# The doctor, installed as README.md says, with an empty NuGet cache and a scratch HOME; offline
+# in a network namespace of its own when we may make one.
+doctor=$(readme_lines "Doctor" "^dotnet tool update TuplePool.Doctor " with)
+if ! grep -q '^dotnet tool update TuplePool.Doctor ' <<<"$doctor"; then
+  echo "package consumer: no doctor install lines found in README.md (section Doctor)" >&2
+  exit 1
+fi
+mkdir -p "$work/home"
+run=()
+where="on this host's network"
+if [ "$(id -u)" -eq 0 ] && command -v ip >/dev/null 2>&1; then
+  netns="tp-consumer-$$-1"
+  if ip netns add "$netns" && ip netns exec "$netns" ip link set lo up; then
+    run=(ip netns exec "$netns")
+    where="offline: network namespace $netns, lo only"
+  else
+    netns=""
+  fi
+fi
+echo "package consumer: README.md's doctor lines ($where):"
+sed 's/^/  $ /' <<<"$doctor"
+# Each dotnet line must succeed; the doctor itself exits 0, or 1 when it judges something "fail".
+doctor_out=$(cd "$work/consumer" && "${run[@]}" env HOME="$work/home" NUGET_PACKAGES="$work/home/nuget-packages" feed="$feed" \
+  bash -uo pipefail -c 'while IFS= read -r line; do
+      eval "$line"; status=$?
+      case "$line" in
+        dotnet\ *) [ "$status" -eq 0 ] || { echo "FAILED ($status): $line"; exit 1; } ;;
+        *) [ "$status" -le 1 ] || { echo "FAILED ($status): $line"; exit 1; } ;;
+      esac
+    done' <<<"$doctor" 2>&1)
+doctor_status=$?
+echo "$doctor_out" | sed 's/^/  doctor: /'
+if [ "$doctor_status" -ne 0 ] || ! grep -Eq "Tool 'tuplepool.doctor' \(version '$version'\)" <<<"$doctor_out" \
+   || ! grep -Eq '^[0-9]+ ok, [0-9]+ warn, [0-9]+ fail' <<<"$doctor_out"; then
+  echo "package consumer: README.md's doctor lines did not install TuplePool.Doctor $version and run it" >&2
+  exit 1
+fi
+
+echo "package consumer: OK (README install lines, JIT and NativeAOT, $aot_kib KiB native executable; doctor $where)"

@@ -38,6 +38,7 @@ public sealed class SocketPool : ISocketPool, IDisposable
     private readonly TuplePoolMetrics _metrics;
     private readonly ObjectPool<Waiter> _waiters;
     private readonly TimeProvider _time;
+    private readonly CancellationTokenSource _disposing = new();
     private volatile bool _disposed;
 
     /// <summary>Creates a pool.</summary>
@@ -51,6 +52,23 @@ public sealed class SocketPool : ISocketPool, IDisposable
     {
     }
 
+    /// <summary>
+    /// Creates a pool behind a NAT that several instances share: the NAT's ports to each
+    /// destination (<see cref="TuplePoolOptions.Nat"/>, whose <see cref="NatOptions.PortsPerDestination"/>
+    /// is then the whole fleet's) are drawn from <paramref name="fleetBudget"/>'s grants, so
+    /// the fleet together never holds more than the NAT has.
+    /// </summary>
+    /// <param name="options">The settings; copied. <see cref="TuplePoolOptions.Nat"/> must be set.</param>
+    /// <param name="fleetBudget">Where this instance's share of the NAT comes from (for example <c>TuplePool.Redis.RedisFleetBudget</c>); the pool does not dispose it.</param>
+    /// <param name="timeProvider">The clock; <see cref="TimeProvider.System"/> when null.</param>
+    /// <param name="loggerFactory">Where log messages go; none when null.</param>
+    /// <param name="meterFactory">Creates the <c>TuplePool</c> meter; a standalone meter when null.</param>
+    /// <exception cref="ArgumentException">An option is invalid, or <see cref="TuplePoolOptions.Nat"/> is not set.</exception>
+    public SocketPool(TuplePoolOptions options, IFleetBudget fleetBudget, TimeProvider? timeProvider = null, ILoggerFactory? loggerFactory = null, IMeterFactory? meterFactory = null)
+        : this(options, timeProvider, loggerFactory, meterFactory, connector: null, census: null, kernel: null, fleet: fleetBudget ?? throw new ArgumentNullException(nameof(fleetBudget)))
+    {
+    }
+
     internal SocketPool(
         TuplePoolOptions options,
         TimeProvider? timeProvider,
@@ -59,7 +77,8 @@ public sealed class SocketPool : ISocketPool, IDisposable
         ISocketConnector? connector,
         IKernelCensus? census,
         KernelSettings? kernel,
-        Func<string, AddressFamily, CancellationToken, Task<IPAddress[]>>? dnsLookup = null)
+        Func<string, AddressFamily, CancellationToken, Task<IPAddress[]>>? dnsLookup = null,
+        IFleetBudget? fleet = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         options = options.Clone();
@@ -75,23 +94,28 @@ public sealed class SocketPool : ISocketPool, IDisposable
             Log.KernelFallback(logger, fallback);
         }
 
+        // Bottom-up, each part from the ones before it; the meter's observable instruments are
+        // connected last, once there is something to observe.
         var settings = new PoolSettings(options, _time);
-        _budget = new TupleBudget(kernel, options, _time);
+        if (fleet is not null && options.Nat is null)
+        {
+            throw new ArgumentException("A fleet budget shares a NAT's ports: set TuplePoolOptions.Nat to describe the NAT (its PortsPerDestination is the fleet's).", nameof(options));
+        }
+
+        _budget = new TupleBudget(kernel, options, _time, fleet);
         var selector = new SourceSelector(options.SourceAddresses, options.SourceSelection, options.SourceQuarantine, _budget, _time);
         selector.SourceRestored += source => Log.SourceRestored(logger, source.Address);
         var socketConnector = connector ?? new SocketConnector(kernel, options.LocalPortRange) { KeepAlive = options.KeepAlive };
-        _metrics = new TuplePoolMetrics(meterFactory, GetSnapshot, options);
-        var opener = _opener = new ConnectionOpener(selector, socketConnector, census ?? new KernelCensus(ProcFileSystem.Default), _metrics, logger, _time, options);
-        var tuples = _tuples = new TupleLookup(selector, _budget, _time);
-        SnapshotBuilder? snapshots = null;
-        var refusals = new RefusalRecord(_time);
-        var errors = new AcquireErrors(addresses => snapshots!.UsageFor(addresses), refusals, _metrics, logger, options.AcquireTimeout);
+        _metrics = new TuplePoolMetrics(meterFactory, options);
+        _opener = new ConnectionOpener(selector, socketConnector, census ?? new KernelCensus(ProcFileSystem.Default), _metrics, logger, _time, options, _disposing.Token);
+        _tuples = new TupleLookup(selector, _budget, _time);
+        var errors = new AcquireErrors(new RefusalRecord(_time), _metrics, logger, options.AcquireTimeout);
         _waiters = WaiterPolicy.CreatePool(_time);
-        var context = new PoolContext(settings, opener, tuples, errors, _metrics, _waiters, logger, dnsLookup);
+        var context = new PoolContext(settings, _opener, _tuples, errors, _metrics, _waiters, logger, dnsLookup);
         _destinations = new DestinationRegistry(context);
-        _snapshots = snapshots = new SnapshotBuilder(_destinations, tuples, refusals);
-        _reaper = new IdleReaper(_destinations, _budget, settings);
-        _destinations.DestinationAdded = _reaper.EnsureRunning;
+        _reaper = _destinations.Reaper;
+        _snapshots = _destinations.Snapshots;
+        _metrics.Observe(_snapshots.Build);
 
         if (logger.IsEnabled(LogLevel.Information))
         {
@@ -132,8 +156,27 @@ public sealed class SocketPool : ISocketPool, IDisposable
 
         var pool = _destinations.Get(destination);
         return _metrics.AcquireDurationEnabled
-            ? AcquireTimedAsync(pool, cancellationToken)
+            ? AcquireTimedAsync(pool, pool.Settings.AcquireTimeout, cancellationToken)
             : pool.AcquireAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// As <see cref="AcquireAsync(EndPoint, CancellationToken)"/>, bounded by <paramref name="timeout"/>
+    /// instead of <see cref="TuplePoolOptions.AcquireTimeout"/> (the shorter of the two makes
+    /// sense): how <c>UseTuplePool</c> makes an exhausted budget surface as
+    /// <see cref="TupleBudgetExhaustedException"/> before <c>SocketsHttpHandler.ConnectTimeout</c> cancels it.
+    /// </summary>
+    internal ValueTask<SocketLease> AcquireAsync(EndPoint destination, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        if (_disposed)
+        {
+            ThrowHelper.ThrowPoolDisposed();
+        }
+
+        var pool = _destinations.Get(destination);
+        return _metrics.AcquireDurationEnabled
+            ? AcquireTimedAsync(pool, timeout, cancellationToken)
+            : pool.AcquireAsync(timeout, cancellationToken);
     }
 
     /// <inheritdoc />
@@ -163,8 +206,9 @@ public sealed class SocketPool : ISocketPool, IDisposable
         }
 
         _disposed = true;
-        _reaper.Dispose();
-        _destinations.Dispose();
+        _destinations.Dispose(); // waiters fail, idle sockets close, the reaper stops
+        _disposing.Cancel(); // connects in flight end (ObjectDisposedException) and release their charges
+        _budget.FleetRegistration?.Dispose(); // the fleet hands back what nothing holds
         _metrics.Dispose();
         (_waiters as IDisposable)?.Dispose();
         return default;
@@ -187,13 +231,13 @@ public sealed class SocketPool : ISocketPool, IDisposable
         }
     }
 
-    private async ValueTask<SocketLease> AcquireTimedAsync(DestinationPool pool, CancellationToken cancellationToken)
+    private async ValueTask<SocketLease> AcquireTimedAsync(DestinationPool pool, TimeSpan timeout, CancellationToken cancellationToken)
     {
         var started = _time.GetTimestamp();
         SocketLease lease;
         try
         {
-            lease = await pool.AcquireAsync(cancellationToken).ConfigureAwait(false);
+            lease = await pool.AcquireAsync(timeout, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e)
         {

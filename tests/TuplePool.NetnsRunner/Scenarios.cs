@@ -13,6 +13,11 @@ internal static class Scenarios
         {
             ["happy-eyeballs"] = HappyEyeballsScenario.RunAsync,
             ["time-wait-ledger"] = TimeWaitLedgerScenario.RunAsync,
+
+            // The NAT lab (tests/TuplePool.Tests/Support/NatLab.cs): its server, plain clients, the pool.
+            ["nat-server"] = NatServerScenario.RunAsync,
+            ["nat-client"] = NatClientScenario.RunAsync,
+            ["pool-behind-nat"] = PoolBehindNatScenario.RunAsync,
         };
 
         // The fault scenarios report named checks rather than figures (Faults/).

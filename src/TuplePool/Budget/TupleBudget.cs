@@ -1,24 +1,45 @@
 using System.Collections.Concurrent;
+using System.Net;
 using TuplePool.Platform;
 
 namespace TuplePool.Budget;
 
 /// <summary>
-/// All tuple ledgers of one pool, created on first use, with the capacity and TIME_WAIT charge
-/// the kernel settings imply.
+/// Everything one pool is charged with, by destination address (<see cref="DestinationTuples"/>:
+/// the local tuples' ledgers of the sources that hold something there, and the NAT's ledger when
+/// the address is behind one), with the capacity and TIME_WAIT charge the kernel settings imply.
+/// Entries exist while they hold something; an expiry queue looks at each one when its next hold
+/// ends, so the work of expiring is proportional to what is due, never to everything held.
 /// </summary>
 internal sealed class TupleBudget
 {
-    private readonly ConcurrentDictionary<ConnectionTuple, TupleLedger> _ledgers = new();
+    private readonly ConcurrentDictionary<IPEndPoint, DestinationTuples> _destinations = new();
+    private readonly PriorityQueue<DestinationTuples, long> _expiries = new();
     private readonly KernelSettings _kernel;
     private readonly TimeSpan _timeWaitDuration;
     private readonly TimeProvider _timeProvider;
+    private readonly NatOptions? _nat;
+    private readonly IFleetBudget? _fleet;
 
-    public TupleBudget(KernelSettings kernel, TuplePoolOptions options, TimeProvider timeProvider)
+    /// <summary>A pool's budget; with <paramref name="fleet"/>, the NAT's ports are drawn from the fleet's grants.</summary>
+    /// <exception cref="ArgumentException">A fleet without a NAT in <paramref name="options"/>.</exception>
+    public TupleBudget(KernelSettings kernel, TuplePoolOptions options, TimeProvider timeProvider, IFleetBudget? fleet = null)
     {
         _kernel = kernel;
         _timeProvider = timeProvider;
         _timeWaitDuration = options.TimeWaitDuration;
+        _nat = options.Nat;
+        if (fleet is not null)
+        {
+            if (_nat is null)
+            {
+                throw new ArgumentException("A fleet budget shares a NAT's ports; set TuplePoolOptions.Nat to describe the NAT.", nameof(fleet));
+            }
+
+            _fleet = fleet;
+            FleetRegistration = fleet.Attach(_nat.Clone(), destination => Find(destination)?.NotifyWatchers());
+        }
+
         EffectiveRange = ComputeEffectiveRange(kernel, options.LocalPortRange);
         SearchRange = options.LocalPortRange is not null && kernel.SupportsLocalPortRange ? EffectiveRange : kernel.PortRange;
         CapacityPerTuple = Math.Max(0, EffectiveRange.Count - kernel.CountReservedIn(EffectiveRange) - options.ReservedPortsPerTuple);
@@ -38,49 +59,165 @@ internal sealed class TupleBudget
     /// <summary>Ports in the effective range, less reserved ports and <see cref="TuplePoolOptions.ReservedPortsPerTuple"/>.</summary>
     public int CapacityPerTuple { get; }
 
-    public TupleLedger GetLedger(ConnectionTuple tuple)
+    /// <summary>The NAT on the path, or null.</summary>
+    public NatOptions? NatOptions => _nat;
+
+    /// <summary>Every address the budget holds something for.</summary>
+    public ICollection<DestinationTuples> Destinations => _destinations.Values;
+
+    /// <summary>Every ledger held, over every address.</summary>
+    public IEnumerable<TupleLedger> Ledgers => _destinations.Values.SelectMany(static d => d.Ledgers);
+
+    public bool IsEmpty => _destinations.IsEmpty;
+
+    /// <summary>The pool's registration with its fleet budget (disposed with the pool), or null without one.</summary>
+    public IDisposable? FleetRegistration { get; }
+
+    /// <summary>The fleet the NAT's ports are drawn from, or null.</summary>
+    public IFleetBudget? Fleet => _fleet;
+
+    /// <summary>True when connections to <paramref name="destination"/> cross the NAT.</summary>
+    public bool CrossesNat(IPEndPoint destination)
     {
-        if (_ledgers.TryGetValue(tuple, out var ledger) && !ledger.IsRetired)
+        if (_nat is null)
         {
-            return ledger;
+            return false;
         }
 
+        var networks = _nat.Destinations;
+        if (networks.Count == 0)
+        {
+            return !IPAddress.IsLoopback(destination.Address);
+        }
+
+        foreach (var network in networks)
+        {
+            if (network.Contains(destination.Address))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>The entry for <paramref name="destination"/>, created when new (the caller's address object becomes its key: give the pool's own copy).</summary>
+    public DestinationTuples For(IPEndPoint destination)
+    {
         while (true)
         {
-            // Losing the race is fine: GetOrAdd returns the winner and the loser is garbage.
-            ledger = _ledgers.GetOrAdd(tuple, static (t, self) => new TupleLedger(t, self.CapacityPerTuple, self.TimeWaitChargeFor(t), self._timeProvider), this);
-            if (!ledger.IsRetired)
+            var entry = _destinations.GetOrAdd(destination, static (d, self) => new DestinationTuples(self, d, self.CrossesNat(d) ? new NatLedger(d, self._nat!, self._fleet, self._timeProvider) : null), this);
+            if (!entry.IsRetired)
             {
-                return ledger;
+                return entry;
             }
 
-            // Retired by RemoveUnused a moment ago and not yet taken out: take it out, add a fresh one.
-            _ledgers.TryRemove(new KeyValuePair<ConnectionTuple, TupleLedger>(tuple, ledger));
+            // Retired a moment ago and not yet taken out: take it out, add a fresh one.
+            _destinations.TryRemove(new KeyValuePair<IPEndPoint, DestinationTuples>(destination, entry));
         }
     }
 
-    public ICollection<TupleLedger> Ledgers => _ledgers.Values;
+    /// <summary>The entry for <paramref name="destination"/> when the budget holds anything for it.</summary>
+    public DestinationTuples? Find(IPEndPoint destination)
+        => _destinations.TryGetValue(destination, out var entry) && !entry.IsRetired ? entry : null;
 
-    public bool IsEmpty => _ledgers.IsEmpty;
+    /// <summary>The ledger of <paramref name="tuple"/> when it holds something; null means its whole capacity is free.</summary>
+    public TupleLedger? FindLedger(ConnectionTuple tuple) => Find(tuple.Destination)?.Find(tuple.Source);
+
+    /// <summary>Charges one port of <paramref name="tuple"/> (and the NAT's, behind one) for a new connection; null when it has no room.</summary>
+    public ConnectionCharge? TryCharge(ConnectionTuple tuple)
+    {
+        while (true)
+        {
+            var charge = For(tuple.Destination).TryCharge(tuple.Source, out var tryAgain);
+            if (!tryAgain)
+            {
+                return charge;
+            }
+        }
+    }
 
     /// <summary>
-    /// Drops the ledgers <paramref name="unused"/> picks whose tuples hold nothing (no open
-    /// connection, TIME_WAIT or census correction), so a pool that stopped talking to a
-    /// destination does not keep its ledgers for good. A reservation racing with this finds the
-    /// ledger retired and full; the next <see cref="GetLedger"/> makes a fresh one.
+    /// Expires what is due (the entries whose next hold ended by now) and drops what then holds
+    /// nothing. Called on the pool's timer tick; its work is the entries due, not every entry.
     /// </summary>
-    public int RemoveUnused(Func<TupleLedger, bool> unused)
+    public void ExpireDue(long now)
     {
-        var removed = 0;
-        foreach (var entry in _ledgers)
+        List<DestinationTuples>? due = null;
+        lock (_expiries)
         {
-            if (unused(entry.Value) && entry.Value.TryRetire() && _ledgers.TryRemove(entry))
+            while (_expiries.TryPeek(out var entry, out var at) && at <= now)
             {
-                removed++;
+                _expiries.Dequeue();
+                if (entry.ScheduledAt == at)
+                {
+                    entry.ScheduledAt = 0;
+                    (due ??= []).Add(entry);
+                }
             }
         }
 
-        return removed;
+        if (due is null)
+        {
+            return;
+        }
+
+        foreach (var entry in due)
+        {
+            if (entry.Expire() is { } next)
+            {
+                ScheduleExpiry(entry, next);
+            }
+            else
+            {
+                RemoveIfEmpty(entry);
+            }
+        }
+    }
+
+    /// <summary>Entries waiting in the expiry queue (for tests and the sweep's cost).</summary>
+    internal int ScheduledCount
+    {
+        get
+        {
+            lock (_expiries)
+            {
+                return _expiries.Count;
+            }
+        }
+    }
+
+    internal TupleLedger CreateLedger(ConnectionTuple tuple) => new(tuple, CapacityPerTuple, TimeWaitChargeFor(tuple), _timeProvider);
+
+    /// <summary>Makes the expiry queue look at <paramref name="entry"/> at <paramref name="at"/> (unless it already looks sooner).</summary>
+    internal void ScheduleExpiry(DestinationTuples entry, long at)
+    {
+        lock (_expiries)
+        {
+            if (entry.ScheduledAt == 0 || at < entry.ScheduledAt)
+            {
+                entry.ScheduledAt = at;
+                _expiries.Enqueue(entry, at);
+            }
+        }
+    }
+
+    /// <summary>Takes <paramref name="entry"/> out when it holds nothing any more.</summary>
+    internal void RemoveIfEmpty(DestinationTuples entry)
+    {
+        if (entry.TryRetire() && _destinations.TryRemove(new KeyValuePair<IPEndPoint, DestinationTuples>(entry.Destination, entry)) && entry.Nat is not null)
+        {
+            _fleet?.Report(entry.Destination, held: 0, waiting: 0);
+        }
+    }
+
+    /// <summary>Tells the fleet what this instance holds through the NAT to the entry's address and how many wait.</summary>
+    internal void ReportToFleet(DestinationTuples entry, int atLeastWaiting = 0)
+    {
+        if (_fleet is { } fleet && entry.Nat is { } nat)
+        {
+            fleet.Report(entry.Destination, nat.Held, Math.Max(atLeastWaiting, entry.Waiting));
+        }
     }
 
     /// <summary>

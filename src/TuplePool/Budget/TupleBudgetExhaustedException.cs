@@ -18,23 +18,32 @@ public sealed class TupleBudgetExhaustedException : SocketException
 
     /// <summary>Creates the exception for <paramref name="destination"/> with the usage of each source.</summary>
     public TupleBudgetExhaustedException(EndPoint destination, IReadOnlyList<TupleUsage> usage)
+        : this(destination, usage, nat: [])
+    {
+    }
+
+    /// <summary>Creates the exception for <paramref name="destination"/> with the usage of each source and of the NAT on the path.</summary>
+    public TupleBudgetExhaustedException(EndPoint destination, IReadOnlyList<TupleUsage> usage, IReadOnlyList<NatUsage> nat)
         : base((int)SocketError.AddressNotAvailable)
     {
         ArgumentNullException.ThrowIfNull(destination);
         ArgumentNullException.ThrowIfNull(usage);
+        ArgumentNullException.ThrowIfNull(nat);
         Destination = destination;
         Usage = usage;
-        _message = BuildMessage(destination, usage, waitLineLimit: null);
+        Nat = nat;
+        _message = BuildMessage(destination, usage, nat, waitLineLimit: null);
     }
 
     /// <summary>Refused at once: <paramref name="waitLineLimit"/> callers were already waiting for room.</summary>
-    internal TupleBudgetExhaustedException(EndPoint destination, IReadOnlyList<TupleUsage> usage, int waitLineLimit)
+    internal TupleBudgetExhaustedException(EndPoint destination, IReadOnlyList<TupleUsage> usage, IReadOnlyList<NatUsage> nat, int waitLineLimit)
         : base((int)SocketError.AddressNotAvailable)
     {
         Destination = destination;
         Usage = usage;
+        Nat = nat;
         WaitLineFull = true;
-        _message = BuildMessage(destination, usage, waitLineLimit);
+        _message = BuildMessage(destination, usage, nat, waitLineLimit);
     }
 
     /// <summary>The destination that had no room.</summary>
@@ -42,6 +51,12 @@ public sealed class TupleBudgetExhaustedException : SocketException
 
     /// <summary>The usage of each (source, destination) tuple when the acquire gave up.</summary>
     public IReadOnlyList<TupleUsage> Usage { get; }
+
+    /// <summary>The NAT's usage for each of the destination's addresses behind it (<see cref="TuplePoolOptions.Nat"/>); empty when none is.</summary>
+    public IReadOnlyList<NatUsage> Nat { get; }
+
+    /// <summary>True when the NAT on the path was the limit: it had no port left to any of the destination's addresses, whatever the local tuples had.</summary>
+    public bool NatIsTheLimit => Nat.Count > 0 && Nat.All(static n => n.Remaining == 0);
 
     /// <summary>
     /// True when the acquire was refused at once because <see cref="TuplePoolOptions.MaxPendingAcquires"/>
@@ -71,16 +86,29 @@ public sealed class TupleBudgetExhaustedException : SocketException
         return text.ToString();
     }
 
-    private static string BuildMessage(EndPoint destination, IReadOnlyList<TupleUsage> usage, int? waitLineLimit)
+    private static string BuildMessage(EndPoint destination, IReadOnlyList<TupleUsage> usage, IReadOnlyList<NatUsage> nat, int? waitLineLimit)
     {
         var text = new StringBuilder();
+        var natFull = nat.Count > 0 && nat.All(static n => n.Remaining == 0);
         if (waitLineLimit is { } limit)
         {
-            text.Append(CultureInfo.InvariantCulture, $"No local port is free to {destination} and the wait line is full: {limit} callers are already waiting (TuplePoolOptions.MaxPendingAcquires)");
+            text.Append(CultureInfo.InvariantCulture, $"No port is free to {destination} and the wait line is full: {limit} callers are already waiting (TuplePoolOptions.MaxPendingAcquires)");
+        }
+        else if (natFull)
+        {
+            text.Append(CultureInfo.InvariantCulture, $"No port is free to {destination} through the NAT on the path: this instance holds every port the NAT gives it there");
         }
         else
         {
             text.Append(CultureInfo.InvariantCulture, $"No local port is free to {destination}: every source address has used its tuple budget");
+        }
+
+        if (natFull)
+        {
+            text.Append(" (").AppendJoin("; ", nat.Select(static n => n.ToString())).Append(").");
+            text.Append(" A NAT that runs out drops the SYN, so the pool waits instead of connecting. Reuse connections (a close keeps the NAT's port for NatOptions.HoldAfterClose),")
+                .Append(" give the NAT more addresses or ports and raise NatOptions.PortsPerDestination, or, in a fleet, check the share the fleet budget grants.");
+            return text.ToString();
         }
 
         text.Append(usage.Count == 0

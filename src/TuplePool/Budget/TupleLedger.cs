@@ -16,7 +16,7 @@ namespace TuplePool.Budget;
 internal sealed class TupleLedger
 {
     private readonly object _gate = new();
-    private readonly Queue<long> _timeWaitExpiries = new();
+    private TimeWaitQueue _timeWaitExpiries; // a mutable struct: never copy it, never make it readonly
     private readonly long _timeWaitTicks;
     private int _open;
     private int _external;
@@ -98,7 +98,7 @@ internal sealed class TupleLedger
         }
     }
 
-    /// <summary>Takes one port if there is room.</summary>
+    /// <summary>Takes one port if there is room (<see cref="TupleBudget.TryCharge"/> wraps it in the charge that gives it back).</summary>
     public bool TryReserve()
     {
         lock (_gate)
@@ -113,8 +113,13 @@ internal sealed class TupleLedger
         }
     }
 
-    /// <summary>Gives back a port taken with <see cref="TryReserve"/>.</summary>
-    public void Release(ReleaseKind kind)
+    /// <summary>
+    /// Gives back a port taken with <see cref="TryReserve"/>. Returns <see cref="long.MaxValue"/>
+    /// when nothing is left charged on the tuple (the ledger can go), else when the next charged
+    /// port frees by itself (a TIME_WAIT or correction expiry, a timestamp), or 0 when only open
+    /// connections are left (their closes come back here).
+    /// </summary>
+    public long Release(ReleaseKind kind)
     {
         lock (_gate)
         {
@@ -124,9 +129,28 @@ internal sealed class TupleLedger
             }
 
             _open--;
+            var now = TimeProvider.GetTimestamp();
             if (kind == ReleaseKind.TimeWait && _timeWaitTicks > 0)
             {
-                _timeWaitExpiries.Enqueue(TimeProvider.GetTimestamp() + _timeWaitTicks);
+                _timeWaitExpiries.Enqueue(now + _timeWaitTicks);
+            }
+
+            ExpireLocked(now);
+            return _open == 0 && _timeWaitExpiries.Count == 0 && _external == 0
+                ? long.MaxValue
+                : NextExpiryLocked() ?? 0;
+        }
+    }
+
+    /// <summary>Nothing open, in TIME_WAIT or held by others (after expiring what is due): the ledger could go.</summary>
+    public bool HoldsNothing
+    {
+        get
+        {
+            lock (_gate)
+            {
+                ExpireLocked(TimeProvider.GetTimestamp());
+                return _open == 0 && _timeWaitExpiries.Count == 0 && _external == 0;
             }
         }
     }
@@ -174,13 +198,7 @@ internal sealed class TupleLedger
             lock (_gate)
             {
                 ExpireLocked(TimeProvider.GetTimestamp());
-                long? next = _timeWaitExpiries.Count > 0 ? _timeWaitExpiries.Peek() : null;
-                if (_external > 0 && (next is null || _externalUntil < next))
-                {
-                    next = _externalUntil;
-                }
-
-                return next;
+                return NextExpiryLocked();
             }
         }
     }
@@ -206,6 +224,17 @@ internal sealed class TupleLedger
         }
     }
 
+    private long? NextExpiryLocked()
+    {
+        long? next = _timeWaitExpiries.Count > 0 ? _timeWaitExpiries.Peek() : null;
+        if (_external > 0 && (next is null || _externalUntil < next))
+        {
+            next = _externalUntil;
+        }
+
+        return next;
+    }
+
     private int RemainingLocked(long now)
     {
         ExpireLocked(now);
@@ -222,6 +251,31 @@ internal sealed class TupleLedger
         if (_external > 0 && _externalUntil <= now)
         {
             _external = 0;
+        }
+    }
+}
+
+/// <summary>
+/// A ledger's TIME_WAIT expiries, oldest first (every entry has the same duration, so appending
+/// keeps them sorted). Holds no array until the first one: most tuples never see a graceful close
+/// of their own, and a crawl over many destinations keeps a ledger for each.
+/// </summary>
+internal struct TimeWaitQueue
+{
+    private Queue<long>? _expiries;
+
+    public readonly int Count => _expiries?.Count ?? 0;
+
+    public void Enqueue(long expiry) => (_expiries ??= new Queue<long>(4)).Enqueue(expiry);
+
+    public readonly long Peek() => _expiries!.Peek();
+
+    public void Dequeue()
+    {
+        _expiries!.Dequeue();
+        if (_expiries.Count == 0)
+        {
+            _expiries = null; // give the memory back with the last one
         }
     }
 }

@@ -27,7 +27,20 @@ public sealed class TuplePoolSnapshot
     /// <param name="lastRefusal">When the last of them was; null exactly when <paramref name="refusedAcquires"/> is 0.</param>
     /// <exception cref="ArgumentException"><paramref name="lastRefusal"/> is null with refusals, or set without any.</exception>
     public TuplePoolSnapshot(IReadOnlyList<TupleUsage> tuples, int pendingAcquires, long refusedAcquires, DateTimeOffset? lastRefusal)
+        : this(tuples, pendingAcquires, refusedAcquires, lastRefusal, nat: [])
     {
+    }
+
+    /// <summary>Creates a snapshot with the NAT's ledgers.</summary>
+    /// <param name="tuples">One entry per tuple.</param>
+    /// <param name="pendingAcquires">Callers waiting; 0 or more.</param>
+    /// <param name="refusedAcquires">Acquires refused with <see cref="TupleBudgetExhaustedException"/> so far; 0 or more.</param>
+    /// <param name="lastRefusal">When the last of them was; null exactly when <paramref name="refusedAcquires"/> is 0.</param>
+    /// <param name="nat">One entry per destination behind the NAT that holds something.</param>
+    /// <exception cref="ArgumentException"><paramref name="lastRefusal"/> is null with refusals, or set without any.</exception>
+    public TuplePoolSnapshot(IReadOnlyList<TupleUsage> tuples, int pendingAcquires, long refusedAcquires, DateTimeOffset? lastRefusal, IReadOnlyList<NatUsage> nat)
+    {
+        ArgumentNullException.ThrowIfNull(nat);
         ArgumentNullException.ThrowIfNull(tuples);
         ArgumentOutOfRangeException.ThrowIfNegative(pendingAcquires);
         ArgumentOutOfRangeException.ThrowIfNegative(refusedAcquires);
@@ -37,6 +50,7 @@ public sealed class TuplePoolSnapshot
         }
 
         Tuples = tuples;
+        Nat = nat;
         PendingAcquires = pendingAcquires;
         RefusedAcquires = refusedAcquires;
         LastRefusal = lastRefusal;
@@ -44,6 +58,12 @@ public sealed class TuplePoolSnapshot
 
     /// <summary>One entry per (source, destination IP, destination port) tuple.</summary>
     public IReadOnlyList<TupleUsage> Tuples { get; }
+
+    /// <summary>
+    /// One entry per destination behind the NAT (<see cref="TuplePoolOptions.Nat"/>) the pool
+    /// holds ports to: the NAT's own budget, beside the local tuples'. Empty without a NAT.
+    /// </summary>
+    public IReadOnlyList<NatUsage> Nat { get; }
 
     /// <summary>
     /// Callers waiting in line for a connection or for room, over every destination; above 0 the
@@ -88,6 +108,11 @@ public sealed class TuplePoolSnapshot
         foreach (var tuple in Tuples)
         {
             text.AppendLine().Append(tuple);
+        }
+
+        foreach (var nat in Nat)
+        {
+            text.AppendLine().Append(nat);
         }
 
         return text.ToString();

@@ -37,13 +37,13 @@ internal sealed class AddressRace
     /// waits for room); otherwise one <see cref="SocketException"/> that names every address and
     /// why it failed.
     /// </summary>
-    public async ValueTask<OpenedConnection?> OpenAsync(IReadOnlyList<IPEndPoint> addresses, long deadline, CancellationToken cancellationToken)
+    public async ValueTask<OpenedConnection?> OpenAsync(IReadOnlyList<IPEndPoint> addresses, ConnectLimits limits, OpenScope? scope, CancellationToken cancellationToken)
     {
         var order = Order(addresses, out var bothFamilies);
         var outcome = new Outcome(order.Length);
         if (bothFamilies && _delay != Timeout.InfiniteTimeSpan)
         {
-            if (await StaggerAsync(order, deadline, outcome, cancellationToken).ConfigureAwait(false) is { } won)
+            if (await StaggerAsync(order, limits, scope, outcome, cancellationToken).ConfigureAwait(false) is { } won)
             {
                 return won;
             }
@@ -52,7 +52,7 @@ internal sealed class AddressRace
         {
             foreach (var address in order)
             {
-                if (_opener.IsPast(deadline))
+                if (_opener.IsPast(limits))
                 {
                     outcome.NotTried(address);
                     continue;
@@ -60,7 +60,7 @@ internal sealed class AddressRace
 
                 try
                 {
-                    if (await _opener.ConnectAddressAsync(address, deadline, cancellationToken).ConfigureAwait(false) is { } opened)
+                    if (await _opener.ConnectAddressAsync(address, limits, scope, cancellationToken).ConfigureAwait(false) is { } opened)
                     {
                         return opened;
                     }
@@ -74,7 +74,7 @@ internal sealed class AddressRace
             }
         }
 
-        return outcome.Finish(_opener.Options.TotalConnectTimeout);
+        return outcome.Finish(limits, _opener.Options);
     }
 
     /// <summary>
@@ -114,7 +114,7 @@ internal sealed class AddressRace
         return order;
     }
 
-    private async ValueTask<OpenedConnection?> StaggerAsync(IPEndPoint[] order, long deadline, Outcome outcome, CancellationToken cancellationToken)
+    private async ValueTask<OpenedConnection?> StaggerAsync(IPEndPoint[] order, ConnectLimits limits, OpenScope? scope, Outcome outcome, CancellationToken cancellationToken)
     {
         using var race = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var running = new List<(Task<OpenedConnection?> Task, IPEndPoint Address)>(order.Length);
@@ -198,13 +198,13 @@ internal sealed class AddressRace
             while (next < order.Length)
             {
                 var address = order[next++];
-                if (_opener.IsPast(deadline))
+                if (_opener.IsPast(limits))
                 {
                     outcome.NotTried(address);
                     continue;
                 }
 
-                running.Add((_opener.ConnectAddressAsync(address, deadline, race.Token).AsTask(), address));
+                running.Add((_opener.ConnectAddressAsync(address, limits, scope, race.Token).AsTask(), address));
                 return;
             }
         }
@@ -226,22 +226,9 @@ internal sealed class AddressRace
     {
         try
         {
-            if (await task.ConfigureAwait(false) is { } late)
-            {
-                // Connected just as it was cancelled: not needed. RST leaves no TIME_WAIT, so the
-                // tuple is free at once.
-                try
-                {
-                    SocketOptions.SetAbortiveClose(late.Socket);
-                }
-                catch (Exception e) when (e is SocketException or ObjectDisposedException)
-                {
-                    // Already reset or closed.
-                }
-
-                late.Socket.Dispose();
-                late.Ledger.Release(Budget.ReleaseKind.Free);
-            }
+            // Connected just as it was cancelled: not needed. Disposing it resets the socket (RST
+            // leaves no TIME_WAIT) and frees its charge at once.
+            (await task.ConfigureAwait(false))?.Dispose();
         }
 #pragma warning disable CA1031 // A cancelled loser's error is expected; it released its tuple itself.
         catch (Exception)
@@ -278,7 +265,7 @@ internal sealed class AddressRace
         /// waits for room. Any real failure throws — waiting would only retry the failing address
         /// the moment room looks free on it.
         /// </summary>
-        public OpenedConnection? Finish(TimeSpan totalTimeout)
+        public OpenedConnection? Finish(ConnectLimits limits, TuplePoolOptions options)
         {
             if (_failed == 0 && _notTried == 0)
             {
@@ -290,7 +277,10 @@ internal sealed class AddressRace
             text.Append(CultureInfo.InvariantCulture, $"Could not connect to any of {_reasons.Count} addresses");
             if (_notTried > 0)
             {
-                text.Append(CultureInfo.InvariantCulture, $" within {totalTimeout.TotalSeconds:0.###} s (TuplePoolOptions.TotalConnectTimeout)");
+                var within = limits.DeadlineSetBy == ConnectLimit.TotalConnectTimeout
+                    ? string.Create(CultureInfo.InvariantCulture, $" within {options.TotalConnectTimeout.TotalSeconds:0.###} s")
+                    : string.Empty;
+                text.Append(CultureInfo.InvariantCulture, $"{within} ({ConnectLimits.Describe(limits.DeadlineSetBy)})");
             }
 
             text.Append(": ").AppendJoin("; ", _reasons).Append('.');

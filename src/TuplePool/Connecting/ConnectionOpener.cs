@@ -4,7 +4,6 @@ using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Polly;
 using Polly.Retry;
-using Polly.Timeout;
 using TuplePool.Budget;
 using TuplePool.Platform;
 using TuplePool.Sources;
@@ -14,24 +13,30 @@ namespace TuplePool.Connecting;
 
 /// <summary>
 /// Turns "connect to one of these addresses" into a budgeted connection. For each address it
-/// picks the source with room, reserves that tuple, and connects inside TuplePool's own Polly
-/// pipeline (retry on another source for address errors, per-attempt <c>ConnectTimeout</c>),
-/// giving the reservation back when the connect fails. Several addresses are tried in order, or
-/// raced with Happy Eyeballs when both families are present (<see cref="AddressRace"/>); the
-/// user's <c>ConfigureConnectPipeline</c> strategies wrap the whole open. Returns null when no
-/// tuple has room, so the pool can queue the caller.
+/// picks the source with room, charges that tuple, and connects within the open's
+/// <see cref="ConnectLimits"/> (each attempt's <c>ConnectTimeout</c>, one deadline over all of
+/// them), retried by TuplePool's own Polly pipeline on another source for address errors, sources
+/// that cannot bind and timed-out attempts. Several addresses are tried in order, or raced with
+/// Happy Eyeballs when both families are present (<see cref="AddressRace"/>); the user's
+/// <c>ConfigureConnectPipeline</c> strategies wrap the whole open. Returns null when no tuple has
+/// room, so the pool can queue the caller.
 /// </summary>
 /// <remarks>
-/// The single-address path — most destinations — is one pass through the attempt pipeline with
-/// a reused <see cref="AddressAttempt"/>: no list, no race, no timer beyond Polly's own.
+/// Every attempt needs a source it has not tried in this open: each failure that moves to another
+/// source leaves its own out, so the retries of one open are bounded by the sources there are,
+/// whatever <see cref="TuplePoolOptions.MaxConnectAttempts"/> says, and they back off after the
+/// first. The single-address path — most destinations — is one pass through the attempt pipeline
+/// with a reused <see cref="AddressAttempt"/> and its reused timeout: no list, no race.
 /// </remarks>
 internal sealed class ConnectionOpener
 {
     /// <summary>How long a census correction keeps a tuple charged before the pool tries it again.</summary>
     internal static readonly TimeSpan KernelCorrectionHold = TimeSpan.FromSeconds(1);
 
-    /// <summary>The shortest per-attempt timeout handed to Polly when the overall deadline is nearly spent.</summary>
-    private static readonly TimeSpan MinimumAttemptTimeout = TimeSpan.FromMilliseconds(1);
+    /// <summary>The delay before the second retry of one open; it doubles for each one after, up to <see cref="MaxRetryDelay"/>. The first retry goes at once.</summary>
+    internal static readonly TimeSpan RetryBackoff = TimeSpan.FromMilliseconds(25);
+
+    internal static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(1);
 
     private static readonly ResiliencePropertyKey<AddressAttempt> AttemptKey = new("TuplePool.AddressAttempt");
 
@@ -42,10 +47,9 @@ internal sealed class ConnectionOpener
     private readonly ILogger _logger;
     private readonly TimeProvider _timeProvider;
     private readonly TuplePoolOptions _options;
+    private readonly CancellationToken _disposing;
     private readonly ResiliencePipeline _attemptPipeline;
     private readonly AddressAttempt?[] _spareAttempts = new AddressAttempt?[Math.Min(16, Environment.ProcessorCount * 2)];
-    private readonly long _totalTicks;
-    private readonly bool _singleAddressNeedsDeadline;
 
     public ConnectionOpener(
         SourceSelector selector,
@@ -54,7 +58,8 @@ internal sealed class ConnectionOpener
         TuplePoolMetrics metrics,
         ILogger logger,
         TimeProvider timeProvider,
-        TuplePoolOptions options)
+        TuplePoolOptions options,
+        CancellationToken disposing = default)
     {
         _selector = selector;
         _connector = connector;
@@ -63,16 +68,7 @@ internal sealed class ConnectionOpener
         _logger = logger;
         _timeProvider = timeProvider;
         _options = options;
-        if (options.TotalConnectTimeout != Timeout.InfiniteTimeSpan)
-        {
-            _totalTicks = Internal.Timestamps.ToTicks(options.TotalConnectTimeout, timeProvider);
-
-            // One address, no strategies of the user's: the attempt pipeline alone is bounded by
-            // ConnectTimeout × MaxConnectAttempts (retries have no delay), so the deadline only
-            // needs tracking when that bound is looser than TotalConnectTimeout.
-            _singleAddressNeedsDeadline = options.TotalConnectTimeout < options.ConnectTimeout * Math.Max(1, options.MaxConnectAttempts);
-        }
-
+        _disposing = disposing;
         _attemptPipeline = CreateAttemptPipeline();
         Race = new AddressRace(this, timeProvider, options.HappyEyeballsDelay);
     }
@@ -87,7 +83,7 @@ internal sealed class ConnectionOpener
     /// The user's strategies for one destination (<see cref="TuplePoolOptions.ConfigureConnectPipeline"/>),
     /// run around the whole open — every address and attempt of one new connection — so a circuit
     /// breaker added there sees one outcome per new connection. <see cref="ResiliencePipeline.Empty"/>
-    /// when there are none, which <see cref="OpenAsync"/> skips.
+    /// when there are none, which <see cref="OpenAsync(IReadOnlyList{IPEndPoint}, ResiliencePipeline, long, CancellationToken)"/> skips.
     /// </summary>
     public ResiliencePipeline CreatePipeline(EndPoint destination)
     {
@@ -104,48 +100,60 @@ internal sealed class ConnectionOpener
     /// <summary>
     /// Opens a connection to one of <paramref name="addresses"/>, or returns null when no source
     /// has room on any of them. Throws <see cref="SocketException"/> naming each tuple tried for
-    /// refused, unreachable and timed-out connects, and for sources that cannot be bound at all.
+    /// refused, unreachable and timed-out connects, and for sources that cannot be bound at all;
+    /// <see cref="ObjectDisposedException"/> when the pool was disposed meanwhile.
     /// </summary>
-    public ValueTask<OpenedConnection?> OpenAsync(IReadOnlyList<IPEndPoint> addresses, ResiliencePipeline pipeline, CancellationToken cancellationToken)
+    /// <param name="addresses">The destination's addresses.</param>
+    /// <param name="pipeline">The user's strategies (<see cref="CreatePipeline"/>).</param>
+    /// <param name="acquireDeadline">When the acquire this open serves must be done (a timestamp; <see cref="long.MaxValue"/> for never): no attempt outlives it.</param>
+    /// <param name="cancellationToken">The caller's token.</param>
+    public ValueTask<OpenedConnection?> OpenAsync(IReadOnlyList<IPEndPoint> addresses, ResiliencePipeline pipeline, long acquireDeadline, CancellationToken cancellationToken)
     {
-        var withoutStrategies = ReferenceEquals(pipeline, ResiliencePipeline.Empty);
-        long deadline = 0;
-        if (_totalTicks != 0 && (addresses.Count != 1 || _singleAddressNeedsDeadline || !withoutStrategies))
-        {
-            deadline = _timeProvider.GetTimestamp() + _totalTicks;
-        }
-
-        if (withoutStrategies)
-        {
-            return OpenCoreAsync(addresses, deadline, cancellationToken);
-        }
-
-        return pipeline.ExecuteAsync(
-            static (state, ct) => state.Opener.OpenCoreAsync(state.Addresses, state.Deadline, ct),
-            (Opener: this, Addresses: addresses, Deadline: deadline),
-            cancellationToken);
+        var limits = ConnectLimits.Start(_options, _timeProvider, _timeProvider.GetTimestamp(), acquireDeadline);
+        return ReferenceEquals(pipeline, ResiliencePipeline.Empty)
+            ? OpenCoreAsync(addresses, limits, scope: null, cancellationToken)
+            : OpenWithStrategiesAsync(addresses, pipeline, limits, cancellationToken);
     }
 
-    private ValueTask<OpenedConnection?> OpenCoreAsync(IReadOnlyList<IPEndPoint> addresses, long deadline, CancellationToken cancellationToken)
+    /// <summary>For tests: an open bounded only by the options.</summary>
+    public ValueTask<OpenedConnection?> OpenAsync(IReadOnlyList<IPEndPoint> addresses, ResiliencePipeline pipeline, CancellationToken cancellationToken)
+        => OpenAsync(addresses, pipeline, long.MaxValue, cancellationToken);
+
+    private async ValueTask<OpenedConnection?> OpenWithStrategiesAsync(IReadOnlyList<IPEndPoint> addresses, ResiliencePipeline pipeline, ConnectLimits limits, CancellationToken cancellationToken)
+    {
+        var scope = new OpenScope();
+        OpenedConnection? kept = null;
+        try
+        {
+            kept = await pipeline.ExecuteAsync(
+                static (state, ct) => state.Opener.OpenCoreAsync(state.Addresses, state.Limits, state.Scope, ct),
+                (Opener: this, Addresses: addresses, Limits: limits, Scope: scope),
+                cancellationToken).ConfigureAwait(false);
+            return kept;
+        }
+        finally
+        {
+            scope.Complete(kept);
+        }
+    }
+
+    private ValueTask<OpenedConnection?> OpenCoreAsync(IReadOnlyList<IPEndPoint> addresses, ConnectLimits limits, OpenScope? scope, CancellationToken cancellationToken)
         => addresses.Count == 1
-            ? ConnectAddressAsync(addresses[0], deadline, cancellationToken)
-            : Race.OpenAsync(addresses, deadline, cancellationToken);
+            ? ConnectAddressAsync(addresses[0], limits, scope, cancellationToken)
+            : Race.OpenAsync(addresses, limits, scope, cancellationToken);
 
     /// <summary>
-    /// One address: a source with room, a reserved tuple, the connect, retried on another source
-    /// for address errors. Null when no source has room; <see cref="SocketException"/> naming the
-    /// tuple for every other failure; <see cref="OperationCanceledException"/> when cancelled.
+    /// One address: a source with room, a charged tuple, the connect, retried on another source
+    /// for address errors and timeouts. Null when no source has room; <see cref="SocketException"/>
+    /// naming the tuple for every other failure; <see cref="OperationCanceledException"/> when
+    /// cancelled; <see cref="ObjectDisposedException"/> when the pool was disposed meanwhile.
     /// </summary>
-    internal async ValueTask<OpenedConnection?> ConnectAddressAsync(IPEndPoint address, long deadline, CancellationToken cancellationToken)
+    internal async ValueTask<OpenedConnection?> ConnectAddressAsync(IPEndPoint address, ConnectLimits limits, OpenScope? scope, CancellationToken cancellationToken)
     {
         var attempt = RentAttempt();
-        attempt.Start(address, deadline);
+        attempt.Start(address, limits, scope);
         var context = ResilienceContextPool.Shared.Get(cancellationToken);
-        if (deadline != 0)
-        {
-            context.Properties.Set(AttemptKey, attempt);
-        }
-
+        context.Properties.Set(AttemptKey, attempt);
         try
         {
             OpenedConnection? opened;
@@ -170,9 +178,13 @@ internal sealed class ConnectionOpener
             {
                 throw NewSocketException(e.SocketErrorCode, $"{e.Message} (connecting {attempt.Describe()})");
             }
-            catch (TimeoutRejectedException e)
+            catch (ConnectAttemptTimedOutException e)
             {
-                throw TimedOut(attempt, e.Timeout);
+                throw TimedOut(attempt, e.Limit, e.Timeout);
+            }
+            catch (OperationCanceledException) when (_disposing.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+            {
+                throw new ObjectDisposedException("SocketPool", "The pool was disposed while this connection was being opened.");
             }
 
             if (opened is null && _selector.AllQuarantined(address.Address))
@@ -194,8 +206,8 @@ internal sealed class ConnectionOpener
         }
     }
 
-    /// <summary>True when <paramref name="deadline"/> (a timestamp; 0 = none) has passed.</summary>
-    internal bool IsPast(long deadline) => deadline != 0 && _timeProvider.GetTimestamp() >= deadline;
+    /// <summary>True when the open's deadline has passed.</summary>
+    internal bool IsPast(in ConnectLimits limits) => limits.HasDeadline && limits.IsPast(_timeProvider.GetTimestamp());
 
     private ResiliencePipeline CreateAttemptPipeline()
     {
@@ -206,123 +218,150 @@ internal sealed class ConnectionOpener
             {
                 Name = "TuplePool.RetryOnAnotherSource",
                 MaxRetryAttempts = _options.MaxConnectAttempts - 1,
-                Delay = TimeSpan.Zero,
-                BackoffType = DelayBackoffType.Constant,
-                UseJitter = false,
                 // A timed-out attempt also moves on: a SYN black-holed on one source's path (a
-                // firewall, a dead NAT mapping) is often answered from another. Not when the
-                // overall deadline cut the attempt short: then there is no time left to retry.
-                ShouldHandle = args => new ValueTask<bool>(args.Outcome.Exception switch
-                {
-                    SourceBindException => true,
-                    SocketException e => IsAddressError(e),
-                    TimeoutRejectedException => !(args.Context.Properties.TryGetValue(AttemptKey, out var a) && (a.LimitedByDeadline || IsPast(a.Deadline))),
-                    _ => false,
-                }),
+                // firewall, a dead NAT mapping) is often answered from another. Not when the open's
+                // deadline cut the attempt short (no time is left), and never without a source
+                // this open has not tried: a retry always has somewhere new to go.
+                ShouldHandle = static args => new ValueTask<bool>(
+                    args.Outcome.Exception switch
+                    {
+                        SourceBindException => true,
+                        SocketException e => IsAddressError(e),
+                        ConnectAttemptTimedOutException e => e.AnotherSourceMayTry,
+                        _ => false,
+                    }
+                    && args.Context.Properties.GetValue(AttemptKey, null!) is { } attempt
+                    && attempt.Opener._selector.HasUntried(attempt.Address.Address, attempt.Excluded)),
+                DelayGenerator = static args => new ValueTask<TimeSpan?>(RetryDelay(args.AttemptNumber)),
             });
         }
 
-        var timeout = new TimeoutStrategyOptions { Name = "TuplePool.ConnectTimeout", Timeout = _options.ConnectTimeout };
-        if (_totalTicks != 0)
-        {
-            // Each attempt gets ConnectTimeout or what is left of TotalConnectTimeout, whichever is
-            // shorter. The deadline travels in the context only when the open has one.
-            var connectTimeout = _options.ConnectTimeout;
-            var time = _timeProvider;
-            timeout.TimeoutGenerator = args =>
-            {
-                var attempt = args.Context.Properties.GetValue(AttemptKey, null!);
-                return new ValueTask<TimeSpan>(attempt is null ? connectTimeout : AttemptTimeout(attempt, connectTimeout, time));
-            };
-        }
-
-        builder.AddTimeout(timeout);
         return builder.Build();
     }
 
-    private static TimeSpan AttemptTimeout(AddressAttempt attempt, TimeSpan connectTimeout, TimeProvider time)
-    {
-        var remaining = time.GetElapsedTime(time.GetTimestamp(), attempt.Deadline);
-        attempt.LimitedByDeadline = remaining < connectTimeout;
-        return !attempt.LimitedByDeadline ? connectTimeout
-            : remaining > MinimumAttemptTimeout ? remaining
-            : MinimumAttemptTimeout;
-    }
+    /// <summary>The first retry at once (another source is usually free), then 25 ms doubling up to 1 s.</summary>
+    internal static TimeSpan RetryDelay(int retry)
+        => retry <= 0 ? TimeSpan.Zero
+            : retry >= 6 ? MaxRetryDelay
+            : TimeSpan.FromTicks(Math.Min(MaxRetryDelay.Ticks, RetryBackoff.Ticks << (retry - 1)));
 
     private async ValueTask<OpenedConnection?> AttemptAsync(AddressAttempt attempt, CancellationToken cancellationToken)
     {
-        if (IsPast(attempt.Deadline))
+        var now = _timeProvider.GetTimestamp();
+        var limits = attempt.Limits;
+        if (limits.HasDeadline && limits.IsPast(now))
         {
-            attempt.LimitedByDeadline = true;
-            throw new TimeoutRejectedException(_options.TotalConnectTimeout);
+            throw new ConnectAttemptTimedOutException(limits.DeadlineSetBy, TimeSpan.Zero, anotherSourceMayTry: false);
         }
 
-        var ledger = _selector.TryReserve(attempt.Address, attempt.Excluded, out var source);
-        if (ledger is null || source is null)
+        var charge = _selector.TryReserve(attempt.Address, attempt.Excluded, out var source);
+        if (charge is null || source is null)
         {
             // After a timeout, "no other source with room" must not turn into "wait for room":
-            // the timeout is what this open ran into.
-            return attempt.TimedOut ? throw new TimeoutRejectedException(_options.ConnectTimeout) : null;
+            // the timeout is what this open ran into, and no source is left to try.
+            return attempt.TimedOut is { } timedOut ? throw new ConnectAttemptTimedOutException(timedOut.Limit, timedOut.Timeout, anotherSourceMayTry: false) : null;
         }
 
-        attempt.Current = ledger.Tuple;
-        var started = _timeProvider.GetTimestamp();
+        var tuple = charge.Tuple;
+        attempt.Current = tuple;
+        var (timeout, limit) = limits.ForAttempt(now, _timeProvider);
+        var token = attempt.StartTimeout(timeout, cancellationToken, _disposing);
+        Socket socket;
         try
         {
-            var socket = await _connector.ConnectAsync(source.Address, ledger.Tuple.Destination, cancellationToken).ConfigureAwait(false);
-            _metrics.RecordConnect(_timeProvider.GetElapsedTime(started), ledger.Tuple);
-            WarnWhenNearlyFull(ledger);
-            return new OpenedConnection(socket, ledger, source);
-        }
-        catch (SourceBindException e)
-        {
-            ledger.Release(ReleaseKind.Free);
-            attempt.Exclude(source);
-            attempt.LastBindError = e;
-            _metrics.RecordConnectError("bind_failed", ledger.Tuple);
-            if (_selector.Quarantine(source))
-            {
-                Log.SourceQuarantined(_logger, source.Address, e.SocketErrorCode.ToString(), _options.SourceQuarantine);
-            }
-
-            throw;
-        }
-        catch (SocketException e) when (IsAddressError(e))
-        {
-            // The kernel knows of sockets on this tuple that the ledger does not (another
-            // process, or TIME_WAIT outliving its charge): the tuple is charged as full for the
-            // hold; the census count, of sockets in our port search's range, is for the log.
-            var kernelCount = CountInKernel(ledger.Tuple);
-            var poolCount = ledger.CorrectFromKernel(KernelCorrectionHold);
-            ledger.Release(ReleaseKind.Free);
-            attempt.Exclude(source);
-            _metrics.RecordConnectError("address_not_available", ledger.Tuple);
-            Log.KernelCorrection(_logger, source.Address, ledger.Tuple.Destination, kernelCount, poolCount, KernelCorrectionHold);
-            throw;
+            socket = await _connector.ConnectAsync(source.Address, tuple.Destination, token).ConfigureAwait(false);
         }
         catch (Exception e)
         {
-            ledger.Release(ReleaseKind.Free);
-            _metrics.RecordConnectError(e, ledger.Tuple);
-            if (e is OperationCanceledException)
+            var timedOut = e is OperationCanceledException && attempt.TimeoutFired && !cancellationToken.IsCancellationRequested && !_disposing.IsCancellationRequested;
+            OnConnectFailed(e, attempt, source, charge);
+            if (timedOut)
             {
-                // The per-attempt timeout (or the caller, who then gets no retry) cancelled it.
-                attempt.Exclude(source);
-                attempt.TimedOut = true;
+                attempt.TimedOut = (limit, timeout);
+                throw new ConnectAttemptTimedOutException(limit, timeout, anotherSourceMayTry: limit == ConnectLimit.ConnectTimeout);
             }
 
             throw;
         }
+        finally
+        {
+            attempt.StopTimeout();
+        }
+
+        // From here the socket and its charge have one owner: whatever fails next disposes it.
+        var opened = new OpenedConnection(socket, charge, source);
+        attempt.Scope?.Track(opened);
+        try
+        {
+            _metrics.RecordConnect(_timeProvider.GetElapsedTime(now), tuple);
+            WarnWhenNearlyFull(charge.Local);
+        }
+        catch
+        {
+            // A listener's exception is the caller's to see; the connection must not be lost with it.
+            opened.Dispose();
+            throw;
+        }
+
+        return opened;
     }
 
-    private SocketException TimedOut(AddressAttempt attempt, TimeSpan timeout)
+    /// <summary>
+    /// The connect of <paramref name="charge"/>'s tuple failed: the charge goes back (the one
+    /// place it does before a connection exists), and what the error says is acted on — a source
+    /// that cannot bind is quarantined, a tuple the kernel says is full is charged full for a
+    /// moment, a source that timed out or failed is left out of this open's next attempt.
+    /// </summary>
+    private void OnConnectFailed(Exception error, AddressAttempt attempt, SourceAddress source, ConnectionCharge charge)
     {
-        var (limit, option) = attempt.LimitedByDeadline
-            ? (_options.TotalConnectTimeout, "TuplePoolOptions.TotalConnectTimeout, the bound on all attempts of one new connection")
-            : (timeout, "TuplePoolOptions.ConnectTimeout");
+        var tuple = charge.Tuple;
+        try
+        {
+            attempt.Exclude(source);
+            switch (error)
+            {
+                case SourceBindException bind:
+                    attempt.LastBindError = bind;
+                    if (_selector.Quarantine(source))
+                    {
+                        Log.SourceQuarantined(_logger, source.Address, bind.SocketErrorCode.ToString(), _options.SourceQuarantine);
+                    }
+
+                    _metrics.RecordConnectError("bind_failed", tuple);
+                    break;
+                case SocketException e when IsAddressError(e):
+                    // The kernel knows of sockets on this tuple that the ledger does not (another
+                    // process, or TIME_WAIT outliving its charge): the tuple is charged as full for
+                    // the hold, before the failed attempt's port goes back; the census count, of
+                    // sockets in our port search's range, is for the log.
+                    var kernelCount = CountInKernel(tuple);
+                    var poolCount = charge.Local.CorrectFromKernel(KernelCorrectionHold);
+                    Log.KernelCorrection(_logger, source.Address, tuple.Destination, kernelCount, poolCount, KernelCorrectionHold);
+                    _metrics.RecordConnectError("address_not_available", tuple);
+                    break;
+                default:
+                    _metrics.RecordConnectError(error, tuple);
+                    break;
+            }
+        }
+        finally
+        {
+            // Also when a metrics listener throws: the charge never outlives the failed connect.
+            charge.Release(ReleaseKind.Free);
+        }
+    }
+
+    private SocketException TimedOut(AddressAttempt attempt, ConnectLimit limit, TimeSpan timeout)
+    {
+        var shown = limit switch
+        {
+            ConnectLimit.TotalConnectTimeout => _options.TotalConnectTimeout,
+            ConnectLimit.AcquireTimeout => _timeProvider.GetElapsedTime(attempt.OpenStarted),
+            _ => timeout,
+        };
         return NewSocketException(
             SocketError.TimedOut,
-            string.Create(CultureInfo.InvariantCulture, $"Connecting {attempt.Describe()} timed out after {limit.TotalSeconds:0.###} s ({option})."));
+            string.Create(CultureInfo.InvariantCulture, $"Connecting {attempt.Describe()} timed out after {shown.TotalSeconds:0.###} s ({ConnectLimits.Describe(limit)})."));
     }
 
     private AddressAttempt RentAttempt()
@@ -350,6 +389,8 @@ internal sealed class ConnectionOpener
                 return;
             }
         }
+
+        attempt.Dispose();
     }
 
     private int CountInKernel(ConnectionTuple tuple)

@@ -50,7 +50,9 @@ public static class TuplePoolServiceCollectionExtensions
     /// enums by name. A configured <c>SourceAddresses</c> list replaces the one set before. Values that
     /// cannot be read, and keys that are no setting (with the nearest setting's name), are reported
     /// with their configuration key when the options are validated; subsections of named pools
-    /// (<c>"TuplePool:{name}"</c>) are left to those pools.
+    /// (<c>"TuplePool:{name}"</c>) are left to those pools. A section that does not exist (a
+    /// misspelt name or path) fails validation too, naming the section and a sibling whose name is
+    /// close; to start on the defaults, register the pool without configuration.
     /// </remarks>
     /// <param name="services">The service collection.</param>
     /// <param name="configuration">The application's configuration, or the pool's own section.</param>
@@ -59,7 +61,7 @@ public static class TuplePoolServiceCollectionExtensions
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(configuration);
-        BindConfiguration(services, Options.Options.DefaultName, SectionOf(configuration, TuplePoolDefaults.ConfigurationSectionName));
+        BindConfiguration(services, Options.Options.DefaultName, configuration, TuplePoolDefaults.ConfigurationSectionName);
         return services.AddTuplePool();
     }
 
@@ -90,6 +92,7 @@ public static class TuplePoolServiceCollectionExtensions
     /// with options read from configuration: pass a section to read that one, or the application's
     /// configuration to read <c>"TuplePool:{name}"</c>. The named pool's section inherits nothing
     /// from the default pool's <c>"TuplePool"</c> section: settings it leaves out keep their defaults.
+    /// A section that does not exist fails validation at start, naming it.
     /// </summary>
     /// <param name="services">The service collection.</param>
     /// <param name="name">The pool's name: the service key and the options name. Not empty.</param>
@@ -100,12 +103,9 @@ public static class TuplePoolServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(services);
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
         ArgumentNullException.ThrowIfNull(configuration);
-        BindConfiguration(services, name, SectionOf(configuration, ConfigurationPath.Combine(TuplePoolDefaults.ConfigurationSectionName, name)));
+        BindConfiguration(services, name, configuration, ConfigurationPath.Combine(TuplePoolDefaults.ConfigurationSectionName, name));
         return services.AddTuplePool(name);
     }
-
-    private static IConfiguration SectionOf(IConfiguration configuration, string defaultPath)
-        => configuration is IConfigurationSection ? configuration : configuration.GetSection(defaultPath);
 
     private static void AddOptions(IServiceCollection services, string name, Action<TuplePoolOptions>? configure)
     {
@@ -123,13 +123,24 @@ public static class TuplePoolServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<TuplePoolOptions>, ValidateTuplePoolOptions>());
     }
 
-    private static void BindConfiguration(IServiceCollection services, string name, IConfiguration section)
+    /// <summary>
+    /// Binds the pool <paramref name="name"/> from <paramref name="configuration"/> when it is a
+    /// section, else from its section <paramref name="defaultPath"/>, and checks at start that the
+    /// section exists.
+    /// </summary>
+    private static void BindConfiguration(IServiceCollection services, string name, IConfiguration configuration, string defaultPath)
     {
+        var given = configuration is IConfigurationSection;
+        var section = given ? configuration : configuration.GetSection(defaultPath);
         services.AddOptions();
         services.AddSingleton<IOptionsChangeTokenSource<TuplePoolOptions>>(new ConfigurationChangeTokenSource<TuplePoolOptions>(name, section));
         var binding = new ConfigureTuplePoolFromConfiguration(name, section, TuplePoolNames.Of(services));
         services.AddSingleton<IConfigureOptions<TuplePoolOptions>>(binding);
         services.AddSingleton<IValidateOptions<TuplePoolOptions>>(binding);
+
+        // A section given by the caller does not know its root: its siblings are looked up in the
+        // application's configuration, the root of the sections a host hands out.
+        services.AddSingleton<IValidateOptions<TuplePoolOptions>>(sp => new ValidateTuplePoolSectionExists(name, section, given ? sp.GetService<IConfiguration>() : configuration));
     }
 
     private static SocketPool CreatePool(IServiceProvider services, string name)

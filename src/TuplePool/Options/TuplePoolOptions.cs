@@ -107,16 +107,16 @@ public sealed class TuplePoolOptions
     /// <c>EADDRINUSE</c>, a source that cannot bind) moves the next attempt to another source;
     /// refused and unreachable destinations are not retried.
     /// </summary>
-    /// <value>Default: 3. Attempts, at least 1.</value>
+    /// <value>Default: 3. Attempts, from 1 to 100; never more than there are sources to try, and the retries after the first back off (25 ms, doubling up to 1 s).</value>
     public int MaxConnectAttempts { get; set; } = TuplePoolDefaults.MaxConnectAttempts;
 
     /// <summary>
     /// Adds strategies of your own (a circuit breaker, hedging, telemetry) to the Polly pipeline
     /// around each new connection. Called once per destination with that destination, so a
     /// circuit breaker added here breaks per destination. Your strategies run outside
-    /// TuplePool's own retry-on-another-source and per-attempt timeout. Do not add strategies that
-    /// run an attempt and throw its result away (hedging, retry on a result): the discarded
-    /// attempt's socket is not closed until it is collected.
+    /// TuplePool's own retry-on-another-source and per-attempt timeout. A strategy may run the open
+    /// more than once and keep one result (hedging, a retry on a result): every connection it does
+    /// not hand back is closed (RST) and its port released when the pipeline returns.
     /// </summary>
     /// <value>Default: null, which adds nothing. Not read from configuration.</value>
     public Action<ResiliencePipelineBuilder, EndPoint>? ConfigureConnectPipeline { get; set; }

@@ -29,6 +29,9 @@ internal static class TuplePoolOptionsValidator
     /// </summary>
     public static readonly TimeSpan MinSourceQuarantine = TimeSpan.FromMilliseconds(100);
 
+    /// <summary>Most connect attempts per new connection.</summary>
+    public const int MaxConnectAttempts = 100;
+
     /// <summary>Shortest connect timeout: 10 ms (also Polly's timeout strategy minimum).</summary>
     public static readonly TimeSpan MinConnectTimeout = TimeSpan.FromMilliseconds(10);
 
@@ -90,7 +93,10 @@ internal static class TuplePoolOptionsValidator
 
         AtLeastOne(nameof(TuplePoolOptions.MaxConnectionsPerDestination), options.MaxConnectionsPerDestination, failures);
         AtLeastOne(nameof(TuplePoolOptions.MaxIdlePerDestination), options.MaxIdlePerDestination, failures);
-        AtLeastOne(nameof(TuplePoolOptions.MaxConnectAttempts), options.MaxConnectAttempts, failures);
+        if (options.MaxConnectAttempts is < 1 or > MaxConnectAttempts)
+        {
+            failures.Add(Invariant($"MaxConnectAttempts: {options.MaxConnectAttempts} must lie between 1 and {MaxConnectAttempts}; each attempt of one new connection needs a source it has not tried yet, so more only hides a connect that cannot succeed."));
+        }
         AtLeastOne(nameof(TuplePoolOptions.MaxPendingAcquires), options.MaxPendingAcquires, failures);
         if (options.MinIdlePerDestination < 0 || options.MinIdlePerDestination > options.MaxIdlePerDestination)
         {

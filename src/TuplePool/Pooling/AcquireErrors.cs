@@ -12,29 +12,46 @@ namespace TuplePool.Pooling;
 /// refused caller.
 /// </summary>
 internal sealed class AcquireErrors(
-    Func<IReadOnlyList<IPEndPoint>, IReadOnlyList<TupleUsage>> usageFor,
     RefusalRecord refusals,
     TuplePoolMetrics metrics,
     ILogger logger,
     TimeSpan acquireTimeout)
 {
+    /// <summary>The refusals counted so far, for snapshots and health checks.</summary>
+    public RefusalRecord Refusals => refusals;
+
     /// <summary>No source had room within AcquireTimeout.</summary>
-    public TupleBudgetExhaustedException Exhausted(EndPoint destination, IReadOnlyList<IPEndPoint> addresses, DestinationMetrics? destinationMetrics = null)
+    public TupleBudgetExhaustedException Exhausted(EndPoint destination, BudgetUsage usage, DestinationMetrics? destinationMetrics = null)
     {
-        var usage = usageFor(addresses);
         destination = DestinationKeys.Copy(destination); // the caller gets its own: ours is a key
-        var error = new TupleBudgetExhaustedException(destination, usage);
-        Report(destination, TupleBudgetExhaustedException.Describe(usage), destinationMetrics);
+        var error = new TupleBudgetExhaustedException(destination, usage.Tuples, usage.Nat);
+        Report(destination, usage.Describe(), destinationMetrics);
         return error;
     }
 
-    /// <summary>MaxPendingAcquires callers were already waiting: refused without waiting.</summary>
-    public TupleBudgetExhaustedException WaitLineFull(EndPoint destination, IReadOnlyList<IPEndPoint> addresses, int limit, DestinationMetrics? destinationMetrics = null)
+    /// <summary>
+    /// The caller's own token ended its wait for room — often a timeout of its own shorter than
+    /// AcquireTimeout. Still an <see cref="OperationCanceledException"/> for its token, but one
+    /// that says the wait was for budget (the usage is its inner
+    /// <see cref="TupleBudgetExhaustedException"/>), counted and logged as a refusal.
+    /// </summary>
+    public OperationCanceledException GaveUpWaiting(EndPoint destination, BudgetUsage usage, CancellationToken cancellationToken, DestinationMetrics? destinationMetrics = null)
     {
-        var usage = usageFor(addresses);
         destination = DestinationKeys.Copy(destination);
-        var error = new TupleBudgetExhaustedException(destination, usage, limit);
-        Report(destination, $"the wait line is full ({limit} callers waiting, TuplePoolOptions.MaxPendingAcquires); {TupleBudgetExhaustedException.Describe(usage)}", destinationMetrics);
+        var budget = new TupleBudgetExhaustedException(destination, usage.Tuples, usage.Nat);
+        Report(destination, $"the caller cancelled its wait; {usage.Describe()}", destinationMetrics);
+        return new OperationCanceledException(
+            $"The caller's cancellation ended its wait for room to {Show(destination)}: {budget.Message}",
+            budget,
+            cancellationToken);
+    }
+
+    /// <summary>MaxPendingAcquires callers were already waiting: refused without waiting.</summary>
+    public TupleBudgetExhaustedException WaitLineFull(EndPoint destination, BudgetUsage usage, int limit, DestinationMetrics? destinationMetrics = null)
+    {
+        destination = DestinationKeys.Copy(destination);
+        var error = new TupleBudgetExhaustedException(destination, usage.Tuples, usage.Nat, limit);
+        Report(destination, $"the wait line is full ({limit} callers waiting, TuplePoolOptions.MaxPendingAcquires); {usage.Describe()}", destinationMetrics);
         return error;
     }
 
@@ -78,4 +95,14 @@ internal sealed class AcquireErrors(
     private static string FamilyName(AddressFamily family) => family == AddressFamily.InterNetworkV6 ? "IPv6" : "IPv4";
 
     private static string Show(EndPoint destination) => destination is DnsEndPoint name ? $"{name.Host}:{name.Port}" : destination.ToString() ?? string.Empty;
+}
+
+/// <summary>The usage of the tuples and NAT ledgers that could serve one destination, read when an acquire gave up.</summary>
+internal readonly record struct BudgetUsage(IReadOnlyList<TupleUsage> Tuples, IReadOnlyList<NatUsage> Nat)
+{
+    /// <summary>As the log line and the message show it: the tuples, then the NAT's.</summary>
+    public string Describe()
+        => Nat.Count == 0
+            ? TupleBudgetExhaustedException.Describe(Tuples)
+            : $"{TupleBudgetExhaustedException.Describe(Tuples)}; {string.Join("; ", Nat)}";
 }

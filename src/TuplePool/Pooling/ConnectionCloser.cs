@@ -115,9 +115,10 @@ internal static class ConnectionCloser
                     return ReleaseKind.TimeWait;
                 case TcpState.Close:
                     return ClosedWithTimeWait(socket, info) ? ReleaseKind.TimeWait : ReleaseKind.Free;
+                case TcpState.CloseWait or TcpState.LastAck:
+                    return ReleaseKind.PeerClosedFirst; // its side takes TIME_WAIT
                 default:
-                    // CLOSE_WAIT and LAST_ACK (the peer closed first), or never connected.
-                    return ReleaseKind.Free;
+                    return ReleaseKind.Free; // never connected
             }
         }
         catch (ObjectDisposedException)
@@ -134,7 +135,8 @@ internal static class ConnectionCloser
     {
         TcpState.FinWait1 or TcpState.FinWait2 or TcpState.Closing or TcpState.TimeWait => ReleaseKind.TimeWait,
         TcpState.Close => ClosedWithTimeWait(socket, info) ? ReleaseKind.TimeWait : ReleaseKind.Free,
-        _ => ReleaseKind.Free, // LAST_ACK: the peer's FIN was in before ours
+        TcpState.LastAck => ReleaseKind.PeerClosedFirst, // the peer's FIN was in before ours
+        _ => ReleaseKind.Free,
     };
 
     /// <summary>A socket in CLOSE: TIME_WAIT behind it exactly when no error is pending and our FIN was acknowledged.</summary>

@@ -79,7 +79,7 @@ internal sealed partial class DestinationPool
                 {
                     var addresses = await _resolver.ResolveAsync(cancellationToken).ConfigureAwait(false);
                     ThrowIfNoSourceFor(addresses);
-                    connection = await OpenAsync(addresses, cancellationToken).ConfigureAwait(false);
+                    connection = await OpenAsync(addresses, deadline: long.MaxValue, cancellationToken).ConfigureAwait(false);
                 }
                 catch
                 {

@@ -65,7 +65,7 @@ namespace TuplePool.Pooling;
 /// needs no such guard: an idle connection is an open one, and a destination with one is
 /// never retired.</para>
 /// </remarks>
-internal sealed partial class DestinationPool : IConnectionOwner
+internal sealed partial class DestinationPool : IConnectionOwner, IRoomWatcher
 {
     private const int Retired = -1;
 
@@ -112,6 +112,9 @@ internal sealed partial class DestinationPool : IConnectionOwner
     /// <summary>The addresses this destination last resolved to (for a name, empty before its first lookup).</summary>
     public IReadOnlyList<IPEndPoint> Addresses => _resolver.Current;
 
+    /// <summary>The pool's settings.</summary>
+    public PoolSettings Settings => _settings;
+
     public bool IsRetired => Volatile.Read(ref _users) == Retired;
 
     /// <summary>This destination's instruments (server.address and server.port tags); its series stop when it goes.</summary>
@@ -121,8 +124,15 @@ internal sealed partial class DestinationPool : IConnectionOwner
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool Is(EndPoint destination) => Key.Equals(destination);
 
-    /// <summary>The hot path: an idle hit completes synchronously and allocates nothing.</summary>
-    public ValueTask<SocketLease> AcquireAsync(CancellationToken cancellationToken)
+    /// <summary>An acquire bounded by the pool's AcquireTimeout.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public ValueTask<SocketLease> AcquireAsync(CancellationToken cancellationToken) => AcquireAsync(_settings.AcquireTimeout, cancellationToken);
+
+    /// <summary>
+    /// The hot path: an idle hit completes synchronously and allocates nothing. Otherwise the slow
+    /// path (<c>DestinationPool.Acquire.cs</c>), bounded by <paramref name="timeout"/>.
+    /// </summary>
+    public ValueTask<SocketLease> AcquireAsync(TimeSpan timeout, CancellationToken cancellationToken)
     {
         MarkAcquired(); // for MinIdlePerDestination (DestinationPool.Warm.cs)
         if (_waiters.Count == 0 && _idle.TryPop(out var connection))
@@ -140,7 +150,7 @@ internal sealed partial class DestinationPool : IConnectionOwner
             Close(connection!);
         }
 
-        return AcquireSlowAsync(cancellationToken);
+        return AcquireSlowAsync(timeout, cancellationToken);
     }
 
     /// <summary>Called when a lease ends (the token has already been retired).</summary>
@@ -205,7 +215,7 @@ internal sealed partial class DestinationPool : IConnectionOwner
     /// The reaper's sweep: closes idle connections that expired or whose peer closed or sent
     /// bytes, and frees the budget of leases the GC found abandoned.
     /// </summary>
-    public void Reap(List<PooledConnection> scratch, List<TupleLedger> abandoned)
+    public void Reap(List<PooledConnection> scratch, List<ConnectionCharge> abandoned)
     {
         scratch.Clear();
         _idle.RemoveWhere(static (c, self) => self.IsExpiredOrDead(c), this, scratch);
@@ -217,11 +227,13 @@ internal sealed partial class DestinationPool : IConnectionOwner
         scratch.Clear();
         abandoned.Clear();
         _connections.TakeCollected(abandoned);
-        foreach (var ledger in abandoned)
+        foreach (var charge in abandoned)
         {
             // The socket was closed by its finalizer, or will be; how is unknown: charge the safe side.
-            ledger.Release(ReleaseKind.TimeWait);
-            OnClosed(ledger);
+            if (charge.Release(ReleaseKind.TimeWait, except: this))
+            {
+                OnClosed();
+            }
         }
 
         abandoned.Clear();
@@ -230,10 +242,13 @@ internal sealed partial class DestinationPool : IConnectionOwner
     public void CountIdle(Dictionary<TupleLedger, int> counts)
         => _idle.ForEach(static (c, d) => d[c.Ledger] = d.GetValueOrDefault(c.Ledger) + 1, counts);
 
-    /// <summary>Another destination freed a port on <paramref name="freed"/>: wake one waiter when this destination uses that address.</summary>
-    public void OnRoomFreed(IPEndPoint freed)
+    /// <inheritdoc />
+    int IRoomWatcher.Waiting => _waiters.Count;
+
+    /// <summary>Room may have come on an address this destination waits on (another destination closed a connection there, a NAT grant came): wake one waiter.</summary>
+    void IRoomWatcher.RoomMayBeFree()
     {
-        if (_waiters.Count != 0 && _resolver.MayUse(freed))
+        if (_waiters.Count != 0)
         {
             _waiters.WakeOne();
         }
@@ -257,6 +272,7 @@ internal sealed partial class DestinationPool : IConnectionOwner
 
         // Opening takes a slot only inside the slow path, which is closed now: _open cannot grow.
         Debug.Assert(Volatile.Read(ref _open) == 0 && _waiters.Count == 0, "A retired destination still has connections or waiters.");
+        _context.Tuples.Unwatch(this, _resolver.Current);
         _expiryTimer.Dispose();
         _metrics.Dispose(); // its series stop
         return true;
@@ -264,6 +280,7 @@ internal sealed partial class DestinationPool : IConnectionOwner
 
     public void Dispose()
     {
+        _context.Tuples.Unwatch(this, _resolver.Current);
         _expiryTimer.Dispose();
         _metrics.Dispose();
         _waiters.FailAll();
@@ -292,7 +309,7 @@ internal sealed partial class DestinationPool : IConnectionOwner
     private bool IsExpired(PooledConnection connection, long coarseNow)
     {
         var margin = _settings.ClockResolutionTicks;
-        if (coarseNow - connection.IdleSince <= _settings.IdleTimeoutTicks - margin
+        if (coarseNow - connection.IdleSince <= connection.IdleTimeoutTicks - margin
             && (_settings.LifetimeTicks == long.MaxValue || coarseNow - connection.CreatedAt <= _settings.LifetimeTicks - margin))
         {
             return false;
@@ -302,7 +319,7 @@ internal sealed partial class DestinationPool : IConnectionOwner
     }
 
     private bool IsPastLimits(PooledConnection connection, long now)
-        => now - connection.IdleSince > _settings.IdleTimeoutTicks || IsPastLifetime(connection, now);
+        => now - connection.IdleSince > connection.IdleTimeoutTicks || IsPastLifetime(connection, now);
 
     /// <summary>
     /// One poll(): readable on an idle socket means unread bytes (another caller's data), FIN or
@@ -332,12 +349,25 @@ internal sealed partial class DestinationPool : IConnectionOwner
     {
         var kind = ConnectionCloser.Close(connection.Socket, _settings.CloseMode);
         _connections.Remove(connection);
-        connection.Ledger.Release(kind);
-        OnClosed(connection.Ledger);
+        if (connection.Charge.Release(kind, except: this, natMappingGone: IsForgottenByTheNat(connection)))
+        {
+            OnClosed();
+        }
     }
 
-    /// <summary>A connection is gone and its ledger released: a slot and maybe a port are free (a TIME_WAIT close gives an expiry to arm on).</summary>
-    private void OnClosed(TupleLedger ledger)
+    /// <summary>Idle past the NAT's idle timeout: the NAT dropped its mapping already, so its port frees without a hold.</summary>
+    private bool IsForgottenByTheNat(PooledConnection connection)
+        => connection.Charge.Nat is not null
+            && _settings.NatIdleTimeoutTicks != long.MaxValue
+            && connection.LentAt == 0
+            && connection.IdleSince != 0
+            && _settings.Now() - connection.IdleSince > _settings.NatIdleTimeoutTicks;
+
+    /// <summary>
+    /// A connection is gone and its charge released (which woke the other destinations waiting on
+    /// its address): a slot and maybe a port are free, so this destination's own line looks too.
+    /// </summary>
+    private void OnClosed()
     {
         var open = Interlocked.Decrement(ref _open);
         Debug.Assert(open >= 0, "More connections closed than were opened.");
@@ -346,262 +376,6 @@ internal sealed partial class DestinationPool : IConnectionOwner
         {
             _waiters.WakeOne();
         }
-
-        _owner.OnRoomFreed(this, ledger.Tuple.Destination);
-    }
-
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<SocketLease> AcquireSlowAsync(CancellationToken cancellationToken)
-    {
-        if (!TryEnter())
-        {
-            return await _owner.AcquireAgainAsync(this, cancellationToken).ConfigureAwait(false);
-        }
-
-        try
-        {
-            var time = _settings.TimeProvider;
-            var started = time.GetTimestamp();
-            var deadline = _settings.AcquireTimeout == Timeout.InfiniteTimeSpan
-                ? long.MaxValue
-                : started + Timestamps.ToTicks(_settings.AcquireTimeout, time);
-            long waitStarted = 0;
-            IReadOnlyList<IPEndPoint>? addresses = null; // resolved by this caller; else the last known ones
-            PooledConnection? handed = null;             // given to us by a return; ours to lend or give back
-            var woken = WakeReason.Disposed;             // Connection or Room while we hold a wake; Disposed = none
-            while (true)
-            {
-                if (_owner.IsDisposed)
-                {
-                    if (handed is not null)
-                    {
-                        Close(handed);
-                    }
-
-                    ThrowHelper.ThrowPoolDisposed();
-                }
-
-                if (cancellationToken.IsCancellationRequested)
-                {
-                    // A wake we hold belongs to the next in line now.
-                    if (handed is not null)
-                    {
-                        Return(handed);
-                    }
-                    else if (woken == WakeReason.Room)
-                    {
-                        _waiters.WakeOne();
-                    }
-
-                    cancellationToken.ThrowIfCancellationRequested();
-                }
-
-                var holdsWake = woken != WakeReason.Disposed;
-                var passWakeOn = woken == WakeReason.Room;
-                woken = WakeReason.Disposed;
-                if (handed is not null)
-                {
-                    var connection = handed;
-                    handed = null;
-                    if (CanLend(connection))
-                    {
-                        return Lend(connection, isReused: true, passWakeOn: false, waitStarted);
-                    }
-
-                    Close(connection); // that close wakes the next waiter; we try on as one woken
-                }
-
-                // Newcomers queue behind waiters; a waiter just woken has its turn now.
-                if (holdsWake || _waiters.Count == 0)
-                {
-                    while (_idle.TryPop(out var idle))
-                    {
-                        if (CanLend(idle!))
-                        {
-                            return Lend(idle!, isReused: true, passWakeOn, waitStarted, addresses);
-                        }
-
-                        Close(idle!);
-                    }
-
-                    if (TryTakeOpenSlot())
-                    {
-                        PooledConnection? opened;
-                        try
-                        {
-                            addresses = await _resolver.ResolveAsync(cancellationToken).ConfigureAwait(false);
-                            ThrowIfNoSourceFor(addresses);
-                            opened = await OpenAsync(addresses, cancellationToken).ConfigureAwait(false);
-                        }
-                        catch
-                        {
-                            // The slot was never used, and any wake we held is spent: the next waiter may try.
-                            ReleaseOpenSlot();
-                            _waiters.WakeOne();
-                            throw;
-                        }
-
-                        if (opened is not null)
-                        {
-                            return Lend(opened, isReused: false, passWakeOn, waitStarted, addresses);
-                        }
-
-                        // No room anywhere. No wake: the next waiter would only fail the same way.
-                        ReleaseOpenSlot();
-                    }
-                }
-
-                var current = addresses ?? _resolver.Current;
-                var now = time.GetTimestamp();
-                if (now >= deadline)
-                {
-                    RecordWaitEnded(waitStarted);
-                    throw _context.Errors.Exhausted(Key, current, _metrics);
-                }
-
-                if (waitStarted == 0)
-                {
-                    waitStarted = now;
-                }
-
-                var waiter = _context.Waiters.Get();
-                try
-                {
-                    var ticket = waiter.Prepare();
-                    if (!_waiters.TryEnqueue(waiter, ticket, atFront: holdsWake, _settings.MaxPendingAcquires))
-                    {
-                        throw _context.Errors.WaitLineFull(Key, current, _settings.MaxPendingAcquires, _metrics);
-                    }
-
-                    if (_owner.IsDisposed && _waiters.TryRemove(waiter))
-                    {
-                        ThrowHelper.ThrowPoolDisposed(); // disposal failed the line just before we joined it
-                    }
-
-                    waiter.Arm(deadline, cancellationToken);
-
-                    // Rule 2: in line first, then the second look.
-                    if (_idle.Count > 0 || HasRoom(current))
-                    {
-                        _waiters.WakeOne();
-                    }
-                    else
-                    {
-                        ArmExpiryTimer(current);
-                    }
-
-                    var reason = await waiter.WaitAsync().ConfigureAwait(false);
-                    handed = waiter.TakeConnection();
-                    switch (reason)
-                    {
-                        case WakeReason.Connection:
-                        case WakeReason.Room:
-                            woken = reason;
-                            break;
-                        case WakeReason.TimedOut:
-                            _waiters.TryRemove(waiter);
-                            RecordWaitEnded(waitStarted);
-                            throw _context.Errors.Exhausted(Key, addresses ?? _resolver.Current, _metrics);
-                        case WakeReason.Canceled:
-                            _waiters.TryRemove(waiter);
-                            RecordWaitEnded(waitStarted);
-                            throw new OperationCanceledException(cancellationToken);
-                        default:
-                            _waiters.TryRemove(waiter);
-                            ThrowHelper.ThrowPoolDisposed();
-                            break;
-                    }
-                }
-                finally
-                {
-                    // Left on an error before the wait ended: out of line, and a connection handed meanwhile goes back.
-                    _waiters.TryRemove(waiter);
-                    if (waiter.Release() is { } left)
-                    {
-                        Return(left);
-                    }
-
-                    _context.Waiters.Return(waiter);
-                }
-            }
-        }
-        finally
-        {
-            Exit();
-        }
-    }
-
-    /// <summary>
-    /// Makes the lease, then does what may throw (a metrics listener is user code): should it
-    /// throw, the lease is given back rather than lost.
-    /// </summary>
-    private SocketLease Lend(PooledConnection connection, bool isReused, bool passWakeOn, long waitStarted, IReadOnlyList<IPEndPoint>? addresses = null)
-    {
-        if (_metrics.UseTimeEnabled)
-        {
-            connection.LentAt = _settings.Now();
-        }
-
-        var lease = new SocketLease(connection, connection.BeginLease(), isReused);
-        if (passWakeOn)
-        {
-            PassWakeOn(addresses ?? _resolver.Current);
-        }
-
-        try
-        {
-            RecordWaitEnded(waitStarted);
-        }
-        catch
-        {
-            lease.Dispose();
-            throw;
-        }
-
-        return lease;
-    }
-
-    /// <summary>A wait (for a connection or room) that began at <paramref name="waitStarted"/> ended, either way.</summary>
-    private void RecordWaitEnded(long waitStarted)
-    {
-        if (waitStarted != 0)
-        {
-            _metrics.RecordWait(_settings.TimeProvider.GetElapsedTime(waitStarted));
-        }
-    }
-
-    private void ThrowIfNoSourceFor(IReadOnlyList<IPEndPoint> addresses)
-    {
-        for (var i = 0; i < addresses.Count; i++)
-        {
-            if (_context.Tuples.HasSourceFor(addresses[i].AddressFamily))
-            {
-                return;
-            }
-        }
-
-        // Waiting cannot help: no configured source has the destination's family. A configuration error.
-        throw AcquireErrors.NoSourceForFamily(Key, addresses.Select(a => a.Address).ToList());
-    }
-
-    private async ValueTask<PooledConnection?> OpenAsync(IReadOnlyList<IPEndPoint> addresses, CancellationToken cancellationToken)
-    {
-        var opened = await _context.Opener.OpenAsync(addresses, _pipeline, cancellationToken).ConfigureAwait(false);
-        if (opened is not { } o)
-        {
-            return null;
-        }
-
-        if (_owner.IsDisposed)
-        {
-            o.Ledger.Release(ConnectionCloser.Close(o.Socket, CloseMode.Abortive));
-            ThrowHelper.ThrowPoolDisposed();
-        }
-
-        var connection = new PooledConnection(o.Socket, o.Ledger, this, _settings.TimeProvider.GetTimestamp());
-        _connections.Add(connection);
-        return connection;
     }
 
     private bool TryEnter()

@@ -7,7 +7,9 @@ namespace TuplePool.Pooling;
 /// <summary>
 /// Every destination of one pool, created on first use from the caller's endpoint (normalised,
 /// checked and copied, see <see cref="DestinationKeys"/>), dropped by the reaper once it has stood
-/// empty for a while (<see cref="DestinationPool.TryRetire"/>).
+/// empty for a while (<see cref="DestinationPool.TryRetire"/>). It owns what works across all of
+/// them: the <see cref="IdleReaper"/> that sweeps them and the <see cref="SnapshotBuilder"/> that
+/// reads them.
 /// </summary>
 internal sealed class DestinationRegistry : IDestinationOwner
 {
@@ -17,10 +19,18 @@ internal sealed class DestinationRegistry : IDestinationOwner
     private int _count;
     private volatile bool _disposed;
 
-    public DestinationRegistry(PoolContext context) => _context = context;
+    public DestinationRegistry(PoolContext context)
+    {
+        _context = context;
+        Reaper = new IdleReaper(this, context.Tuples.Budget, context.Settings);
+        Snapshots = new SnapshotBuilder(this, context.Tuples, context.Errors.Refusals);
+    }
 
-    /// <summary>Raised after a destination was added (the reaper starts).</summary>
-    public Action? DestinationAdded { get; set; }
+    /// <summary>The timer that sweeps every destination; started when the first one is added.</summary>
+    public IdleReaper Reaper { get; }
+
+    /// <summary>The public views of what the destinations hold.</summary>
+    public SnapshotBuilder Snapshots { get; }
 
     public bool IsDisposed => _disposed;
 
@@ -58,25 +68,10 @@ internal sealed class DestinationRegistry : IDestinationOwner
     public DestinationPool? Find(EndPoint key)
         => _destinations.TryGetValue(DestinationKeys.Normalize(key), out var pool) && !pool.IsRetired ? pool : null;
 
-    public void OnRoomFreed(DestinationPool from, IPEndPoint address)
-    {
-        if (Volatile.Read(ref _count) < 2)
-        {
-            return;
-        }
+    public BudgetUsage UsageFor(IReadOnlyList<IPEndPoint> addresses) => new(Snapshots.UsageFor(addresses), Snapshots.NatUsageFor(addresses));
 
-        // Enumerating the dictionary itself takes no locks and copies nothing (.Values does both).
-        foreach (var entry in _destinations)
-        {
-            if (!ReferenceEquals(entry.Value, from))
-            {
-                entry.Value.OnRoomFreed(address);
-            }
-        }
-    }
-
-    public ValueTask<SocketLease> AcquireAgainAsync(DestinationPool retired, CancellationToken cancellationToken)
-        => GetSlow(retired.Key).AcquireAsync(cancellationToken);
+    public ValueTask<SocketLease> AcquireAgainAsync(DestinationPool retired, TimeSpan timeout, CancellationToken cancellationToken)
+        => GetSlow(retired.Key).AcquireAsync(timeout, cancellationToken);
 
     /// <summary>The live destination that replaces <paramref name="retired"/> (created when none yet).</summary>
     public DestinationPool Successor(DestinationPool retired) => GetSlow(retired.Key);
@@ -96,24 +91,10 @@ internal sealed class DestinationRegistry : IDestinationOwner
         return evicted;
     }
 
-    /// <summary>Every address a live destination may connect to (their ledgers stay).</summary>
-    public HashSet<IPEndPoint> LiveAddresses()
-    {
-        var addresses = new HashSet<IPEndPoint>();
-        foreach (var entry in _destinations)
-        {
-            if (!entry.Value.IsRetired)
-            {
-                addresses.UnionWith(entry.Value.Addresses);
-            }
-        }
-
-        return addresses;
-    }
-
     public void Dispose()
     {
         _disposed = true;
+        Reaper.Dispose();
         foreach (var entry in _destinations)
         {
             entry.Value.Dispose();
@@ -139,7 +120,7 @@ internal sealed class DestinationRegistry : IDestinationOwner
 
                 pool = created;
                 Interlocked.Increment(ref _count);
-                DestinationAdded?.Invoke();
+                Reaper.EnsureRunning();
             }
 
             if (pool.IsRetired)

@@ -7,7 +7,7 @@ namespace TuplePool.Pooling;
 /// (<see cref="PoolSettings.CoarseNow"/>); every <see cref="PoolSettings.ReaperPeriod"/> it sweeps:
 /// closes idle connections that expired or died, frees the budget of leases the GC found
 /// abandoned, tops up destinations in use to MinIdlePerDestination, evicts destinations that stood empty for <see cref="PoolSettings.EvictAfter"/>, and
-/// drops ledgers nothing uses. It runs while the pool has any destination or ledger and stops
+/// expires the budget's due holds (dropping what then holds nothing). It runs while the pool has any destination or ledger and stops
 /// when it has none.
 /// </summary>
 /// <remarks>
@@ -16,7 +16,7 @@ namespace TuplePool.Pooling;
 /// added to the registry (interlocked) before <see cref="EnsureRunning"/> reads the flag. So
 /// either the starter sees the flag down and starts the timer, or the stopper sees the new
 /// destination and restarts it. With a plain store the look could be reordered before the store
-/// (issue 9.9) and both would miss. The timer is stopped before the flag falls, so a start in
+/// and both would miss. The timer is stopped before the flag falls, so a start in
 /// between is never undone.
 /// </remarks>
 internal sealed class IdleReaper : IDisposable
@@ -26,7 +26,7 @@ internal sealed class IdleReaper : IDisposable
     private readonly PoolSettings _settings;
     private readonly ITimer _timer;
     private readonly List<PooledConnection> _scratch = [];
-    private readonly List<TupleLedger> _abandoned = [];
+    private readonly List<ConnectionCharge> _abandoned = [];
     private int _running;
     private int _sweeping;
     private int _ticks;
@@ -84,11 +84,7 @@ internal sealed class IdleReaper : IDisposable
             }
 
             _destinations.EvictEmpty(_settings.Now());
-            if (!_budget.IsEmpty)
-            {
-                var live = _destinations.LiveAddresses();
-                _budget.RemoveUnused(ledger => !live.Contains(ledger.Tuple.Destination));
-            }
+            _budget.ExpireDue(_settings.Now()); // only the entries whose next hold ended: drops what then holds nothing
 
             if (_destinations.Count == 0 && _budget.IsEmpty)
             {

@@ -36,7 +36,7 @@ internal sealed class OpenConnections
         lock (_entries)
         {
             connection.Id = ++_nextId;
-            _entries.Add(connection.Id, new Entry(new WeakReference<PooledConnection>(connection), connection.Ledger));
+            _entries.Add(connection.Id, new Entry(new WeakReference<PooledConnection>(connection), connection.Charge));
         }
     }
 
@@ -48,8 +48,8 @@ internal sealed class OpenConnections
         }
     }
 
-    /// <summary>Takes out the connections the GC collected and adds their ledgers to <paramref name="abandoned"/>.</summary>
-    public void TakeCollected(List<TupleLedger> abandoned)
+    /// <summary>Takes out the connections the GC collected and adds their charges to <paramref name="abandoned"/>.</summary>
+    public void TakeCollected(List<ConnectionCharge> abandoned)
     {
         var collections = GC.CollectionCount(0);
         if (collections == Volatile.Read(ref _seenCollections))
@@ -66,7 +66,7 @@ internal sealed class OpenConnections
                 if (!entry.Connection.TryGetTarget(out _))
                 {
                     (gone ??= []).Add(id);
-                    abandoned.Add(entry.Ledger);
+                    abandoned.Add(entry.Charge);
                 }
             }
 
@@ -80,5 +80,5 @@ internal sealed class OpenConnections
         }
     }
 
-    private readonly record struct Entry(WeakReference<PooledConnection> Connection, TupleLedger Ledger);
+    private readonly record struct Entry(WeakReference<PooledConnection> Connection, ConnectionCharge Charge);
 }

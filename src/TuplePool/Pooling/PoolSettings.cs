@@ -25,7 +25,8 @@ internal sealed class PoolSettings
         AcquireTimeout = options.AcquireTimeout;
         IdleTimeoutTicks = options.IdleTimeout == Timeout.InfiniteTimeSpan ? long.MaxValue : Timestamps.ToTicks(options.IdleTimeout, timeProvider);
         LifetimeTicks = options.ConnectionLifetime == Timeout.InfiniteTimeSpan ? long.MaxValue : Timestamps.ToTicks(options.ConnectionLifetime, timeProvider);
-        TracksIdleTime = IdleTimeoutTicks != long.MaxValue || LifetimeTicks != long.MaxValue;
+        NatIdleTimeoutTicks = options.Nat is not { IdleTimeout: var natIdle } || natIdle == Timeout.InfiniteTimeSpan ? long.MaxValue : Timestamps.ToTicks(natIdle, timeProvider);
+        TracksIdleTime = IdleTimeoutTicks != long.MaxValue || LifetimeTicks != long.MaxValue || NatIdleTimeoutTicks != long.MaxValue;
         ReaperPeriod = ComputeReaperPeriod(options);
         ClockResolution = TracksIdleTime && ReaperPeriod > TimeSpan.FromSeconds(1) ? TimeSpan.FromSeconds(1) : ReaperPeriod;
         SweepEveryTicks = Math.Max(1, (int)(ReaperPeriod.Ticks / ClockResolution.Ticks));
@@ -58,6 +59,9 @@ internal sealed class PoolSettings
     public long IdleTimeoutTicks { get; }
 
     public long LifetimeTicks { get; }
+
+    /// <summary>The NAT's idle timeout (<see cref="NatOptions.IdleTimeout"/>) in timestamp ticks; <see cref="long.MaxValue"/> without a NAT or with none.</summary>
+    public long NatIdleTimeoutTicks { get; }
 
     /// <summary>False when both IdleTimeout and ConnectionLifetime are infinite: lends and returns then read no clock.</summary>
     public bool TracksIdleTime { get; }
@@ -93,13 +97,13 @@ internal sealed class PoolSettings
     public void RefreshClock() => Volatile.Write(ref _clock, TimeProvider.GetTimestamp());
 
     /// <summary>
-    /// A quarter of the shorter of IdleTimeout and ConnectionLifetime, between 100 ms and 5 s:
+    /// A quarter of the shortest of IdleTimeout, ConnectionLifetime and the NAT's idle timeout, between 100 ms and 5 s:
     /// often enough that an expired socket does not hold its port long, rarely enough to cost nothing.
     /// </summary>
     private static TimeSpan ComputeReaperPeriod(TuplePoolOptions options)
     {
         var shortest = TimeSpan.FromSeconds(20);
-        foreach (var span in new[] { options.IdleTimeout, options.ConnectionLifetime })
+        foreach (var span in new[] { options.IdleTimeout, options.ConnectionLifetime, options.Nat?.IdleTimeout ?? Timeout.InfiniteTimeSpan })
         {
             if (span != Timeout.InfiniteTimeSpan && span > TimeSpan.Zero && span < shortest)
             {

@@ -5,7 +5,7 @@ using TuplePool.Budget;
 namespace TuplePool.Pooling;
 
 /// <summary>
-/// One open connection owned by the pool: the socket, the tuple reservation it holds, its
+/// One open connection owned by the pool: the socket, the charge it holds (<see cref="ConnectionCharge"/>), its
 /// lifetime stamps, and the lease token that makes stale <see cref="SocketLease"/> copies inert.
 /// </summary>
 /// <remarks>
@@ -26,18 +26,22 @@ internal sealed class PooledConnection
     private IPEndPoint? _localEndPoint;
     private IPEndPoint? _remoteEndPoint;
 
-    public PooledConnection(Socket socket, TupleLedger ledger, IConnectionOwner owner, long createdAt)
+    public PooledConnection(Socket socket, ConnectionCharge charge, IConnectionOwner owner, long createdAt)
     {
         Socket = socket;
         _handle = socket.SafeHandle;
-        Ledger = ledger;
+        Charge = charge;
         Owner = owner;
         CreatedAt = createdAt;
     }
 
     public Socket Socket { get; }
 
-    public TupleLedger Ledger { get; }
+    /// <summary>Everything the connection is charged with; released once, when it closes.</summary>
+    public ConnectionCharge Charge { get; }
+
+    /// <summary>Its local tuple's ledger.</summary>
+    public TupleLedger Ledger => Charge.Local;
 
     public IConnectionOwner Owner { get; }
 
@@ -55,6 +59,9 @@ internal sealed class PooledConnection
 
     /// <summary>Timestamp of the connect.</summary>
     public long CreatedAt { get; }
+
+    /// <summary>Idle longer than this (timestamp ticks) and it is never lent: IdleTimeout, or the NAT's idle timeout when it crosses the NAT and that is shorter.</summary>
+    public long IdleTimeoutTicks { get; init; } = long.MaxValue;
 
     /// <summary>Timestamp of the last return to the idle store.</summary>
     public long IdleSince { get; set; }

@@ -5,9 +5,10 @@ namespace TuplePool.Pooling;
 
 /// <summary>
 /// Reads what the pool holds into the public views: <see cref="TuplePoolSnapshot"/> for every
-/// live tuple, and the usage of the tuples that could serve one destination (for the errors an
-/// acquire ends with). Idle counts are summed over every destination, since a name and its
-/// address share tuples. The refusals come from the pool's <see cref="RefusalRecord"/>.
+/// tuple and NAT ledger that holds something, and the usage of the tuples that could serve one
+/// destination (for the errors an acquire ends with). Idle counts are summed over every
+/// destination, since a name and its address share tuples. The refusals come from the pool's
+/// <see cref="RefusalRecord"/>.
 /// </summary>
 internal sealed class SnapshotBuilder(DestinationRegistry destinations, TupleLookup tuples, RefusalRecord refusals)
 {
@@ -15,11 +16,20 @@ internal sealed class SnapshotBuilder(DestinationRegistry destinations, TupleLoo
     {
         var idle = CountIdleByLedger();
         var usage = new List<TupleUsage>();
-        foreach (var ledger in tuples.Budget.Ledgers)
+        var nat = new List<NatUsage>();
+        foreach (var entry in tuples.Budget.Destinations)
         {
-            if (!ledger.IsRetired)
+            foreach (var ledger in entry.Ledgers)
             {
-                usage.Add(Usage(ledger, idle.GetValueOrDefault(ledger)));
+                if (!ledger.IsRetired)
+                {
+                    usage.Add(Usage(ledger, idle.GetValueOrDefault(ledger)));
+                }
+            }
+
+            if (entry.Nat is { } ledgerOfNat && !ledgerOfNat.HoldsNothing)
+            {
+                nat.Add(Usage(ledgerOfNat));
             }
         }
 
@@ -28,11 +38,12 @@ internal sealed class SnapshotBuilder(DestinationRegistry destinations, TupleLoo
             var bySource = string.CompareOrdinal(a.Source.ToString(), b.Source.ToString());
             return bySource != 0 ? bySource : string.CompareOrdinal(a.Destination.ToString(), b.Destination.ToString());
         });
+        nat.Sort(static (a, b) => string.CompareOrdinal(a.Destination.ToString(), b.Destination.ToString()));
         var (refused, lastRefusal) = refusals.Read();
-        return new TuplePoolSnapshot(usage, destinations.PendingAcquires, refused, lastRefusal);
+        return new TuplePoolSnapshot(usage, destinations.PendingAcquires, refused, lastRefusal, nat);
     }
 
-    /// <summary>One entry per source of each address's family, quarantined or not.</summary>
+    /// <summary>One entry per source of each address's family, quarantined or not (a source with nothing on the tuple shows its whole capacity).</summary>
     public IReadOnlyList<TupleUsage> UsageFor(IReadOnlyList<IPEndPoint> addresses)
     {
         var usage = new List<TupleUsage>();
@@ -42,12 +53,30 @@ internal sealed class SnapshotBuilder(DestinationRegistry destinations, TupleLoo
         }
 
         var idle = CountIdleByLedger();
+        var capacity = tuples.Budget.CapacityPerTuple;
         foreach (var address in addresses)
         {
+            var entry = tuples.Budget.Find(address);
             foreach (var source in tuples.SourcesFor(address.Address))
             {
-                var ledger = tuples.Budget.GetLedger(new ConnectionTuple(source.Address, address));
-                usage.Add(Usage(ledger, idle.GetValueOrDefault(ledger)));
+                usage.Add(entry?.Find(source.Address) is { } ledger
+                    ? Usage(ledger, idle.GetValueOrDefault(ledger))
+                    : new TupleUsage(DestinationKeys.Copy(source.Address), DestinationKeys.Copy(address), capacity, 0, 0, 0, capacity, 0));
+            }
+        }
+
+        return usage;
+    }
+
+    /// <summary>The NAT's usage for each of <paramref name="addresses"/> behind it that holds something.</summary>
+    public IReadOnlyList<NatUsage> NatUsageFor(IReadOnlyList<IPEndPoint> addresses)
+    {
+        var usage = new List<NatUsage>();
+        foreach (var address in addresses)
+        {
+            if (tuples.Budget.Find(address)?.Nat is { } nat)
+            {
+                usage.Add(Usage(nat));
             }
         }
 
@@ -64,6 +93,9 @@ internal sealed class SnapshotBuilder(DestinationRegistry destinations, TupleLoo
 
         return idle;
     }
+
+    private static NatUsage Usage(NatLedger nat)
+        => new(DestinationKeys.Copy(nat.Destination), nat.Limit, nat.Open, nat.Holding, nat.Remaining, nat.Grant);
 
     private static TupleUsage Usage(TupleLedger ledger, int idle)
     {

@@ -49,10 +49,10 @@ internal sealed class SourceSelector
         => destination.AddressFamily == AddressFamily.InterNetworkV6 ? _ipv6 : _ipv4;
 
     /// <summary>
-    /// Reserves a port on the best tuple to <paramref name="destination"/>, skipping sources in
+    /// Charges a port on the best tuple to <paramref name="destination"/>, skipping sources in
     /// <paramref name="exclude"/> (those that already failed in this acquire). Null when none has room.
     /// </summary>
-    public TupleLedger? TryReserve(IPEndPoint destination, IReadOnlyCollection<SourceAddress>? exclude, out SourceAddress? source)
+    public ConnectionCharge? TryReserve(IPEndPoint destination, IReadOnlyCollection<SourceAddress>? exclude, out SourceAddress? source)
     {
         source = null;
         var sources = SourcesFor(destination.Address);
@@ -68,28 +68,50 @@ internal sealed class SourceSelector
             for (var i = 0; i < sources.Count; i++)
             {
                 var candidate = sources[(start + i) % sources.Count];
-                if (IsUsable(candidate, exclude, now))
+                if (IsUsable(candidate, exclude, now) && _budget.TryCharge(new ConnectionTuple(candidate.Address, destination)) is { } charge)
                 {
-                    var ledger = _budget.GetLedger(new ConnectionTuple(candidate.Address, destination));
-                    if (ledger.TryReserve())
-                    {
-                        source = candidate;
-                        return ledger;
-                    }
+                    source = candidate;
+                    return charge;
                 }
             }
 
             return null;
         }
 
-        // Most remaining first. Another thread may take the last port between the look and the
-        // reservation, so walk on in order of room until one reservation holds.
-        Span<int> remaining = stackalloc int[sources.Count];
+        // Most remaining first, ties to the source listed first. A source with nothing on its tuple
+        // to the destination has its whole capacity, the most any can have, so the walk stops at
+        // the first such one: with many sources and a new destination this costs one look, not one
+        // per source. Another thread may take the last port between the look and the charge, so
+        // walk on in order of room until one charge holds.
+        var entry = _budget.For(destination);
+        if (!entry.NatHasRoom)
+        {
+            return null; // every source leaves through the NAT, and it has no port to give
+        }
+
+        var capacity = _budget.CapacityPerTuple;
+        Span<int> remaining = sources.Count <= 64 ? stackalloc int[sources.Count] : new int[sources.Count];
         for (var i = 0; i < sources.Count; i++)
         {
-            remaining[i] = IsUsable(sources[i], exclude, now)
-                ? _budget.GetLedger(new ConnectionTuple(sources[i].Address, destination)).Remaining
-                : -1;
+            var candidate = sources[i];
+            if (!IsUsable(candidate, exclude, now))
+            {
+                remaining[i] = -1;
+                continue;
+            }
+
+            remaining[i] = entry.RemainingFor(candidate.Address);
+            if (remaining[i] >= capacity)
+            {
+                // Untouched: nothing can beat it. Fill in the rest lazily only if this charge fails.
+                if (_budget.TryCharge(new ConnectionTuple(candidate.Address, destination)) is { } fresh)
+                {
+                    source = candidate;
+                    return fresh;
+                }
+
+                remaining[i] = -1;
+            }
         }
 
         for (var attempt = 0; attempt < sources.Count; attempt++)
@@ -108,17 +130,32 @@ internal sealed class SourceSelector
                 return null;
             }
 
-            var ledger = _budget.GetLedger(new ConnectionTuple(sources[best].Address, destination));
-            if (ledger.TryReserve())
+            var chosen = sources[best];
+            if (_budget.TryCharge(new ConnectionTuple(chosen.Address, destination)) is { } charge)
             {
-                source = sources[best];
-                return ledger;
+                source = chosen;
+                return charge;
             }
 
             remaining[best] = -1;
         }
 
         return null;
+    }
+
+    /// <summary>True when a source for <paramref name="destination"/> is neither in <paramref name="tried"/> nor quarantined: another attempt could use it.</summary>
+    public bool HasUntried(IPAddress destination, IReadOnlyCollection<SourceAddress>? tried)
+    {
+        var now = _timeProvider.GetTimestamp();
+        foreach (var source in SourcesFor(destination))
+        {
+            if (!source.IsQuarantined(now) && (tried is null || !tried.Contains(source)))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>Takes a source that could not bind out for the quarantine time; true when it was in.</summary>

@@ -20,6 +20,9 @@ internal static class ErrorTypes
     /// <summary>The caller's cancellation token fired.</summary>
     public const string Canceled = "canceled";
 
+    /// <summary>The caller's token (often its own timeout) ended a wait for room: a wait for budget, not a plain cancel.</summary>
+    public const string BudgetWaitCanceled = "budget_wait_canceled";
+
     /// <summary>The pool was disposed while the acquire ran.</summary>
     public const string PoolDisposed = "pool_disposed";
 
@@ -40,7 +43,7 @@ internal static class ErrorTypes
             : Of(error);
 
     /// <summary>
-    /// <see cref="BudgetExhausted"/>, <see cref="Canceled"/>, <see cref="PoolDisposed"/>, a
+    /// <see cref="BudgetExhausted"/>, <see cref="BudgetWaitCanceled"/>, <see cref="Canceled"/>, <see cref="PoolDisposed"/>, a
     /// <see cref="SocketException"/>'s error code in snake_case (<c>connection_refused</c>,
     /// <c>timed_out</c>, <c>address_not_available</c>, …), or the exception's full type name.
     /// </summary>
@@ -48,6 +51,7 @@ internal static class ErrorTypes
     {
         TupleBudgetExhaustedException => BudgetExhausted,
         SocketException socket => Of(socket.SocketErrorCode),
+        OperationCanceledException { InnerException: TupleBudgetExhaustedException } => BudgetWaitCanceled,
         OperationCanceledException => Canceled,
         ObjectDisposedException => PoolDisposed,
         _ => error.GetType().FullName ?? error.GetType().Name,

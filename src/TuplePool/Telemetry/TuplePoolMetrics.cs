@@ -49,16 +49,10 @@ internal sealed class TuplePoolMetrics : IDisposable
     private readonly ConcurrentDictionary<DestinationMetrics, byte> _destinations = new();
     private readonly TimeSpan _acquireTimeout;
 
-    /// <summary>The meter of the unnamed pool (<c>"default"</c>) with the default <see cref="TuplePoolOptions.AcquireTimeout"/>.</summary>
-    public TuplePoolMetrics(IMeterFactory? meterFactory, Func<TuplePoolSnapshot> snapshot)
-        : this(meterFactory, snapshot, options: null)
+    /// <summary>The meter of the pool with <paramref name="options"/> (its name and <see cref="TuplePoolOptions.AcquireTimeout"/>; null for the defaults).</summary>
+    /// <remarks>The observable instruments come once the pool's parts exist: <see cref="Observe"/>.</remarks>
+    public TuplePoolMetrics(IMeterFactory? meterFactory, TuplePoolOptions? options = null)
     {
-    }
-
-    /// <summary>The meter of the pool with <paramref name="options"/>: its name and <see cref="TuplePoolOptions.AcquireTimeout"/>.</summary>
-    public TuplePoolMetrics(IMeterFactory? meterFactory, Func<TuplePoolSnapshot> snapshot, TuplePoolOptions? options)
-    {
-        ArgumentNullException.ThrowIfNull(snapshot);
         PoolName = options?.PoolName ?? TuplePoolDefaults.PoolName;
         _acquireTimeout = options?.AcquireTimeout ?? TuplePoolDefaults.AcquireTimeout;
         if (meterFactory is not null)
@@ -71,26 +65,6 @@ internal sealed class TuplePoolMetrics : IDisposable
             _ownsMeter = true;
         }
 
-        _meter.CreateObservableUpDownCounter(
-            "tuplepool.connection.count",
-            () => ObserveConnections(snapshot()),
-            unit: "{connection}",
-            description: "Open connections of the pool by state (active = leased or connecting, idle = in the idle store), per tuple.");
-        _meter.CreateObservableUpDownCounter(
-            "tuplepool.tuple.time_wait",
-            () => ObserveTuples(snapshot(), static u => u.TimeWait),
-            unit: "{port}",
-            description: "Ports held in TIME_WAIT by the pool's own graceful closes, per tuple.");
-        _meter.CreateObservableUpDownCounter(
-            "tuplepool.tuple.remaining",
-            () => ObserveTuples(snapshot(), static u => u.Remaining),
-            unit: "{port}",
-            description: "Ports still free for new connections, per tuple.");
-        _meter.CreateObservableUpDownCounter(
-            "tuplepool.acquire.pending",
-            ObservePending,
-            unit: "{request}",
-            description: "Callers waiting for room or a returned connection, per destination.");
         _acquireDuration = _meter.CreateHistogram<double>(
             "tuplepool.acquire.duration",
             unit: "s",
@@ -115,6 +89,35 @@ internal sealed class TuplePoolMetrics : IDisposable
             "tuplepool.budget.exhausted",
             unit: "{acquire}",
             description: "Acquires that gave up because no source had room.");
+    }
+
+    /// <summary>
+    /// Creates the observable instruments, which read the pool's state through
+    /// <paramref name="snapshot"/> at each collection. Called once, by the pool, after its parts are built.
+    /// </summary>
+    public void Observe(Func<TuplePoolSnapshot> snapshot)
+    {
+        ArgumentNullException.ThrowIfNull(snapshot);
+        _meter.CreateObservableUpDownCounter(
+            "tuplepool.connection.count",
+            () => ObserveConnections(snapshot()),
+            unit: "{connection}",
+            description: "Open connections of the pool by state (active = leased or connecting, idle = in the idle store), per tuple.");
+        _meter.CreateObservableUpDownCounter(
+            "tuplepool.tuple.time_wait",
+            () => ObserveTuples(snapshot(), static u => u.TimeWait),
+            unit: "{port}",
+            description: "Ports held in TIME_WAIT by the pool's own graceful closes, per tuple.");
+        _meter.CreateObservableUpDownCounter(
+            "tuplepool.tuple.remaining",
+            () => ObserveTuples(snapshot(), static u => u.Remaining),
+            unit: "{port}",
+            description: "Ports still free for new connections, per tuple.");
+        _meter.CreateObservableUpDownCounter(
+            "tuplepool.acquire.pending",
+            ObservePending,
+            unit: "{request}",
+            description: "Callers waiting for room or a returned connection, per destination.");
     }
 
     /// <summary>The <c>tuplepool.pool.name</c> of every measurement: the DI key, or <c>"default"</c>.</summary>

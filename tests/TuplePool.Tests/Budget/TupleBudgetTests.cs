@@ -92,7 +92,7 @@ public sealed class TupleBudgetTests
         var tuple = new ConnectionTuple(IPAddress.Parse(source), loopbackDestination ? LoopbackRemote : Remote);
 
         Assert.Equal(TimeSpan.FromSeconds(expectedSeconds), sut.TimeWaitChargeFor(tuple));
-        Assert.Equal(TimeSpan.FromSeconds(expectedSeconds), sut.GetLedger(tuple).TimeWaitCharge);
+        Assert.Equal(TimeSpan.FromSeconds(expectedSeconds), sut.TryCharge(tuple)!.Local.TimeWaitCharge);
     }
 
     [Theory]
@@ -110,7 +110,7 @@ public sealed class TupleBudgetTests
         var sut = new TupleBudget(KernelSettings.Read(proc, isLinux: true, osVersion: null), new TuplePoolOptions(), new FakeTimeProvider());
         var tuple = new ConnectionTuple(IPAddress.Parse(source), loopbackDestination ? LoopbackRemote : Remote);
 
-        Assert.Equal(TimeSpan.FromSeconds(expectedSeconds), sut.GetLedger(tuple).TimeWaitCharge);
+        Assert.Equal(TimeSpan.FromSeconds(expectedSeconds), sut.TryCharge(tuple)!.Local.TimeWaitCharge);
     }
 
     [Fact]
@@ -122,13 +122,69 @@ public sealed class TupleBudgetTests
     }
 
     [Fact]
-    public void GetLedger_SameTuple_ReturnsTheSameLedger()
+    public void TryCharge_SameTuple_SharesItsLedger_OthersHaveTheirOwn()
     {
         var sut = CreateSut();
         var tuple = new ConnectionTuple(IPAddress.Parse("10.0.0.2"), Remote);
+        var ledger = sut.TryCharge(tuple)!.Local;
 
-        Assert.Same(sut.GetLedger(tuple), sut.GetLedger(new ConnectionTuple(IPAddress.Parse("10.0.0.2"), new IPEndPoint(Remote.Address, Remote.Port))));
-        Assert.NotSame(sut.GetLedger(tuple), sut.GetLedger(new ConnectionTuple(IPAddress.Parse("10.0.0.3"), Remote)));
-        Assert.NotSame(sut.GetLedger(tuple), sut.GetLedger(new ConnectionTuple(IPAddress.Parse("10.0.0.2"), new IPEndPoint(Remote.Address, 444))));
+        Assert.Same(ledger, sut.TryCharge(new ConnectionTuple(IPAddress.Parse("10.0.0.2"), new IPEndPoint(Remote.Address, Remote.Port)))!.Local);
+        Assert.NotSame(ledger, sut.TryCharge(new ConnectionTuple(IPAddress.Parse("10.0.0.3"), Remote))!.Local);
+        Assert.NotSame(ledger, sut.TryCharge(new ConnectionTuple(IPAddress.Parse("10.0.0.2"), new IPEndPoint(Remote.Address, 444)))!.Local);
+        Assert.Equal(2, ledger.Open);
+    }
+
+    [Fact]
+    public void Release_AbortiveCloseOfTheLastConnection_TheLedgerAndTheAddressGo()
+    {
+        var sut = CreateSut();
+        var tuple = new ConnectionTuple(IPAddress.Parse("10.0.0.2"), Remote);
+        var charge = sut.TryCharge(tuple)!;
+        Assert.NotNull(sut.FindLedger(tuple));
+
+        charge.Release(ReleaseKind.Free);
+
+        Assert.Null(sut.FindLedger(tuple));
+        Assert.True(sut.IsEmpty);
+    }
+
+    [Fact]
+    public void Release_GracefulClose_TheLedgerStaysForItsTimeWait_ThenTheExpiryDropsIt()
+    {
+        var time = new FakeTimeProvider();
+        var sut = new TupleBudget(TestKernel.Create(twReuse: 0), new TuplePoolOptions(), time);
+        var tuple = new ConnectionTuple(IPAddress.Parse("10.0.0.2"), Remote);
+
+        sut.TryCharge(tuple)!.Release(ReleaseKind.TimeWait);
+
+        Assert.Equal(1, sut.FindLedger(tuple)!.TimeWait);
+        Assert.Equal(1, sut.ScheduledCount);
+        time.Advance(TimeSpan.FromSeconds(59));
+        sut.ExpireDue(time.GetTimestamp());
+        Assert.NotNull(sut.FindLedger(tuple)); // not due yet
+        time.Advance(TimeSpan.FromSeconds(1));
+        sut.ExpireDue(time.GetTimestamp());
+        Assert.Null(sut.FindLedger(tuple));
+        Assert.True(sut.IsEmpty);
+        Assert.Equal(0, sut.ScheduledCount);
+    }
+
+    [Fact]
+    public void ExpireDue_ManyAddressesHeld_LooksOnlyAtThoseDue()
+    {
+        var time = new FakeTimeProvider();
+        var sut = new TupleBudget(TestKernel.Create(twReuse: 0), new TuplePoolOptions(), time);
+        for (var port = 1; port <= 100; port++)
+        {
+            sut.TryCharge(new ConnectionTuple(IPAddress.Parse("10.0.0.2"), new IPEndPoint(Remote.Address, port)))!.Release(ReleaseKind.TimeWait);
+            time.Advance(TimeSpan.FromSeconds(1));
+        }
+
+        // 100 addresses in TIME_WAIT, charged a second apart from t to t+99; at t+100 those
+        // charged up to t+40 are due (41), the other 59 wait their turn in the queue.
+        sut.ExpireDue(time.GetTimestamp());
+
+        Assert.Equal(59, sut.Destinations.Count);
+        Assert.Equal(59, sut.ScheduledCount);
     }
 }

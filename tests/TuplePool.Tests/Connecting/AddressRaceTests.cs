@@ -67,8 +67,8 @@ public sealed class AddressRaceTests
     private static Winner AssertWon(OpenedConnection? opened, IPEndPoint destination)
     {
         Assert.NotNull(opened);
-        Assert.Equal(destination, opened.Value.Ledger.Tuple.Destination);
-        return new Winner(opened.Value);
+        Assert.Equal(destination, opened.Charge.Tuple.Destination);
+        return new Winner(opened);
     }
 
     /// <summary>Asserts the open failed with TimedOut because TotalConnectTimeout ran out; returns the error.</summary>
@@ -252,11 +252,7 @@ public sealed class AddressRaceTests
     /// <summary>The connection an open gave; disposing it closes the socket and frees its tuple.</summary>
     private sealed class Winner(OpenedConnection opened) : IDisposable
     {
-        public void Dispose()
-        {
-            opened.Socket.Dispose();
-            opened.Ledger.Release(ReleaseKind.Free);
-        }
+        public void Dispose() => opened.Dispose();
     }
 
     private sealed class RecordingStrategyOptions : ResilienceStrategyOptions;

@@ -219,7 +219,8 @@ public sealed class TuplePoolOptionsValidatorTests
         { "DnsRefreshInterval=-1", "DnsRefreshInterval: -00:00:01 must not be negative (Infinite is allowed)." },
         { "MaxIdlePerDestination=0", "MaxIdlePerDestination: 0 must be 1 or more." },
         { "MaxConnectionsPerDestination=-3", "MaxConnectionsPerDestination: -3 must be 1 or more." },
-        { "MaxConnectAttempts=0", "MaxConnectAttempts: 0 must be 1 or more." },
+        { "MaxConnectAttempts=0", "MaxConnectAttempts: 0 must lie between 1 and 100" },
+        { "MaxConnectAttempts=101", "MaxConnectAttempts: 101 must lie between 1 and 100" },
         { "CloseMode=7", "CloseMode: 7 is not one of Graceful, Abortive." },
         { "SourceSelection=9", "SourceSelection: 9 is not one of MostRemaining, RoundRobin." },
     };

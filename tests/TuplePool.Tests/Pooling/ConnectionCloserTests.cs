@@ -118,7 +118,7 @@ public sealed class ConnectionCloserTests : IDisposable
         server.Dispose();
         Assert.Equal(0, await client.ReceiveAsync(new byte[16]));
 
-        Assert.Equal(ReleaseKind.Free, ConnectionCloser.Close(client, CloseMode.Graceful));
+        Assert.Equal(ReleaseKind.PeerClosedFirst, ConnectionCloser.Close(client, CloseMode.Graceful));
 
         await AssertTimeWaitInKernelAsync(0);
     }

@@ -20,7 +20,7 @@ namespace TuplePool.Tests.Pooling;
 public sealed class DestinationPoolTests : IAsyncLifetime
 {
     private readonly FakeTimeProvider _time = new();
-    private readonly IDestinationOwner _owner = Substitute.For<IDestinationOwner>();
+    private readonly IDestinationOwner _owner = CreateOwner();
     private readonly LoopbackServer _server = new();
     private readonly List<TuplePoolMetrics> _metrics = [];
     private TupleBudget? _budget;
@@ -70,15 +70,22 @@ public sealed class DestinationPoolTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Close_TellsTheOwnerTheAddressHasRoom()
+    public async Task Close_WakesAnotherDestinationWaitingOnTheAddress_NotOneThatIsNot()
     {
         var pool = CreateSut();
         var lease = await pool.AcquireAsync(default);
+        var waiting = Substitute.For<IRoomWatcher>();
+        waiting.Waiting.Returns(1);
+        var elsewhere = Substitute.For<IRoomWatcher>();
+        elsewhere.Waiting.Returns(1);
+        Assert.True(_budget!.For(new IPEndPoint(_server.EndPoint.Address, _server.EndPoint.Port)).Watch(waiting));
+        Assert.True(_budget.For(new IPEndPoint(_server.EndPoint.Address, _server.EndPoint.Port + 1)).Watch(elsewhere));
 
         lease.Invalidate();
         lease.Dispose();
 
-        _owner.Received(1).OnRoomFreed(pool, _server.EndPoint);
+        waiting.Received(1).RoomMayBeFree();
+        elsewhere.DidNotReceive().RoomMayBeFree();
         Assert.Equal(0, pool.OpenCount);
     }
 
@@ -106,14 +113,21 @@ public sealed class DestinationPoolTests : IAsyncLifetime
         Assert.True(pool.TryRetire(_time.GetTimestamp()));
         var successor = CreateSut();
         var expected = await successor.AcquireAsync(default);
-        _owner.AcquireAgainAsync(pool, Arg.Any<CancellationToken>()).Returns(new ValueTask<SocketLease>(expected));
+        _owner.AcquireAgainAsync(pool, Arg.Any<TimeSpan>(), Arg.Any<CancellationToken>()).Returns(new ValueTask<SocketLease>(expected));
 
         var lease = await pool.AcquireAsync(default);
 
         Assert.Equal(expected.LocalEndPoint, lease.LocalEndPoint);
-        await _owner.Received(1).AcquireAgainAsync(pool, Arg.Any<CancellationToken>());
+        await _owner.Received(1).AcquireAgainAsync(pool, Arg.Any<TimeSpan>(), Arg.Any<CancellationToken>());
         Assert.Equal(0, pool.OpenCount);
         lease.Dispose();
+    }
+
+    private static IDestinationOwner CreateOwner()
+    {
+        var owner = Substitute.For<IDestinationOwner>();
+        owner.UsageFor(Arg.Any<IReadOnlyList<IPEndPoint>>()).Returns(new BudgetUsage([], []));
+        return owner;
     }
 
     [Fact]
@@ -262,11 +276,11 @@ public sealed class DestinationPoolTests : IAsyncLifetime
         var settings = new PoolSettings(options, _time);
         var budget = _budget = new TupleBudget(kernel, options, _time);
         var selector = new SourceSelector(options.SourceAddresses, options.SourceSelection, options.SourceQuarantine, budget, _time);
-        var metrics = new TuplePoolMetrics(null, () => new TuplePoolSnapshot([]));
+        var metrics = new TuplePoolMetrics(null);
         _metrics.Add(metrics);
         var opener = new ConnectionOpener(selector, new SocketConnector(kernel, slice), Substitute.For<IKernelCensus>(), metrics, NullLogger.Instance, _time, options);
         var tuples = new TupleLookup(selector, budget, _time);
-        var errors = new AcquireErrors(_ => [], new RefusalRecord(_time), metrics, NullLogger.Instance, options.AcquireTimeout);
+        var errors = new AcquireErrors(new RefusalRecord(_time), metrics, NullLogger.Instance, options.AcquireTimeout);
         var context = new PoolContext(settings, opener, tuples, errors, metrics, WaiterPolicy.CreatePool(_time), NullLogger.Instance);
         var destination = new IPEndPoint(_server.EndPoint.Address, _server.EndPoint.Port);
         var resolver = new AddressResolver(destination, tuples.HasSourceFor, _time, options.DnsRefreshInterval, options.ConnectTimeout, NullLogger.Instance);

@@ -34,7 +34,8 @@ internal sealed class TestConnections : IAsyncDisposable
         for (var i = 0; i < count; i++)
         {
             var socket = await _connector.ConnectAsync(TestSources.S2, _server.EndPoint, default);
-            made[i] = new PooledConnection(socket, Ledger, Owner, createdAt: i);
+            Assert.True(Ledger.TryReserve());
+            made[i] = new PooledConnection(socket, new ConnectionCharge(Ledger), Owner, createdAt: i);
             _made.Add(made[i]);
         }
 

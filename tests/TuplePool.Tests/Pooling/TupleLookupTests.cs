@@ -43,9 +43,7 @@ public sealed class TupleLookupTests
         var sut = CreateSut();
         Fill(TestSources.S2);
         var now = _time.GetTimestamp();
-        var onS3 = _budget.GetLedger(new ConnectionTuple(TestSources.S3, Destination));
-        Assert.True(onS3.TryReserve());
-        onS3.Release(ReleaseKind.TimeWait); // charged for 60 s, longer than the quarantine
+        _budget.TryCharge(new ConnectionTuple(TestSources.S3, Destination))!.Release(ReleaseKind.TimeWait); // charged for 60 s, longer than the quarantine
         Assert.True(_selector.Quarantine(Source(TestSources.S3)));
 
         Assert.Equal(now + (60 * _time.TimestampFrequency), sut.NextExpiry([Destination]));
@@ -78,5 +76,5 @@ public sealed class TupleLookupTests
 
     private SourceAddress Source(IPAddress address) => _selector.SourcesFor(address).Single(s => s.Address.Equals(address));
 
-    private void Fill(IPAddress source) => Assert.True(_budget.GetLedger(new ConnectionTuple(source, Destination)).TryReserve());
+    private void Fill(IPAddress source) => Assert.NotNull(_budget.TryCharge(new ConnectionTuple(source, Destination)));
 }

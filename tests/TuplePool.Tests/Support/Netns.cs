@@ -62,6 +62,10 @@ public sealed class Netns : IDisposable
         return null;
     }
 
+    /// <summary>True while a namespace of that name is listed (<c>ip netns list</c>).</summary>
+    public static bool Exists(string name)
+        => Run("ip", ["netns", "list"]).StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries).Any(line => line.Split(' ')[0] == name);
+
     /// <summary>Creates a namespace with <c>lo</c> up. Dispose deletes it (and its /etc/netns files).</summary>
     public static Netns Create(string purpose)
     {
@@ -93,6 +97,17 @@ public sealed class Netns : IDisposable
     /// <summary>Sets a sysctl of the namespace (net.* is per namespace; the host's are never touched).</summary>
     public void Sysctl(string key, string value) => Exec("sysctl", "-qw", $"{key}={value}");
 
+    /// <summary>A sysctl of the namespace, as <c>sysctl -n</c> prints it.</summary>
+    public string ReadSysctl(string key) => Exec("sysctl", "-n", key).StandardOutput.Trim();
+
+    /// <summary>
+    /// A veth pair: <paramref name="name"/> in this namespace, <paramref name="peerName"/> in
+    /// <paramref name="peer"/>. Each end is created in its namespace (never in the host's), so the
+    /// names only need to be unique there; deleting either namespace removes the pair.
+    /// </summary>
+    public void AddVeth(string name, Netns peer, string peerName)
+        => Run("ip", ["link", "add", name, "netns", Name, "type", "veth", "peer", "name", peerName, "netns", peer.Name]);
+
     /// <summary>Loads an nftables ruleset (nft -f syntax) into the namespace.</summary>
     public void Nft(string ruleset) => Run("ip", ["netns", "exec", Name, "nft", "-f", "-"], stdin: ruleset);
 
@@ -114,14 +129,7 @@ public sealed class Netns : IDisposable
     /// <remarks>Awaited, not waited on: a scenario runs for seconds, and a blocked test thread would hold back the rest of the suite.</remarks>
     public async Task<JsonObject> RunScenarioAsync(string scenario, params (string Name, string Value)[] args)
     {
-        var command = new List<string> { "netns", "exec", Name, DotnetHost(), RunnerPath(), scenario };
-        foreach (var (name, value) in args)
-        {
-            command.Add($"--{name}");
-            command.Add(value);
-        }
-
-        var result = await RunAsync("ip", [.. command], check: false, stdin: null, timeout: TimeSpan.FromMinutes(4));
+        var result = await RunAsync("ip", ScenarioCommand(scenario, args), check: false, stdin: null, timeout: TimeSpan.FromMinutes(4));
         var json = result.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries).LastOrDefault();
         var parsed = json is null ? null : JsonNode.Parse(json) as JsonObject;
         if (result.ExitCode != 0 || parsed is null || parsed.ContainsKey("error"))
@@ -130,6 +138,23 @@ public sealed class Netns : IDisposable
         }
 
         return parsed;
+    }
+
+    /// <summary>
+    /// Starts <paramref name="scenario"/> of TuplePool.NetnsRunner inside the namespace and leaves it
+    /// running (a server, a client that holds connections): it talks a line protocol on stdin and
+    /// stdout, and stops when killed (Dispose) or when its stdin ends.
+    /// </summary>
+    public RunningScenario StartScenario(string scenario, params (string Name, string Value)[] args)
+    {
+        var start = new ProcessStartInfo(FindTool("ip") ?? "ip");
+        foreach (var arg in ScenarioCommand(scenario, args))
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        // ip netns exec execs the command in place: the process is the runner itself, and killing it ends the scenario.
+        return RunningScenario.Start(start, $"runner scenario {scenario} in {Name}");
     }
 
     public void Dispose()
@@ -153,6 +178,18 @@ public sealed class Netns : IDisposable
         var tests = here.Parent.Parent!.Parent!.Parent!.FullName;
         var path = Path.Combine(tests, "TuplePool.NetnsRunner", "bin", configuration, tfm, "TuplePool.NetnsRunner.dll");
         return File.Exists(path) ? path : throw new FileNotFoundException("Build tests/TuplePool.NetnsRunner first.", path);
+    }
+
+    private string[] ScenarioCommand(string scenario, (string Name, string Value)[] args)
+    {
+        var command = new List<string> { "netns", "exec", Name, DotnetHost(), RunnerPath(), scenario };
+        foreach (var (name, value) in args)
+        {
+            command.Add($"--{name}");
+            command.Add(value);
+        }
+
+        return [.. command];
     }
 
     // Namespaces of runs that were killed before their Dispose ran.

@@ -24,7 +24,11 @@ public sealed class DestinationMetricsTests : IDisposable
     public void Dispose() => _services.Dispose();
 
     private TuplePoolMetrics CreateSut(string poolName = "replicas", TimeSpan? acquireTimeout = null)
-        => new(MeterFactory, () => _snapshot, new TuplePoolOptions { PoolName = poolName, AcquireTimeout = acquireTimeout ?? TimeSpan.FromSeconds(2) });
+    {
+        var metrics = new TuplePoolMetrics(MeterFactory, new TuplePoolOptions { PoolName = poolName, AcquireTimeout = acquireTimeout ?? TimeSpan.FromSeconds(2) });
+        metrics.Observe(() => _snapshot);
+        return metrics;
+    }
 
     private MetricCollector<T> Collect<T>(string instrument)
         where T : struct

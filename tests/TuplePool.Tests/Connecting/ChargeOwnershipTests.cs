@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using Microsoft.Extensions.DependencyInjection;
 using Polly;
 using TuplePool.Platform;
 using TuplePool.Tests.Support;
@@ -10,9 +11,15 @@ namespace TuplePool.Tests.Connecting;
 /// and its socket is closed with it: a connect whose telemetry listener throws, an open a user's
 /// strategy discards. Checked in the pool's ledger and in the kernel's socket table.
 /// </summary>
-public sealed class ConnectionChargeTests
+public sealed class ChargeOwnershipTests : IDisposable
 {
-    private static SocketPool CreateSut(PortRange slice, Action<TuplePoolOptions>? configure = null)
+    // The pool's own meter factory: a listener that throws must break this test's pool only, not
+    // the pools of tests running beside it (every pool's meter is named TuplePool).
+    private readonly ServiceProvider _services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+
+    public void Dispose() => _services.Dispose();
+
+    private SocketPool CreateSut(PortRange slice, Action<TuplePoolOptions>? configure = null)
     {
         var options = new TuplePoolOptions
         {
@@ -21,7 +28,7 @@ public sealed class ConnectionChargeTests
             AcquireTimeout = TimeSpan.FromSeconds(5),
         };
         configure?.Invoke(options);
-        return new SocketPool(options);
+        return new SocketPool(options, null, null, _services.GetRequiredService<IMeterFactory>());
     }
 
     [Fact]
@@ -34,7 +41,7 @@ public sealed class ConnectionChargeTests
         {
             InstrumentPublished = (instrument, l) =>
             {
-                if (instrument.Meter.Name == "TuplePool" && instrument.Name == "tuplepool.connect.duration")
+                if (ReferenceEquals(instrument.Meter.Scope, _services.GetRequiredService<IMeterFactory>()) && instrument.Name == "tuplepool.connect.duration")
                 {
                     l.EnableMeasurementEvents(instrument);
                 }
