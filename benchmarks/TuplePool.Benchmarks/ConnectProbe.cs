@@ -205,7 +205,7 @@ internal static class ConnectProbe
         var opened = await pool.Opener.OpenAsync(addresses, pipeline, CancellationToken.None)
             ?? throw new InvalidOperationException("No budget.");
         RawSocket.CloseAbortive(opened.Socket);
-        opened.Ledger.Release(ReleaseKind.Free);
+        opened.Charge.Release(ReleaseKind.Free);
     }
 
     /// <param name="interleave">
