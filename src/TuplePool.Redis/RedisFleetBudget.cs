@@ -195,12 +195,12 @@ public sealed class RedisFleetBudget : IFleetBudget, IAsyncDisposable
     public int GetGrant(IPEndPoint destination)
     {
         ArgumentNullException.ThrowIfNull(destination);
-        var context = _context;
-        if (context is null || Volatile.Read(ref _state) != Attached)
+        if (Volatile.Read(ref _state) != Attached)
         {
             return 0;
         }
 
+        var context = _context!; // written before the state says Attached
         var staticShare = context.Shares.StaticShare;
         return _grants.TryGetValue(Normalize(destination), out var grant) ? grant.Current(context.Now(), staticShare) : staticShare;
     }
@@ -211,11 +211,12 @@ public sealed class RedisFleetBudget : IFleetBudget, IAsyncDisposable
         ArgumentNullException.ThrowIfNull(destination);
         ArgumentOutOfRangeException.ThrowIfNegative(held);
         ArgumentOutOfRangeException.ThrowIfNegative(waiting);
-        var context = _context;
-        if (context is null || Volatile.Read(ref _state) != Attached)
+        if (Volatile.Read(ref _state) != Attached)
         {
             return;
         }
+
+        var context = _context!;
 
         destination = Normalize(destination);
         while (true)
@@ -491,11 +492,12 @@ public sealed class RedisFleetBudget : IFleetBudget, IAsyncDisposable
     // settled hand-backs. Skips a tick that would overlap the previous one.
     private void Tick()
     {
-        var context = _context;
-        if (context is null || Volatile.Read(ref _state) != Attached || Interlocked.Exchange(ref _ticking, 1) == 1)
+        if (Volatile.Read(ref _state) != Attached || Interlocked.Exchange(ref _ticking, 1) == 1)
         {
             return;
         }
+
+        var context = _context!;
 
         try
         {
