@@ -69,9 +69,11 @@ internal sealed class RedisServer : IAsyncDisposable
         {
             EndPoints = { EndPoint },
             AbortOnConnectFail = false,
-            ConnectTimeout = 1000,
-            SyncTimeout = 1000,
-            AsyncTimeout = 1000,
+            // Generous: a whole test suite shares two cores; the budget bounds its own requests
+            // (RedisFleetOptions.RequestTimeout), and a stopped server fails at once (FailFast).
+            ConnectTimeout = 2000,
+            SyncTimeout = 5000,
+            AsyncTimeout = 5000,
             ConnectRetry = 1,
             ClientName = clientName,
             BacklogPolicy = BacklogPolicy.FailFast,

@@ -58,7 +58,7 @@ internal sealed class FleetLab : IAsyncDisposable
         }
     }
 
-    /// <summary>The options every member starts from: lease 2 s, hold 1 s, retries every 100 ms, no recovery window unless a test sets one.</summary>
+    /// <summary>The options every member starts from: lease 2 s, hold 1 s, retries every 100 ms, requests time out after 2 s (the default), no recovery window unless a test sets one.</summary>
     public RedisFleetOptions Options(string instance)
     {
         var options = new RedisFleetOptions
@@ -69,7 +69,6 @@ internal sealed class FleetLab : IAsyncDisposable
             ChunkSize = 8,
             LeaseTime = TimeSpan.FromSeconds(2),
             WaitRetryInterval = TimeSpan.FromMilliseconds(100),
-            RequestTimeout = TimeSpan.FromMilliseconds(500),
             RecoveryWindow = TimeSpan.Zero,
             InstanceId = instance,
         };

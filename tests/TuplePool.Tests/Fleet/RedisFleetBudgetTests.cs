@@ -106,9 +106,9 @@ public sealed class RedisFleetBudgetTests(RedisFixture redis) : IClassFixture<Re
 
         // The NAT holds a closed connection's port longer than the lease: only lease + hold keeps
         // the crashed instance's ports counted while its connections' mappings live on.
-        var nat = new NatOptions { PortsPerDestination = FleetLab.Capacity, HoldAfterClose = TimeSpan.FromSeconds(2.5), HoldAfterReset = TimeSpan.FromSeconds(0.5) };
-        var a = await lab.AddAsync("a", o => o.LeaseTime = TimeSpan.FromSeconds(1), nat);
-        var b = await lab.AddAsync("b", o => o.LeaseTime = TimeSpan.FromSeconds(1), nat);
+        var nat = new NatOptions { PortsPerDestination = FleetLab.Capacity, HoldAfterClose = TimeSpan.FromSeconds(3), HoldAfterReset = TimeSpan.FromSeconds(0.5) };
+        var a = await lab.AddAsync("a", nat: nat);
+        var b = await lab.AddAsync("b", nat: nat);
         await using var watch = lab.Watch();
         for (var i = 0; i < 50; i++)
         {
@@ -118,8 +118,8 @@ public sealed class RedisFleetBudgetTests(RedisFixture redis) : IClassFixture<Re
         await a.CrashAsync();
         var waiters = Enumerable.Range(0, 30).Select(_ => b.Pool.OpenAsync(Patience)).ToArray();
 
-        // b has only its static share while the NAT still holds a's ports ...
-        await Task.Delay(TimeSpan.FromSeconds(2));
+        // b has only its static share while the NAT still holds a's ports (3 s) ...
+        await Task.Delay(TimeSpan.FromSeconds(2.5));
         Assert.Equal(FleetLab.StaticShare, b.Pool.Grant);
         Assert.Equal(FleetLab.StaticShare, b.Pool.Open);
 
