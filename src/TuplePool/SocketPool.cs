@@ -133,6 +133,9 @@ public sealed class SocketPool : ISocketPool, IDisposable
     /// <summary>Ports each (source, destination IP, destination port) tuple may use.</summary>
     public int CapacityPerTuple => _budget.CapacityPerTuple;
 
+    /// <summary>The pool's <see cref="TuplePoolOptions.AcquireTimeout"/>.</summary>
+    internal TimeSpan AcquireTimeout => _destinations.Settings.AcquireTimeout;
+
     /// <summary>True while the reaper's timer ticks (it stops when the pool has no destination and no ledger left).</summary>
     internal bool IsReaperRunning => _reaper.IsRunning;
 

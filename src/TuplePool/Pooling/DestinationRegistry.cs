@@ -26,6 +26,9 @@ internal sealed class DestinationRegistry : IDestinationOwner
         Snapshots = new SnapshotBuilder(this, context.Tuples, context.Errors.Refusals);
     }
 
+    /// <summary>The pool's settings.</summary>
+    public PoolSettings Settings => _context.Settings;
+
     /// <summary>The timer that sweeps every destination; started when the first one is added.</summary>
     public IdleReaper Reaper { get; }
 

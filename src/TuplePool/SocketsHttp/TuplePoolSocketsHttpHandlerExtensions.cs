@@ -18,7 +18,10 @@ public static class TuplePoolSocketsHttpHandlerExtensions
     /// </summary>
     /// <remarks>
     /// When no port frees up in time, requests fail with <see cref="HttpRequestException"/> whose
-    /// <see cref="Exception.InnerException"/> is <see cref="TupleBudgetExhaustedException"/>.
+    /// <see cref="Exception.InnerException"/> is <see cref="TupleBudgetExhaustedException"/> — also
+    /// when the handler's <see cref="SocketsHttpHandler.ConnectTimeout"/> is shorter than
+    /// <see cref="TuplePoolOptions.AcquireTimeout"/> (YARP's 15 s): the pool then gives up a little
+    /// before the handler would.
     /// Plain-text HTTP/1.1 and HTTP/2 and TLS all go through the callback; HTTP/3 (QUIC) does not
     /// use it and is not budgeted.
     /// </remarks>
@@ -37,17 +40,32 @@ public static class TuplePoolSocketsHttpHandlerExtensions
                 + "Remove the other callback, or call UseTuplePool only once per handler.");
         }
 
-        handler.ConnectCallback = (context, cancellationToken) => ConnectAsync(pool, context.DnsEndPoint, cancellationToken);
+        handler.ConnectCallback = (context, cancellationToken) => ConnectAsync(pool, handler, context.DnsEndPoint, cancellationToken);
         return handler;
     }
 
-    private static async ValueTask<Stream> ConnectAsync(ISocketPool pool, DnsEndPoint endPoint, CancellationToken cancellationToken)
+    /// <summary>
+    /// How much sooner than the handler's <see cref="SocketsHttpHandler.ConnectTimeout"/> the pool
+    /// gives up waiting for room: the handler's clock started before the callback ran, and the
+    /// typed refusal must reach the request before the handler's cancellation does.
+    /// </summary>
+    internal static TimeSpan ConnectTimeoutMargin(TimeSpan connectTimeout)
+        => TimeSpan.FromTicks(Math.Max(TimeSpan.FromMilliseconds(100).Ticks, connectTimeout.Ticks / 20));
+
+    private static async ValueTask<Stream> ConnectAsync(ISocketPool pool, SocketsHttpHandler handler, DnsEndPoint endPoint, CancellationToken cancellationToken)
     {
         // A literal address needs no name resolution: hand the pool an IPEndPoint directly.
         EndPoint destination = AddressParser.TryParse(endPoint.Host, out var address)
             ? new IPEndPoint(address, endPoint.Port)
             : endPoint;
-        var lease = await pool.AcquireAsync(destination, cancellationToken).ConfigureAwait(false);
+
+        // The handler cancels this callback at its ConnectTimeout (YARP sets 15 s, shorter than
+        // the 30 s AcquireTimeout): bounded a little sooner, a full budget ends as the pool's
+        // TupleBudgetExhaustedException instead of a bare cancellation.
+        var connectTimeout = handler.ConnectTimeout;
+        var lease = pool is SocketPool socketPool && connectTimeout != Timeout.InfiniteTimeSpan && connectTimeout < socketPool.AcquireTimeout
+            ? await socketPool.AcquireAsync(destination, Shorter(connectTimeout), cancellationToken).ConfigureAwait(false)
+            : await pool.AcquireAsync(destination, cancellationToken).ConfigureAwait(false);
         try
         {
             return new LeaseStream(lease);
@@ -57,6 +75,12 @@ public static class TuplePoolSocketsHttpHandlerExtensions
             lease.Invalidate();
             lease.Dispose();
             throw;
+        }
+
+        static TimeSpan Shorter(TimeSpan connectTimeout)
+        {
+            var bound = connectTimeout - ConnectTimeoutMargin(connectTimeout);
+            return bound > TimeSpan.Zero ? bound : connectTimeout;
         }
     }
 }
