@@ -152,6 +152,7 @@ internal sealed class ConnectionOpener
     {
         var attempt = RentAttempt();
         attempt.Start(address, limits, scope);
+        var span = TuplePoolTracing.StartConnect(_metrics.PoolName, address); // null unless the TuplePool source is listened to
         var context = ResilienceContextPool.Shared.Get(cancellationToken);
         context.Properties.Set(AttemptKey, attempt);
         try
@@ -197,10 +198,17 @@ internal sealed class ConnectionOpener
                         $"Every source address for {attempt.Describe()} failed to bind and is left out for {_options.SourceQuarantine} (TuplePoolOptions.SourceQuarantine); check TuplePoolOptions.SourceAddresses.");
             }
 
+            TuplePoolTracing.ConnectEnded(span, opened?.Socket);
             return opened;
+        }
+        catch (Exception e)
+        {
+            TuplePoolTracing.ConnectFailed(span, e);
+            throw;
         }
         finally
         {
+            TuplePoolTracing.StopConnect(span);
             ResilienceContextPool.Shared.Return(context);
             ReturnAttempt(attempt);
         }
@@ -264,6 +272,7 @@ internal sealed class ConnectionOpener
 
         var tuple = charge.Tuple;
         attempt.Current = tuple;
+        TuplePoolTracing.AttemptStarted(source.Address);
         var (timeout, limit) = limits.ForAttempt(now, _timeProvider);
         var token = attempt.StartTimeout(timeout, cancellationToken, _disposing);
         Socket socket;
@@ -327,7 +336,7 @@ internal sealed class ConnectionOpener
                         Log.SourceQuarantined(_logger, source.Address, bind.SocketErrorCode.ToString(), _options.SourceQuarantine);
                     }
 
-                    _metrics.RecordConnectError("bind_failed", tuple);
+                    RecordConnectError(ErrorTypes.BindFailed, source, tuple);
                     break;
                 case SocketException e when IsAddressError(e):
                     // The kernel knows of sockets on this tuple that the ledger does not (another
@@ -337,10 +346,10 @@ internal sealed class ConnectionOpener
                     var kernelCount = CountInKernel(tuple);
                     var poolCount = charge.Local.CorrectFromKernel(KernelCorrectionHold);
                     Log.KernelCorrection(_logger, source.Address, tuple.Destination, kernelCount, poolCount, KernelCorrectionHold);
-                    _metrics.RecordConnectError("address_not_available", tuple);
+                    RecordConnectError("address_not_available", source, tuple);
                     break;
                 default:
-                    _metrics.RecordConnectError(error, tuple);
+                    RecordConnectError(ErrorTypes.Of(error), source, tuple);
                     break;
             }
         }
@@ -349,6 +358,13 @@ internal sealed class ConnectionOpener
             // Also when a metrics listener throws: the charge never outlives the failed connect.
             charge.Release(ReleaseKind.Free);
         }
+    }
+
+    /// <summary>A failed attempt, in the metrics and as an event of the connect span.</summary>
+    private void RecordConnectError(string errorType, SourceAddress source, ConnectionTuple tuple)
+    {
+        TuplePoolTracing.AttemptFailed(source.Address, errorType);
+        _metrics.RecordConnectError(errorType, tuple);
     }
 
     private SocketException TimedOut(AddressAttempt attempt, ConnectLimit limit, TimeSpan timeout)
