@@ -73,6 +73,8 @@ internal sealed class TuplePoolMetrics : IDisposable
     private readonly TimeSpan _acquireTimeout;
     private readonly bool _behindNat;
     private readonly TimeProvider _time;
+    private volatile CollectionRead<PoolRead>? _read; // null before Observe and after Dispose: nothing is reported
+    private volatile bool _disposed;
 
     /// <summary>
     /// The meter of the pool with <paramref name="options"/> (its name, <see cref="TuplePoolOptions.AcquireTimeout"/>,
@@ -141,7 +143,7 @@ internal sealed class TuplePoolMetrics : IDisposable
     public void Observe(Func<TuplePoolSnapshot> snapshot, Func<PoolTotals>? totals = null)
     {
         ArgumentNullException.ThrowIfNull(snapshot);
-        var read = new CollectionRead<PoolRead>(
+        _read = new CollectionRead<PoolRead>(
             Detail == MetricDetail.Tuple || totals is null
                 ? () => PoolRead.From(snapshot())
                 : () => new PoolRead(null, totals()),
@@ -149,22 +151,22 @@ internal sealed class TuplePoolMetrics : IDisposable
 
         _meter.CreateObservableUpDownCounter(
             "tuplepool.connection.count",
-            () => ObserveConnections(read.Get(ConnectionCountConsumer).Totals),
+            () => Read(ConnectionCountConsumer, static (self, r) => self.ObserveConnections(r.Totals)),
             unit: "{connection}",
             description: "Open connections of the pool by state: active (leased or connecting), idle (in the idle store).");
         _meter.CreateObservableUpDownCounter(
             "tuplepool.tuple.count",
-            () => Total(read.Get(TupleCountConsumer).Totals.Tuples),
+            () => Read(TupleCountConsumer, static (self, r) => self.Total(r.Totals.Tuples)),
             unit: "{tuple}",
             description: "(source, destination IP, destination port) tuples the pool holds ports on.");
         _meter.CreateObservableUpDownCounter(
             "tuplepool.budget.time_wait",
-            () => Total(read.Get(TimeWaitConsumer).Totals.TimeWait),
+            () => Read(TimeWaitConsumer, static (self, r) => self.Total(r.Totals.TimeWait)),
             unit: "{port}",
             description: "Ports held in TIME_WAIT by the pool's own graceful closes, over every tuple.");
         _meter.CreateObservableUpDownCounter(
             "tuplepool.budget.remaining",
-            () => Total(read.Get(RemainingConsumer).Totals.Remaining),
+            () => Read(RemainingConsumer, static (self, r) => self.Total(r.Totals.Remaining)),
             unit: "{port}",
             description: "Ports still free for new connections, summed over the tuples in use (tuplepool.tuple.count).");
         _meter.CreateObservableUpDownCounter(
@@ -177,17 +179,17 @@ internal sealed class TuplePoolMetrics : IDisposable
         {
             _meter.CreateObservableUpDownCounter(
                 "tuplepool.nat.connection.count",
-                () => Total(read.Get(NatConnectionsConsumer).Totals.NatActive),
+                () => Read(NatConnectionsConsumer, static (self, r) => self.Total(r.Totals.NatActive)),
                 unit: "{connection}",
                 description: "Connections open through the NAT (TuplePoolOptions.Nat).");
             _meter.CreateObservableUpDownCounter(
                 "tuplepool.nat.holding",
-                () => Total(read.Get(NatHoldingConsumer).Totals.NatHolding),
+                () => Read(NatHoldingConsumer, static (self, r) => self.Total(r.Totals.NatHolding)),
                 unit: "{port}",
                 description: "NAT ports still held after closes and resets.");
             _meter.CreateObservableUpDownCounter(
                 "tuplepool.nat.remaining",
-                () => Total(read.Get(NatRemainingConsumer).Totals.NatRemaining),
+                () => Read(NatRemainingConsumer, static (self, r) => self.Total(r.Totals.NatRemaining)),
                 unit: "{port}",
                 description: "NAT ports still free for new connections, summed over the destinations behind the NAT the pool holds ports to.");
         }
@@ -196,17 +198,17 @@ internal sealed class TuplePoolMetrics : IDisposable
         {
             _meter.CreateObservableUpDownCounter(
                 "tuplepool.tuple.connection.count",
-                () => ObserveTupleConnections(read.Get(TupleConnectionsConsumer).Snapshot!),
+                () => Read(TupleConnectionsConsumer, static (self, r) => self.ObserveTupleConnections(r.Snapshot!)),
                 unit: "{connection}",
                 description: "Open connections by state, per tuple.");
             _meter.CreateObservableUpDownCounter(
                 "tuplepool.tuple.time_wait",
-                () => ObserveTuples(read.Get(TupleTimeWaitConsumer).Snapshot!, static u => u.TimeWait),
+                () => Read(TupleTimeWaitConsumer, static (self, r) => self.ObserveTuples(r.Snapshot!, static u => u.TimeWait)),
                 unit: "{port}",
                 description: "Ports held in TIME_WAIT by the pool's own graceful closes, per tuple.");
             _meter.CreateObservableUpDownCounter(
                 "tuplepool.tuple.remaining",
-                () => ObserveTuples(read.Get(TupleRemainingConsumer).Snapshot!, static u => u.Remaining),
+                () => Read(TupleRemainingConsumer, static (self, r) => self.ObserveTuples(r.Snapshot!, static u => u.Remaining)),
                 unit: "{port}",
                 description: "Ports still free for new connections, per tuple.");
         }
@@ -292,8 +294,15 @@ internal sealed class TuplePoolMetrics : IDisposable
         }
     }
 
+    /// <summary>
+    /// Stops every series of the pool. A meter from an <see cref="IMeterFactory"/> is the
+    /// factory's, shared by every pool it made and kept after this one is gone, so its
+    /// instruments stay on it; they report nothing from now on and let go of the pool's state.
+    /// </summary>
     public void Dispose()
     {
+        _disposed = true;
+        _read = null;
         _destinations.Clear();
         if (_ownsMeter)
         {
@@ -323,7 +332,11 @@ internal sealed class TuplePoolMetrics : IDisposable
         };
     }
 
-    private Measurement<long> Total(long value) => new(value, PoolNameTagValue);
+    /// <summary>The measurements of one observable instrument from this collection's read; none once disposed.</summary>
+    private IEnumerable<Measurement<long>> Read(int consumer, Func<TuplePoolMetrics, PoolRead, IEnumerable<Measurement<long>>> measure)
+        => _read is { } read ? measure(this, read.Get(consumer)) : [];
+
+    private Measurement<long>[] Total(long value) => [new(value, PoolNameTagValue)];
 
     private Measurement<long>[] ObserveConnections(PoolTotals totals) =>
     [
@@ -351,6 +364,11 @@ internal sealed class TuplePoolMetrics : IDisposable
     /// <summary>One series per destination from <see cref="MetricDetail.Destination"/> on, else their sum.</summary>
     private IEnumerable<Measurement<long>> ObservePending()
     {
+        if (_disposed)
+        {
+            yield break;
+        }
+
         if (Detail == MetricDetail.Pool)
         {
             long waiting = 0;
@@ -359,7 +377,7 @@ internal sealed class TuplePoolMetrics : IDisposable
                 waiting += destination.PendingCount?.Invoke() ?? 0;
             }
 
-            yield return Total(waiting);
+            yield return new Measurement<long>(waiting, PoolNameTagValue);
             yield break;
         }
 
