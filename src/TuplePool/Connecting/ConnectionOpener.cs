@@ -336,7 +336,8 @@ internal sealed class ConnectionOpener
                         Log.SourceQuarantined(_logger, source.Address, bind.SocketErrorCode.ToString(), _options.SourceQuarantine);
                     }
 
-                    RecordConnectError(ErrorTypes.BindFailed, source, tuple);
+                    _metrics.RecordConnectError(ErrorTypes.BindFailed, tuple);
+                    TuplePoolTracing.AttemptFailed(source.Address, ErrorTypes.BindFailed);
                     break;
                 case SocketException e when IsAddressError(e):
                     // The kernel knows of sockets on this tuple that the ledger does not (another
@@ -346,10 +347,12 @@ internal sealed class ConnectionOpener
                     var kernelCount = CountInKernel(tuple);
                     var poolCount = charge.Local.CorrectFromKernel(KernelCorrectionHold);
                     Log.KernelCorrection(_logger, source.Address, tuple.Destination, kernelCount, poolCount, KernelCorrectionHold);
-                    RecordConnectError("address_not_available", source, tuple);
+                    _metrics.RecordConnectError("address_not_available", tuple);
+                    TuplePoolTracing.AttemptFailed(source.Address, "address_not_available");
                     break;
                 default:
-                    RecordConnectError(ErrorTypes.Of(error), source, tuple);
+                    _metrics.RecordConnectError(error, tuple);
+                    TuplePoolTracing.AttemptFailed(source.Address, error);
                     break;
             }
         }
@@ -358,13 +361,6 @@ internal sealed class ConnectionOpener
             // Also when a metrics listener throws: the charge never outlives the failed connect.
             charge.Release(ReleaseKind.Free);
         }
-    }
-
-    /// <summary>A failed attempt, in the metrics and as an event of the connect span.</summary>
-    private void RecordConnectError(string errorType, SourceAddress source, ConnectionTuple tuple)
-    {
-        TuplePoolTracing.AttemptFailed(source.Address, errorType);
-        _metrics.RecordConnectError(errorType, tuple);
     }
 
     private SocketException TimedOut(AddressAttempt attempt, ConnectLimit limit, TimeSpan timeout)

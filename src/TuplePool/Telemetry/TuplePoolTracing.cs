@@ -153,6 +153,19 @@ internal static class TuplePoolTracing
         }
     }
 
+    /// <summary>
+    /// As <see cref="AttemptFailed(IPAddress, string)"/> with <see cref="ErrorTypes.Of(Exception)"/>
+    /// of <paramref name="error"/>, worked out only when a connect span is recorded (a failure at
+    /// the open-file limit must not be what first loads the error names).
+    /// </summary>
+    public static void AttemptFailed(IPAddress source, Exception error)
+    {
+        if (CurrentConnect() is not null)
+        {
+            AttemptFailed(source, ErrorTypes.Of(error));
+        }
+    }
+
     /// <summary>The connect returned: <paramref name="socket"/> connected, or null when no tuple had room.</summary>
     public static void ConnectEnded(Activity? connect, Socket? socket)
     {

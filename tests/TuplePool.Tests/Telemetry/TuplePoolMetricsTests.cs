@@ -26,7 +26,7 @@ public sealed class TuplePoolMetricsTests : IDisposable
     public async Task ConnectionCount_ReportsActiveAndIdlePoolWide_WithThePoolNameAlone()
     {
         await using var server = new LoopbackServer();
-        await using var pool = CreateSut(2, 10);
+        await using var pool = CreateSut(2, 10, o => o.AcquireTimeout = TimeSpan.FromSeconds(10)); // no refusal wanted: room for a loaded machine
         using var connections = new MetricCollector<long>(MeterFactory, "TuplePool", "tuplepool.connection.count");
         var a = await pool.AcquireAsync(server.EndPoint);
         var b = await pool.AcquireAsync(server.EndPoint);
@@ -49,7 +49,7 @@ public sealed class TuplePoolMetricsTests : IDisposable
     public async Task TupleConnectionCount_AtTupleDetail_ReportsActiveAndIdlePerTuple()
     {
         await using var server = new LoopbackServer();
-        await using var pool = CreateSut(1, 10, o => o.MetricDetail = MetricDetail.Tuple);
+        await using var pool = CreateSut(1, 10, o => (o.MetricDetail, o.AcquireTimeout) = (MetricDetail.Tuple, TimeSpan.FromSeconds(10)));
         using var connections = new MetricCollector<long>(MeterFactory, "TuplePool", "tuplepool.tuple.connection.count");
         var a = await pool.AcquireAsync(server.EndPoint);
         var b = await pool.AcquireAsync(server.EndPoint);
@@ -156,7 +156,7 @@ public sealed class TuplePoolMetricsTests : IDisposable
     public async Task TimeWaitAndRemaining_MoveWithGracefulCloses_PoolWideAndPerTuple()
     {
         await using var server = new LoopbackServer();
-        await using var pool = CreateSut(1, 10, o => o.MetricDetail = MetricDetail.Tuple);
+        await using var pool = CreateSut(1, 10, o => (o.MetricDetail, o.AcquireTimeout) = (MetricDetail.Tuple, TimeSpan.FromSeconds(10)));
         using var timeWait = new MetricCollector<long>(MeterFactory, "TuplePool", "tuplepool.budget.time_wait");
         using var remaining = new MetricCollector<long>(MeterFactory, "TuplePool", "tuplepool.budget.remaining");
         using var tupleTimeWait = new MetricCollector<long>(MeterFactory, "TuplePool", "tuplepool.tuple.time_wait");
@@ -221,7 +221,7 @@ public sealed class TuplePoolMetricsTests : IDisposable
     public async Task ConnectErrors_CountRefusedConnectsByErrorType_TupleTagsOnlyAtTupleDetail(MetricDetail detail)
     {
         using var notListening = ListenerPorts.BindListener(IPAddress.Loopback);
-        await using var pool = CreateSut(1, 10, o => o.MetricDetail = detail);
+        await using var pool = CreateSut(1, 10, o => (o.MetricDetail, o.AcquireTimeout) = (detail, TimeSpan.FromSeconds(10)));
         using var errors = new MetricCollector<long>(MeterFactory, "TuplePool", "tuplepool.connect.errors");
 
         await Assert.ThrowsAnyAsync<System.Net.Sockets.SocketException>(() => pool.AcquireAsync(notListening.LocalEndPoint!).AsTask());
