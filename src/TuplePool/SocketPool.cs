@@ -107,7 +107,7 @@ public sealed class SocketPool : ISocketPool, IDisposable
         var selector = new SourceSelector(options.SourceAddresses, options.SourceSelection, options.SourceQuarantine, _budget, _time);
         selector.SourceRestored += source => Log.SourceRestored(logger, source.Address);
         var socketConnector = connector ?? new SocketConnector(kernel, options.LocalPortRange) { KeepAlive = options.KeepAlive };
-        _metrics = new TuplePoolMetrics(meterFactory, options);
+        _metrics = new TuplePoolMetrics(meterFactory, options, _time);
         _opener = new ConnectionOpener(selector, socketConnector, census, _metrics, logger, _time, options, _disposing.Token);
         _tuples = new TupleLookup(selector, _budget, _time);
         var errors = new AcquireErrors(new RefusalRecord(_time), _metrics, logger, options.AcquireTimeout);
@@ -116,7 +116,7 @@ public sealed class SocketPool : ISocketPool, IDisposable
         _destinations = new DestinationRegistry(context);
         _reaper = _destinations.Reaper;
         _snapshots = _destinations.Snapshots;
-        _metrics.Observe(_snapshots.Build);
+        _metrics.Observe(_snapshots.Build, _snapshots.ReadTotals);
 
         if (logger.IsEnabled(LogLevel.Information))
         {

@@ -152,6 +152,7 @@ internal sealed class ConnectionOpener
     {
         var attempt = RentAttempt();
         attempt.Start(address, limits, scope);
+        var span = TuplePoolTracing.StartConnect(_metrics.PoolName, address); // null unless the TuplePool source is listened to
         var context = ResilienceContextPool.Shared.Get(cancellationToken);
         context.Properties.Set(AttemptKey, attempt);
         try
@@ -197,10 +198,17 @@ internal sealed class ConnectionOpener
                         $"Every source address for {attempt.Describe()} failed to bind and is left out for {_options.SourceQuarantine} (TuplePoolOptions.SourceQuarantine); check TuplePoolOptions.SourceAddresses.");
             }
 
+            TuplePoolTracing.ConnectEnded(span, opened?.Socket);
             return opened;
+        }
+        catch (Exception e)
+        {
+            TuplePoolTracing.ConnectFailed(span, e);
+            throw;
         }
         finally
         {
+            TuplePoolTracing.StopConnect(span);
             ResilienceContextPool.Shared.Return(context);
             ReturnAttempt(attempt);
         }
@@ -264,6 +272,7 @@ internal sealed class ConnectionOpener
 
         var tuple = charge.Tuple;
         attempt.Current = tuple;
+        TuplePoolTracing.AttemptStarted(source.Address);
         var (timeout, limit) = limits.ForAttempt(now, _timeProvider);
         var token = attempt.StartTimeout(timeout, cancellationToken, _disposing);
         Socket socket;
@@ -327,7 +336,8 @@ internal sealed class ConnectionOpener
                         Log.SourceQuarantined(_logger, source.Address, bind.SocketErrorCode.ToString(), _options.SourceQuarantine);
                     }
 
-                    _metrics.RecordConnectError("bind_failed", tuple);
+                    _metrics.RecordConnectError(ErrorTypes.BindFailed, tuple);
+                    TuplePoolTracing.AttemptFailed(source.Address, ErrorTypes.BindFailed);
                     break;
                 case SocketException e when IsAddressError(e):
                     // The kernel knows of sockets on this tuple that the ledger does not (another
@@ -338,9 +348,11 @@ internal sealed class ConnectionOpener
                     var poolCount = charge.Local.CorrectFromKernel(KernelCorrectionHold);
                     Log.KernelCorrection(_logger, source.Address, tuple.Destination, kernelCount, poolCount, KernelCorrectionHold);
                     _metrics.RecordConnectError("address_not_available", tuple);
+                    TuplePoolTracing.AttemptFailed(source.Address, "address_not_available");
                     break;
                 default:
                     _metrics.RecordConnectError(error, tuple);
+                    TuplePoolTracing.AttemptFailed(source.Address, error);
                     break;
             }
         }

@@ -171,6 +171,22 @@ public sealed class TuplePoolOptions
     public NatOptions? Nat { get; set; }
 
     /// <summary>
+    /// How finely the <c>TuplePool</c> meter breaks its series down. The pool-wide totals
+    /// (connections by state, ports in TIME_WAIT and remaining, tuples in use, waiting callers,
+    /// the NAT's ledger) are there at every level.
+    /// </summary>
+    /// <value>
+    /// Default: <see cref="MetricDetail.Destination"/>, series per destination as the caller
+    /// names it, like <c>System.Net.Http</c>'s <c>http.client.*</c>: their count follows the
+    /// destinations a service talks to, which its operator knows. Not <see cref="MetricDetail.Tuple"/>:
+    /// per-tuple series multiply that by source addresses and resolved addresses (800 tuples
+    /// already pass <c>dotnet-counters</c>' 1,000-series limit), and a histogram series per
+    /// resolved address lives on after DNS has moved on. <see cref="MetricDetail.Pool"/> for very
+    /// many destinations.
+    /// </value>
+    public MetricDetail MetricDetail { get; set; } = MetricDetail.Destination;
+
+    /// <summary>
     /// The pool's name in telemetry (<c>tuplepool.pool.name</c>): the key <c>AddTuplePool(name, ...)</c>
     /// registered it with, else <c>"default"</c>. Set by the DI registration; not a setting.
     /// </summary>

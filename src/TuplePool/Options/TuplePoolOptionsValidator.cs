@@ -139,6 +139,11 @@ internal static class TuplePoolOptionsValidator
             failures.Add(Invariant($"SourceSelection: {(int)options.SourceSelection} is not one of {string.Join(", ", Enum.GetNames<SourceSelectionMode>())}."));
         }
 
+        if (!Enum.IsDefined(options.MetricDetail))
+        {
+            failures.Add(Invariant($"MetricDetail: {(int)options.MetricDetail} is not one of {string.Join(", ", Enum.GetNames<MetricDetail>())}."));
+        }
+
         return failures;
     }
 

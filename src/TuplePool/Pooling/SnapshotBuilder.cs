@@ -1,5 +1,6 @@
 using System.Net;
 using TuplePool.Budget;
+using TuplePool.Telemetry;
 
 namespace TuplePool.Pooling;
 
@@ -12,8 +13,18 @@ namespace TuplePool.Pooling;
 /// </summary>
 internal sealed class SnapshotBuilder(DestinationRegistry destinations, TupleLookup tuples, RefusalRecord refusals)
 {
+    private long _builds;
+    private long _totalReads;
+
+    /// <summary>Snapshots built so far (for the metrics tests: one per collection at most).</summary>
+    internal long Builds => Interlocked.Read(ref _builds);
+
+    /// <summary><see cref="ReadTotals"/> calls so far.</summary>
+    internal long TotalReads => Interlocked.Read(ref _totalReads);
+
     public TuplePoolSnapshot Build()
     {
+        Interlocked.Increment(ref _builds);
         var idle = CountIdleByLedger();
         var usage = new List<TupleUsage>();
         var nat = new List<NatUsage>();
@@ -41,6 +52,46 @@ internal sealed class SnapshotBuilder(DestinationRegistry destinations, TupleLoo
         nat.Sort(static (a, b) => string.CompareOrdinal(a.Destination.ToString(), b.Destination.ToString()));
         var (refused, lastRefusal) = refusals.Read();
         return new TuplePoolSnapshot(usage, destinations.PendingAcquires, refused, lastRefusal, nat);
+    }
+
+    /// <summary>
+    /// The pool-wide sums of <see cref="Build"/>'s snapshot (<see cref="PoolTotals.Of"/> of it, when
+    /// nothing changes in between) in one pass over the ledgers and the idle stores' counts: no
+    /// per-tuple object, no sort. What the meter reads at each collection.
+    /// </summary>
+    public PoolTotals ReadTotals()
+    {
+        Interlocked.Increment(ref _totalReads);
+        long idle = 0;
+        foreach (var destination in destinations.All)
+        {
+            idle += destination.IdleCount;
+        }
+
+        long count = 0, open = 0, timeWait = 0, remaining = 0, natActive = 0, natHolding = 0, natRemaining = 0;
+        foreach (var entry in tuples.Budget.Destinations)
+        {
+            foreach (var ledger in entry.Ledgers)
+            {
+                if (!ledger.IsRetired)
+                {
+                    count++;
+                    open += ledger.Open;
+                    timeWait += ledger.TimeWait;
+                    remaining += ledger.Remaining;
+                }
+            }
+
+            if (entry.Nat is { } nat && !nat.HoldsNothing)
+            {
+                natActive += nat.Open;
+                natHolding += nat.Holding;
+                natRemaining += nat.Remaining;
+            }
+        }
+
+        idle = Math.Min(idle, open);
+        return new PoolTotals(count, open - idle, idle, timeWait, remaining, natActive, natHolding, natRemaining);
     }
 
     /// <summary>One entry per source of each address's family, quarantined or not (a source with nothing on the tuple shows its whole capacity).</summary>

@@ -39,6 +39,7 @@ public sealed class TuplePoolOptionsTests
             IdleTimeout = TimeSpan.FromSeconds(21),
             Destinations = [IPNetwork.Parse("198.18.0.0/15")],
         },
+        MetricDetail = MetricDetail.Tuple,
     };
 
     private static IEnumerable<PropertyInfo> Settings(Type type)

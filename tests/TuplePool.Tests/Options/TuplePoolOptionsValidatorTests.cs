@@ -223,6 +223,7 @@ public sealed class TuplePoolOptionsValidatorTests
         { "MaxConnectAttempts=101", "MaxConnectAttempts: 101 must lie between 1 and 100" },
         { "CloseMode=7", "CloseMode: 7 is not one of Graceful, Abortive." },
         { "SourceSelection=9", "SourceSelection: 9 is not one of MostRemaining, RoundRobin." },
+        { "MetricDetail=3", "MetricDetail: 3 is not one of Pool, Destination, Tuple." },
     };
 
     [Theory]
@@ -335,6 +336,7 @@ public sealed class TuplePoolOptionsValidatorTests
             case "MaxConnectAttempts": options.MaxConnectAttempts = Int(); break;
             case "CloseMode": options.CloseMode = (CloseMode)Int(); break;
             case "SourceSelection": options.SourceSelection = (SourceSelectionMode)Int(); break;
+            case "MetricDetail": options.MetricDetail = (MetricDetail)Int(); break;
             default: throw new ArgumentException(change, nameof(change));
         }
     }
