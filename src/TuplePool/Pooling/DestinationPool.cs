@@ -122,7 +122,7 @@ internal sealed partial class DestinationPool : IConnectionOwner, IRoomWatcher
 
     /// <summary>True when <paramref name="destination"/> is this destination (by value: the caller's object may have changed since).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public bool Is(EndPoint destination) => Key.Equals(destination);
+    public bool Is(EndPoint destination) => DestinationKeys.IsKeyOf(Key, destination);
 
     /// <summary>An acquire bounded by the pool's AcquireTimeout.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
