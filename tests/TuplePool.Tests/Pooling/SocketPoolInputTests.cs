@@ -115,6 +115,34 @@ public sealed class SocketPoolInputTests
         Assert.Contains("Unix", error.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task NameThatResolvesToTheUnspecifiedAddressOnly_IsRefusedNamingTheNameAndTheAddress()
+    {
+        // A hosts file or DNS blocklist answers 0.0.0.0 for a blocked name; Linux would connect
+        // that to this machine itself.
+        await using var server = new LoopbackServer();
+        await using var pool = CreateSut(o => o.SourceAddresses = [], Answer(IPAddress.Any)); // the kernel's source: 0.0.0.0 would reach the server
+
+        var error = await Assert.ThrowsAsync<SocketException>(() => AcquireBoundedAsync(pool, new DnsEndPoint("blocked.test", server.EndPoint.Port)));
+
+        Assert.Contains("'blocked.test'", error.Message, StringComparison.Ordinal);
+        Assert.Contains("0.0.0.0", error.Message, StringComparison.Ordinal);
+        Assert.Equal(0, pool.GetSnapshot().TotalActive);
+        Assert.DoesNotContain(pool.GetSnapshot().Tuples, t => t.Destination.Address.Equals(IPAddress.Any));
+    }
+
+    [Fact]
+    public async Task NameThatResolvesToTheUnspecifiedAddressAndARealOne_ConnectsOnlyToTheRealOne()
+    {
+        await using var server = new LoopbackServer();
+        await using var pool = CreateSut(o => o.SourceAddresses = [], Answer(IPAddress.Any, IPAddress.Loopback));
+
+        await using var lease = await AcquireBoundedAsync(pool, new DnsEndPoint("half-blocked.test", server.EndPoint.Port));
+
+        Assert.Equal(server.EndPoint, lease.RemoteEndPoint);
+        Assert.DoesNotContain(pool.GetSnapshot().Tuples, t => t.Destination.Address.Equals(IPAddress.Any));
+    }
+
     /// <summary>A listener on <paramref name="address"/> at <paramref name="port"/>, taken for the test.</summary>
     private static Socket BindSamePort(IPAddress address, int port)
     {
