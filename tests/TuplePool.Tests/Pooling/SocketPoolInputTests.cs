@@ -116,6 +116,18 @@ public sealed class SocketPoolInputTests
     }
 
     [Fact]
+    public async Task IPv4MappedSourceAddress_ConnectsFromItsIPv4Address()
+    {
+        await using var server = new LoopbackServer();
+        await using var pool = CreateSut(o => o.SourceAddresses = [TestSources.S3.MapToIPv6()]);
+
+        await using var lease = await AcquireBoundedAsync(pool, server.EndPoint);
+
+        Assert.Equal(TestSources.S3, lease.LocalEndPoint.Address);
+        Assert.Equal(TestSources.S3, Assert.Single(pool.GetSnapshot().Tuples).Source);
+    }
+
+    [Fact]
     public async Task NameThatResolvesToTheUnspecifiedAddressOnly_IsRefusedNamingTheNameAndTheAddress()
     {
         // A hosts file or DNS blocklist answers 0.0.0.0 for a blocked name; Linux would connect
