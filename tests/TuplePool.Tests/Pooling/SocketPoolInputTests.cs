@@ -155,6 +155,39 @@ public sealed class SocketPoolInputTests
         Assert.DoesNotContain(pool.GetSnapshot().Tuples, t => t.Destination.Address.Equals(IPAddress.Any));
     }
 
+    [Fact]
+    public async Task WriteCancelledWithBytesUnsent_AndReturnedWithoutInvalidate_TheSocketIsNotLentAgain()
+    {
+        // A peer that never reads: its receive window and then our send buffer fill up, so the
+        // write blocks with bytes still queued when the caller gives up on it.
+        using var peer = NonReadingPeer();
+        await using var pool = CreateSut();
+        var lease = await AcquireBoundedAsync(pool, (IPEndPoint)peer.LocalEndPoint!);
+        lease.Socket.SendBufferSize = 4096;
+        using var cancel = new CancellationTokenSource();
+        var write = lease.Stream.WriteAsync(new byte[4 << 20], cancel.Token).AsTask();
+        Assert.True(await Eventually.TrueAsync(() => !lease.Socket.Poll(0, SelectMode.SelectWrite)), "the send buffer never filled");
+
+        await cancel.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => write.WaitAsync(Bound));
+        var stuffedPort = lease.LocalEndPoint.Port;
+        lease.Dispose(); // no Invalidate(): the caller forgot
+
+        await using var next = await AcquireBoundedAsync(pool, (IPEndPoint)peer.LocalEndPoint!);
+
+        Assert.False(next.IsReused, "a socket whose queued bytes would go out ahead of the next caller's must not be lent");
+        Assert.NotEqual(stuffedPort, next.LocalEndPoint.Port);
+    }
+
+    /// <summary>A listener with a small receive buffer that never accepts: connections complete in its backlog and are never read.</summary>
+    private static Socket NonReadingPeer()
+    {
+        var listener = ListenerPorts.BindListener(IPAddress.Loopback);
+        listener.ReceiveBufferSize = 4096; // inherited by the connections it takes in
+        listener.Listen(16);
+        return listener;
+    }
+
     /// <summary>A listener on <paramref name="address"/> at <paramref name="port"/>, taken for the test.</summary>
     private static Socket BindSamePort(IPAddress address, int port)
     {
