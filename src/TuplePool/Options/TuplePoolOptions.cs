@@ -79,9 +79,11 @@ public sealed class TuplePoolOptions
     public TimeSpan TimeWaitDuration { get; set; } = TuplePoolDefaults.TimeWaitDuration;
 
     /// <summary>
-    /// Check each idle socket for unread bytes, FIN or RST (one non-blocking syscall) before it
-    /// is handed out again. Turn off only for protocols whose callers return clean sockets and
-    /// where a dead socket is detected by the caller anyway.
+    /// Check each idle socket for unread bytes, FIN or RST (one non-blocking syscall) and, on
+    /// Linux, for bytes of an earlier write still unsent (one more, <c>SIOCOUTQNSD</c>: a write
+    /// cancelled while the peer's window was shut) before it is handed out again. Turn off only
+    /// for protocols whose callers return clean sockets and where a dead socket is detected by
+    /// the caller anyway.
     /// </summary>
     /// <value>Default: true.</value>
     public bool ValidateOnAcquire { get; set; } = true;
@@ -127,7 +129,11 @@ public sealed class TuplePoolOptions
     /// <summary>
     /// RFC 8305 "Connection Attempt Delay": when a destination has several addresses, how long
     /// one connect attempt runs before the next address is tried beside it (IPv6 and IPv4
-    /// interleaved); the first to connect wins and the others are cancelled and released.
+    /// interleaved); the first to connect wins and the others are cancelled and released. An
+    /// address whose attempt failed, or was still unanswered a whole delay after it started when
+    /// another address won, is tried after the others for the next 10 minutes (RFC 8305 §4: sort
+    /// by what was seen), so a name with a dead IPv6 address pays the delay about once per
+    /// 10 minutes instead of on every new connection.
     /// </summary>
     /// <value>
     /// Default: 250 milliseconds. At least 10 milliseconds, or <see cref="Timeout.InfiniteTimeSpan"/>
