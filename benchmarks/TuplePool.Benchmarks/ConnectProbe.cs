@@ -204,8 +204,7 @@ internal static class ConnectProbe
     {
         var opened = await pool.Opener.OpenAsync(addresses, pipeline, CancellationToken.None)
             ?? throw new InvalidOperationException("No budget.");
-        RawSocket.CloseAbortive(opened.Socket);
-        opened.Ledger.Release(ReleaseKind.Free);
+        opened.Dispose(); // RST close, and the charge given back
     }
 
     /// <param name="interleave">

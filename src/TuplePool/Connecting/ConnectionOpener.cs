@@ -397,8 +397,9 @@ internal sealed class ConnectionOpener
     {
         try
         {
-            // Only sockets in the range our sockets' port search walks stand in its way.
-            return _census.Read().CountUsing(tuple.Source, tuple.Destination, _selector.Budget.SearchRange);
+            // Only sockets in the range our sockets' port search walks stand in its way. Asked of
+            // the kernel for this tuple alone (netlink filters it there), not by reading the table.
+            return _census.TryCount(tuple.Source, tuple.Destination, TcpStateMask.Connections, _selector.Budget.SearchRange, out var count) ? count : 0;
         }
 #pragma warning disable CA1031 // The census is advice on the error path; without it the tuple is treated as full.
         catch (Exception)
