@@ -77,7 +77,7 @@ internal sealed class ConnectionOpener
 
     internal TimeProvider TimeProvider => _timeProvider;
 
-    private AddressRace Race { get; }
+    internal AddressRace Race { get; }
 
     /// <summary>
     /// The user's strategies for one destination (<see cref="TuplePoolOptions.ConfigureConnectPipeline"/>),

@@ -122,7 +122,7 @@ internal sealed partial class DestinationPool : IConnectionOwner, IRoomWatcher
 
     /// <summary>True when <paramref name="destination"/> is this destination (by value: the caller's object may have changed since).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public bool Is(EndPoint destination) => Key.Equals(destination);
+    public bool Is(EndPoint destination) => DestinationKeys.IsKeyOf(Key, destination);
 
     /// <summary>An acquire bounded by the pool's AcquireTimeout.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -323,14 +323,15 @@ internal sealed partial class DestinationPool : IConnectionOwner, IRoomWatcher
 
     /// <summary>
     /// One poll(): readable on an idle socket means unread bytes (another caller's data), FIN or
-    /// RST. Any of them makes the socket unfit to lend, and so does a socket the caller disposed
+    /// RST; then one ioctl() for bytes of a cancelled write still unsent (ReadinessProbe.IsDirty).
+    /// Any of them makes the socket unfit to lend, and so does a socket the caller disposed
     /// behind the lease's back.
     /// </summary>
     private static bool IsDeadOrDirty(PooledConnection connection)
     {
         try
         {
-            return ReadinessProbe.IsReadable(connection.Socket);
+            return ReadinessProbe.IsDirty(connection.Socket);
         }
         catch (Exception e) when (e is System.Net.Sockets.SocketException or ObjectDisposedException)
         {
