@@ -3,6 +3,7 @@ using Gate = System.Threading.Lock;
 #else
 using Gate = object;
 #endif
+using System.Runtime.CompilerServices;
 
 namespace TuplePool.Pooling;
 
@@ -40,6 +41,11 @@ namespace TuplePool.Pooling;
 /// </remarks>
 internal sealed class IdleStore
 {
+    [ThreadStatic]
+    private static uint t_spread;
+
+    private static uint s_threads;
+
     private readonly int _capacity;
     private readonly int _stripeCount;
     private Stripe[]? _stripes;
@@ -179,9 +185,16 @@ internal sealed class IdleStore
 
             if (stripes[index].TryPop(out connection))
             {
+                if (index != start && ReferenceEquals(stripes[index].Resident, connection))
+                {
+                    // Another stripe's resident: this thread uses it now, so it moves to this
+                    // thread's stripe at its return, and its next lends are the one-swap kind.
+                    stripes[index].Forget(connection!);
+                }
+
                 if (!ReferenceEquals(stripes[index].Resident, connection))
                 {
-                    connection!.IdleStripe = start; // from a ring: it comes back to the borrower's stripe
+                    connection!.IdleStripe = start; // from a ring or moved: it comes back to the borrower's stripe
                 }
 
                 return true;
@@ -266,12 +279,30 @@ internal sealed class IdleStore
     }
 
     /// <summary>
-    /// The managed thread id picks the stripe: a read of the thread object, where the processor
-    /// number is a call into the runtime (and the system). Threads working at once mostly have
-    /// different ids modulo the stripe count; when two share a stripe they only contend.
+    /// A number of the thread's own picks the stripe: one thread-static read and a multiply,
+    /// where the processor number is a call into the runtime and the system (and a division).
+    /// Threads get their numbers in turn, spread over 32 bits by Fibonacci hashing, so threads
+    /// working at once mostly land on different stripes; two that share one only contend.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int StripeIndex(int stripeCount)
-        => stripeCount == 1 ? 0 : Environment.CurrentManagedThreadId % stripeCount;
+    {
+        if (stripeCount == 1)
+        {
+            return 0;
+        }
+
+        var spread = t_spread;
+        if (spread == 0)
+        {
+            spread = NewSpread();
+        }
+
+        return (int)(((ulong)spread * (uint)stripeCount) >> 32);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static uint NewSpread() => t_spread = (Interlocked.Increment(ref s_threads) * 0x9E3779B9u) | 1;
 
     /// <summary>One stripe: the resident slot and, behind it, a ring of older held connections, oldest at its head.</summary>
     private sealed class Stripe(int index, int capacity)
