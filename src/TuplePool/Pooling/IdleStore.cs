@@ -185,18 +185,9 @@ internal sealed class IdleStore
 
             if (stripes[index].TryPop(out connection))
             {
-                if (index != start && ReferenceEquals(stripes[index].Resident, connection))
-                {
-                    // Another stripe's resident: this thread uses it now, so it moves to this
-                    // thread's stripe at its return, and its next lends are the one-swap kind.
-                    stripes[index].Forget(connection!);
-                }
-
-                if (!ReferenceEquals(stripes[index].Resident, connection))
-                {
-                    connection!.IdleStripe = start; // from a ring or moved: it comes back to the borrower's stripe
-                }
-
+                // Out of every slot and ring now: it comes back to the borrower's stripe, where
+                // it becomes the resident and its next lends are the one-swap kind.
+                connection!.IdleStripe = start;
                 return true;
             }
         }
@@ -355,14 +346,17 @@ internal sealed class IdleStore
                         return PushRingNewest(resident);
                     }
 
-                    if (_count < _ringCapacity)
+                    if (_count < _ringCapacity || !resident.IsLeased)
                     {
-                        return PushRingNewest(connection); // the resident is lent: keep it there, its return is cheapest
+                        // The resident is lent: keep it there, its return is the cheap one. Or
+                        // it is in someone's hands (held), who will lend, close or store it:
+                        // only its holder moves it (it may be making it idle right now).
+                        return PushRingNewest(connection);
                     }
 
-                    // Ring full and the resident lent (or in someone's hands): the slot holds
-                    // nothing idle, so the newcomer takes it. Then, the race in the remarks: its
-                    // lease may have ended just now; if it is idle, it is ours to store.
+                    // Ring full and the resident lent: the slot holds nothing idle, so the
+                    // newcomer takes it. Then, the race in the remarks: its lease may have
+                    // ended just now; if it is idle, it is ours to store.
                     Swap(resident, connection);
                     return resident.TryTakeIdle() ? PushRingNewest(resident) : null;
                 }
@@ -395,7 +389,10 @@ internal sealed class IdleStore
             var resident = Volatile.Read(ref _resident);
             if (resident is not null && resident.TryTakeIdle())
             {
-                connection = resident; // held now, and still the resident: lent, its return is the cheap one
+                // Held now, and out of the slot: a held resident would keep the slot from the
+                // next return for as long as its holder keeps it.
+                Forget(resident);
+                connection = resident;
                 return true;
             }
 
@@ -519,8 +516,8 @@ internal sealed class IdleStore
                 return false;
             }
 
-            // Nobody takes a held resident out of its slot but under the lock, and the pushes
-            // that do (a full ring) see it held, not lent: it stays where it is until it is idle.
+            // Nobody takes a held resident out of its slot but its holder (a full ring's push and
+            // the reaper take only lent ones): it is still there once it is idle.
             connection.MarkIdle();
             return true;
         }

@@ -233,14 +233,16 @@ public sealed class IdleStoreTests : IAsyncLifetime
     [Fact]
     public async Task Forget_AHeldResident_EmptiesItsSlot()
     {
-        var c = await _connections.MakeAsync(1);
-        var store = new IdleStore(capacity: 2, stripes: 1);
+        var c = await _connections.MakeAsync(2);
+        var store = new IdleStore(capacity: 1, stripes: 1);
         store.Push(c[0]);
-        Assert.True(store.TryPop(out var taken)); // held now, still in its slot
+        store.TryLendResident(out var token);
+        Assert.True(c[0].TryEndLease(token)); // held by its returner (the slow way), still in its slot
 
-        store.Forget(taken!);
+        store.Forget(c[0]);
 
-        Assert.Equal(ReturnOutcome.NotResident, store.TryReturnResident(taken!, taken!.BeginLease()));
+        Assert.Equal(ReturnOutcome.NotResident, store.TryReturnResident(c[0], c[0].BeginLease()));
+        Assert.Null(store.Push(c[1])); // the slot is free for the next one
     }
 
     [Fact]
