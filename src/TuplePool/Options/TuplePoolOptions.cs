@@ -108,6 +108,16 @@ public sealed class TuplePoolOptions
     public TimeSpan DnsRefreshInterval { get; set; } = TuplePoolDefaults.DnsRefreshInterval;
 
     /// <summary>
+    /// How long a destination with no open connection and nobody waiting is remembered before
+    /// the pool forgets it: its idle store, waiting line, resolved addresses and metric series
+    /// go, so a service that talks to many destinations once (a crawler) holds memory for the
+    /// destinations it uses, not for every one it ever used. The next acquire of a forgotten
+    /// destination starts it afresh (a name is resolved again).
+    /// </summary>
+    /// <value>Default: 60 seconds. Zero (forgotten at the next sweep of the pool's timer) or positive, or <see cref="Timeout.InfiniteTimeSpan"/> to keep every destination for the pool's lifetime.</value>
+    public TimeSpan EmptyDestinationTimeout { get; set; } = TuplePoolDefaults.EmptyDestinationTimeout;
+
+    /// <summary>
     /// Connect attempts per new connection. An address error (the kernel's <c>EADDRNOTAVAIL</c>,
     /// <c>EADDRINUSE</c>, a source that cannot bind) moves the next attempt to another source;
     /// refused and unreachable destinations are not retried.

@@ -30,6 +30,13 @@ internal static class TuplePoolOptionsValidator
     /// </summary>
     public static readonly TimeSpan MinSourceQuarantine = TimeSpan.FromMilliseconds(100);
 
+    /// <summary>
+    /// Most idle connections per destination: 1,048,576, the kernel's largest <c>fs.nr_open</c>
+    /// (the most files one process can ever have open), so a larger number can never be reached
+    /// and only hides a typo (<see cref="int.MaxValue"/> for "unlimited").
+    /// </summary>
+    public const int MaxIdlePerDestination = 1_048_576;
+
     /// <summary>Most connect attempts per new connection.</summary>
     public const int MaxConnectAttempts = 100;
 
@@ -101,6 +108,10 @@ internal static class TuplePoolOptionsValidator
         // bounds the connections anyway.
         AtLeastOne(nameof(TuplePoolOptions.MaxConnectionsPerDestination), options.MaxConnectionsPerDestination, failures);
         AtLeastOne(nameof(TuplePoolOptions.MaxIdlePerDestination), options.MaxIdlePerDestination, failures);
+        if (options.MaxIdlePerDestination > MaxIdlePerDestination)
+        {
+            failures.Add(Invariant($"MaxIdlePerDestination: {options.MaxIdlePerDestination} is more than {MaxIdlePerDestination:N0}, the kernel's largest fs.nr_open (the most files a process can have open), so that many idle connections can never exist; set the number you mean to keep."));
+        }
         if (options.MaxConnectAttempts is < 1 or > MaxConnectAttempts)
         {
             failures.Add(Invariant($"MaxConnectAttempts: {options.MaxConnectAttempts} must lie between 1 and {MaxConnectAttempts}; each attempt of one new connection needs a source it has not tried yet, so more only hides a connect that cannot succeed."));
@@ -130,6 +141,7 @@ internal static class TuplePoolOptionsValidator
             failures.Add(Invariant($"SourceQuarantine: {Show(options.SourceQuarantine)} must lie between {MinSourceQuarantine:c} and {MaxFiniteTimeSpan:c}; a shorter quarantine would try a source that cannot bind again on every connect."));
         }
         NotNegative(nameof(TuplePoolOptions.DnsRefreshInterval), options.DnsRefreshInterval, allowInfinite: true, failures);
+        NotNegative(nameof(TuplePoolOptions.EmptyDestinationTimeout), options.EmptyDestinationTimeout, allowInfinite: true, failures);
 
         var connect = options.ConnectTimeout;
         if (connect < MinConnectTimeout || connect > MaxConnectTimeout)

@@ -6,7 +6,7 @@ namespace TuplePool.Pooling;
 /// The pool's one timer. Each tick refreshes the coarse clock lending and returning stamp with
 /// (<see cref="PoolSettings.CoarseNow"/>); every <see cref="PoolSettings.ReaperPeriod"/> it sweeps:
 /// closes idle connections that expired or died, frees the budget of leases the GC found
-/// abandoned, tops up destinations in use to MinIdlePerDestination, and evicts destinations that stood empty for <see cref="PoolSettings.EvictAfter"/>;
+/// abandoned, tops up destinations in use to MinIdlePerDestination, and evicts destinations that stood empty for <see cref="PoolSettings.EvictAfter"/> (EmptyDestinationTimeout);
 /// every tick it also expires the budget's due holds and asks the kernel about closed sockets due a look (<see cref="TupleBudget.ExpireDue"/>). It runs while the pool has any destination or ledger and stops
 /// when it has none.
 /// </summary>
