@@ -25,6 +25,7 @@ public sealed class TuplePoolOptionsTests
         SourceSelection = SourceSelectionMode.RoundRobin,
         SourceQuarantine = TimeSpan.FromSeconds(9),
         DnsRefreshInterval = TimeSpan.FromSeconds(10),
+        EmptyDestinationTimeout = TimeSpan.FromSeconds(42),
         MaxConnectAttempts = 11,
         ConfigureConnectPipeline = static (_, _) => { },
         HappyEyeballsDelay = TimeSpan.FromMilliseconds(12),
