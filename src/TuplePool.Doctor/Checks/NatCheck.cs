@@ -115,7 +115,8 @@ internal static class NatCheck
         }
 
         var concurrent = question.Concurrent;
-        var needed = (long)Math.Ceiling(rate * hold) + concurrent;
+        // Rounded first: 1.1 x 100 is 110.00000000000001 in binary, one port too many after Ceiling.
+        var needed = (long)Math.Ceiling(Math.Round(rate * hold, 6)) + concurrent;
         data["rate"] = rate;
         data["concurrent"] = concurrent;
         data["portsNeeded"] = needed;

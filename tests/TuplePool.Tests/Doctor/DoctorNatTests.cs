@@ -77,6 +77,17 @@ public sealed class DoctorNatTests : IDisposable
     }
 
     [Fact]
+    public void Nat_PortsNeeded_IsNotOneTooManyFromBinaryFractions()
+    {
+        // 1.1 x 100 is 110.00000000000001 as a double: 110 ports, not 111.
+        var config = Config("""{ "TuplePool": { "Nat": { "PortsPerDestination": 1024, "HoldAfterClose": "00:01:40" } } }""");
+
+        var (_, json, _) = RunJson("--config", config, "--destination", "198.51.100.7:443", "--rate", "1.1");
+
+        Assert.Equal(110, Number(Single(json, "nat 198.51.100.7:443"), "portsNeeded"));
+    }
+
+    [Fact]
     public void Nat_RateBeyondTheNat_PredictsTheWaitingAndFails()
     {
         // 20/s x 120 s + 124 open = 2,524 of 1,024: 900 ports for new connections come back at
