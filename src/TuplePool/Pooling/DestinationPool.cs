@@ -73,7 +73,7 @@ internal sealed partial class DestinationPool : IConnectionOwner, IRoomWatcher
     private readonly PoolSettings _settings;
     private readonly IDestinationOwner _owner;
     private readonly IdleStore _idle;
-    private readonly WaiterQueue _waiters = new();
+    private readonly WaiterQueue _waiters;
     private readonly OpenConnections _connections = new();
     private readonly ResiliencePipeline _pipeline;
     private readonly AddressResolver _resolver;
@@ -92,6 +92,7 @@ internal sealed partial class DestinationPool : IConnectionOwner, IRoomWatcher
         _owner = owner;
         _pipeline = pipeline;
         _resolver = resolver;
+        _waiters = new WaiterQueue(context.Waiting);
         _idle = new IdleStore(_settings.MaxIdle);
         _lastActive = _settings.Now();
         _metrics = context.Metrics.ForDestination(key, () => PendingAcquires);
@@ -456,6 +457,11 @@ internal sealed partial class DestinationPool : IConnectionOwner, IRoomWatcher
     {
         var open = Interlocked.Decrement(ref _open);
         Debug.Assert(open >= 0, "More connections closed than were opened.");
+        if (open == 0)
+        {
+            _owner.LastClosed(this);
+        }
+
         Volatile.Write(ref _lastActive, _settings.Now());
         if (_waiters.Count != 0)
         {
@@ -491,7 +497,11 @@ internal sealed partial class DestinationPool : IConnectionOwner, IRoomWatcher
     {
         if (_settings.MaxConnections == int.MaxValue)
         {
-            Interlocked.Increment(ref _open);
+            if (Interlocked.Increment(ref _open) == 1)
+            {
+                _owner.FirstOpened(this);
+            }
+
             return true;
         }
 
@@ -501,6 +511,11 @@ internal sealed partial class DestinationPool : IConnectionOwner, IRoomWatcher
             var seen = Interlocked.CompareExchange(ref _open, open + 1, open);
             if (seen == open)
             {
+                if (open == 0)
+                {
+                    _owner.FirstOpened(this);
+                }
+
                 return true;
             }
 
@@ -514,6 +529,10 @@ internal sealed partial class DestinationPool : IConnectionOwner, IRoomWatcher
     {
         var open = Interlocked.Decrement(ref _open);
         Debug.Assert(open >= 0, "An open slot was released twice.");
+        if (open == 0)
+        {
+            _owner.LastClosed(this);
+        }
     }
 
     /// <summary>

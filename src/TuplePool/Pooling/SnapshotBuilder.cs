@@ -44,11 +44,16 @@ internal sealed class SnapshotBuilder(DestinationRegistry destinations, TupleLoo
             }
         }
 
-        usage.Sort(static (a, b) =>
+        // By source, then destination, as text: each key written once, not at every comparison.
+        var keys = new (string Source, string Destination)[usage.Count];
+        var sorted = usage.ToArray();
+        for (var i = 0; i < sorted.Length; i++)
         {
-            var bySource = string.CompareOrdinal(a.Source.ToString(), b.Source.ToString());
-            return bySource != 0 ? bySource : string.CompareOrdinal(a.Destination.ToString(), b.Destination.ToString());
-        });
+            keys[i] = (sorted[i].Source.ToString(), sorted[i].Destination.ToString());
+        }
+
+        Array.Sort(keys, sorted, TextOrder.Instance);
+        usage = [.. sorted];
         nat.Sort(static (a, b) => string.CompareOrdinal(a.Destination.ToString(), b.Destination.ToString()));
         var (refused, lastRefusal) = refusals.Read();
         return new TuplePoolSnapshot(usage, destinations.PendingAcquires, refused, lastRefusal, nat);
@@ -63,7 +68,7 @@ internal sealed class SnapshotBuilder(DestinationRegistry destinations, TupleLoo
     {
         Interlocked.Increment(ref _totalReads);
         long idle = 0;
-        foreach (var destination in destinations.All)
+        foreach (var destination in destinations.WithConnections)
         {
             idle += destination.IdleCount;
         }
@@ -137,7 +142,7 @@ internal sealed class SnapshotBuilder(DestinationRegistry destinations, TupleLoo
     private Dictionary<TupleLedger, int> CountIdleByLedger()
     {
         var idle = new Dictionary<TupleLedger, int>();
-        foreach (var destination in destinations.All)
+        foreach (var destination in destinations.WithConnections)
         {
             destination.CountIdle(idle);
         }
@@ -163,5 +168,16 @@ internal sealed class SnapshotBuilder(DestinationRegistry destinations, TupleLoo
             ledger.Remaining,
             ledger.External,
             ledger.Closing);
+    }
+
+    private sealed class TextOrder : IComparer<(string Source, string Destination)>
+    {
+        public static readonly TextOrder Instance = new();
+
+        public int Compare((string Source, string Destination) x, (string Source, string Destination) y)
+        {
+            var bySource = string.CompareOrdinal(x.Source, y.Source);
+            return bySource != 0 ? bySource : string.CompareOrdinal(x.Destination, y.Destination);
+        }
     }
 }
