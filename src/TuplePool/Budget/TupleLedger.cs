@@ -20,6 +20,7 @@ internal sealed class TupleLedger
     private readonly long _timeWaitTicks;
     private int _open;
     private int _external;
+    private int _externalTimeWait;
     private long _externalUntil;
     private bool _aboveNinetyPercent;
     private bool _retired;
@@ -164,14 +165,19 @@ internal sealed class TupleLedger
     /// partial correction from the census would leave "room" the kernel refuses, and acquirers
     /// would spin on it. Returns how many ports we hold (for the log line).
     /// </summary>
-    public int CorrectFromKernel(TimeSpan holdFor)
+    /// <param name="holdFor">How long the tuple counts as full.</param>
+    /// <param name="kernelTimeWait">The sockets on the tuple the kernel lists in TIME_WAIT (the census, read with the refusal); those of the external ports are named as such.</param>
+    public int CorrectFromKernel(TimeSpan holdFor, int kernelTimeWait = 0)
     {
         lock (_gate)
         {
             var now = TimeProvider.GetTimestamp();
             ExpireLocked(now);
             var ours = _open - 1 + _timeWaitExpiries.Count; // the failed attempt still holds its reservation
+
+            // The kernel's TIME_WAIT count includes our own charged ones; the rest are others'.
             _external = Math.Max(0, Capacity - ours);
+            _externalTimeWait = Math.Clamp(kernelTimeWait - _timeWaitExpiries.Count, 0, _external);
             _externalUntil = now + Timestamps.ToTicks(holdFor, TimeProvider);
             return ours;
         }
@@ -186,6 +192,19 @@ internal sealed class TupleLedger
             {
                 ExpireLocked(TimeProvider.GetTimestamp());
                 return _external;
+            }
+        }
+    }
+
+    /// <summary>Of <see cref="External"/>, the ports the kernel listed in TIME_WAIT when it refused (correction still in force).</summary>
+    public int ExternalTimeWait
+    {
+        get
+        {
+            lock (_gate)
+            {
+                ExpireLocked(TimeProvider.GetTimestamp());
+                return _externalTimeWait;
             }
         }
     }
@@ -251,6 +270,7 @@ internal sealed class TupleLedger
         if (_external > 0 && _externalUntil <= now)
         {
             _external = 0;
+            _externalTimeWait = 0;
         }
     }
 }

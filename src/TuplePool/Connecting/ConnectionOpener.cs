@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging;
 using Polly;
 using Polly.Retry;
 using TuplePool.Budget;
+using TuplePool.Internal;
 using TuplePool.Platform;
 using TuplePool.Sources;
 using TuplePool.Telemetry;
@@ -50,6 +51,7 @@ internal sealed class ConnectionOpener
     private readonly CancellationToken _disposing;
     private readonly ResiliencePipeline _attemptPipeline;
     private readonly AddressAttempt?[] _spareAttempts = new AddressAttempt?[Math.Min(16, Environment.ProcessorCount * 2)];
+    private readonly KeyedEventThrottle<ConnectionTuple> _nearlyFullLog = new(); // log event 3, per tuple
 
     public ConnectionOpener(
         SourceSelector selector,
@@ -334,8 +336,8 @@ internal sealed class ConnectionOpener
                     // process, or TIME_WAIT outliving its charge): the tuple is charged as full for
                     // the hold, before the failed attempt's port goes back; the census count, of
                     // sockets in our port search's range, is for the log.
-                    var kernelCount = CountInKernel(tuple);
-                    var poolCount = charge.Local.CorrectFromKernel(KernelCorrectionHold);
+                    var (kernelCount, kernelTimeWait) = CountInKernel(tuple);
+                    var poolCount = charge.Local.CorrectFromKernel(KernelCorrectionHold, kernelTimeWait);
                     Log.KernelCorrection(_logger, source.Address, tuple.Destination, kernelCount, poolCount, KernelCorrectionHold);
                     _metrics.RecordConnectError("address_not_available", tuple);
                     break;
@@ -393,26 +395,31 @@ internal sealed class ConnectionOpener
         attempt.Dispose();
     }
 
-    private int CountInKernel(ConnectionTuple tuple)
+    /// <summary>The sockets on the tuple in our port search's range, and those in TIME_WAIT (a refusal names them apart: see <see cref="TupleLedger.CorrectFromKernel"/>).</summary>
+    private (int Sockets, int TimeWait) CountInKernel(ConnectionTuple tuple)
     {
         try
         {
             // Only sockets in the range our sockets' port search walks stand in its way.
-            return _census.Read().CountUsing(tuple.Source, tuple.Destination, _selector.Budget.SearchRange);
+            var census = _census.Read();
+            return (census.CountUsing(tuple.Source, tuple.Destination, _selector.Budget.SearchRange), census.Count(tuple.Source, tuple.Destination, TcpState.TimeWait));
         }
 #pragma warning disable CA1031 // The census is advice on the error path; without it the tuple is treated as full.
         catch (Exception)
 #pragma warning restore CA1031
         {
-            return 0;
+            return (0, 0);
         }
     }
 
     private void WarnWhenNearlyFull(TupleLedger ledger)
     {
-        if (ledger.Capacity > 0 && ledger.CrossedNinetyPercent())
+        // Once per crossing, and at most once per EventThrottle.Interval for the tuple: during an
+        // exhaustion kernel refusals make it cross again every second.
+        if (ledger.Capacity > 0 && ledger.CrossedNinetyPercent()
+            && _nearlyFullLog.TryPass(ledger.Tuple, _timeProvider.GetTimestamp(), Timestamps.ToTicks(EventThrottle.Interval, _timeProvider), out var suppressed))
         {
-            Log.TupleNearlyExhausted(_logger, ledger.Tuple.Source, ledger.Tuple.Destination, ledger.Capacity - ledger.Remaining, ledger.Capacity);
+            Log.TupleNearlyExhausted(_logger, ledger.Tuple.Source, ledger.Tuple.Destination, ledger.Capacity - ledger.Remaining, ledger.Capacity, suppressed);
         }
     }
 

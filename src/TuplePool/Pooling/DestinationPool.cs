@@ -128,34 +128,41 @@ internal sealed partial class DestinationPool : IConnectionOwner, IRoomWatcher
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ValueTask<SocketLease> AcquireAsync(CancellationToken cancellationToken) => AcquireAsync(_settings.AcquireTimeout, cancellationToken);
 
+    /// <summary>An acquire for a caller, bounded by <paramref name="timeout"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public ValueTask<SocketLease> AcquireAsync(TimeSpan timeout, CancellationToken cancellationToken) => AcquireAsync(timeout, AcquirePurpose.Caller, cancellationToken);
+
     /// <summary>
     /// The hot path: an idle hit completes synchronously and allocates nothing. Otherwise the slow
-    /// path (<c>DestinationPool.Acquire.cs</c>), bounded by <paramref name="timeout"/>.
+    /// path (<c>DestinationPool.Acquire.cs</c>), bounded by <paramref name="timeout"/>;
+    /// <paramref name="purpose"/> says who would see its refusal.
     /// </summary>
-    public ValueTask<SocketLease> AcquireAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    public ValueTask<SocketLease> AcquireAsync(TimeSpan timeout, AcquirePurpose purpose, CancellationToken cancellationToken)
     {
         MarkAcquired(); // for MinIdlePerDestination (DestinationPool.Warm.cs)
         if (_waiters.Count == 0 && _idle.TryPop(out var connection))
         {
             if (CanLend(connection!))
             {
+                connection!.LeasedSince = LeaseClock();
                 if (_metrics.UseTimeEnabled)
                 {
-                    connection!.LentAt = _settings.Now();
+                    connection.LentAt = _settings.Now();
                 }
 
-                return new ValueTask<SocketLease>(new SocketLease(connection!, connection!.BeginLease(), isReused: true));
+                return new ValueTask<SocketLease>(new SocketLease(connection, connection.BeginLease(), isReused: true));
             }
 
             Close(connection!);
         }
 
-        return AcquireSlowAsync(timeout, cancellationToken);
+        return AcquireSlowAsync(timeout, purpose, cancellationToken);
     }
 
     /// <summary>Called when a lease ends (the token has already been retired).</summary>
     public void Return(PooledConnection connection)
     {
+        connection.LeasedSince = 0;
         var lentAt = connection.LentAt;
         if (lentAt == 0)
         {

@@ -17,5 +17,5 @@ internal interface IDestinationOwner
     BudgetUsage UsageFor(IReadOnlyList<IPEndPoint> addresses);
 
     /// <summary><paramref name="retired"/> was evicted as a caller came in: acquire from the destination that replaces it.</summary>
-    ValueTask<SocketLease> AcquireAgainAsync(DestinationPool retired, TimeSpan timeout, CancellationToken cancellationToken);
+    ValueTask<SocketLease> AcquireAgainAsync(DestinationPool retired, TimeSpan timeout, AcquirePurpose purpose, CancellationToken cancellationToken);
 }

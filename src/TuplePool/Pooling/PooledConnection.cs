@@ -69,6 +69,13 @@ internal sealed class PooledConnection
     /// <summary>When the current lease began, while a listener records <c>tuplepool.connection.use_time</c>; else 0.</summary>
     public long LentAt { get; set; }
 
+    /// <summary>
+    /// When the current lease began on the pool's coarse clock (<see cref="PoolSettings.CoarseNow"/>,
+    /// a field read, no clock read), always kept; 0 while the connection is not lent. How a refusal
+    /// names the oldest leases and their age.
+    /// </summary>
+    public long LeasedSince { get; set; }
+
     /// <summary>The idle-store stripe it was last lent from, where it goes back; -1 before its first lend.</summary>
     public int IdleStripe { get; set; } = -1;
 
@@ -126,6 +133,21 @@ internal sealed class PooledConnection
         {
             Owner.Return(this);
         }
+    }
+
+    /// <summary>The tuple with its local port, read from the kernel if it was not yet (for a refusal's message; the lessee may have closed the socket).</summary>
+    public string Describe()
+    {
+        try
+        {
+            _ = LocalEndPoint;
+        }
+        catch (Exception e) when (e is ObjectDisposedException or SocketException)
+        {
+            // Closed behind the lease's back, or never bound: the source address is all there is.
+        }
+
+        return ToString();
     }
 
     /// <summary>The tuple, with the local port once it has been read; never a system call (logs may run after close).</summary>

@@ -7,13 +7,15 @@ namespace TuplePool.Pooling;
 /// Reads what the pool holds into the public views: <see cref="TuplePoolSnapshot"/> for every
 /// tuple and NAT ledger that holds something, and the usage of the tuples that could serve one
 /// destination (for the errors an acquire ends with). Idle counts are summed over every
-/// destination, since a name and its address share tuples. The refusals come from the pool's
-/// <see cref="RefusalRecord"/>.
+/// destination, since a name and its address share tuples. A quarantined source's tuples show no
+/// free port (it cannot give one), and every configured source is listed with its quarantine. The
+/// refusals come from the pool's <see cref="RefusalRecord"/>.
 /// </summary>
 internal sealed class SnapshotBuilder(DestinationRegistry destinations, TupleLookup tuples, RefusalRecord refusals)
 {
     public TuplePoolSnapshot Build()
     {
+        var quarantined = Quarantined(out var sources);
         var idle = CountIdleByLedger();
         var usage = new List<TupleUsage>();
         var nat = new List<NatUsage>();
@@ -23,7 +25,7 @@ internal sealed class SnapshotBuilder(DestinationRegistry destinations, TupleLoo
             {
                 if (!ledger.IsRetired)
                 {
-                    usage.Add(Usage(ledger, idle.GetValueOrDefault(ledger)));
+                    usage.Add(Usage(ledger, idle.GetValueOrDefault(ledger), quarantined.Contains(ledger.Tuple.Source)));
                 }
             }
 
@@ -40,10 +42,11 @@ internal sealed class SnapshotBuilder(DestinationRegistry destinations, TupleLoo
         });
         nat.Sort(static (a, b) => string.CompareOrdinal(a.Destination.ToString(), b.Destination.ToString()));
         var (refused, lastRefusal) = refusals.Read();
-        return new TuplePoolSnapshot(usage, destinations.PendingAcquires, refused, lastRefusal, nat);
+        var (background, lastBackground) = refusals.ReadBackground();
+        return new TuplePoolSnapshot(usage, destinations.PendingAcquires, refused, lastRefusal, nat, background, lastBackground, sources);
     }
 
-    /// <summary>One entry per source of each address's family, quarantined or not (a source with nothing on the tuple shows its whole capacity).</summary>
+    /// <summary>One entry per source of each address's family, quarantined or not (a healthy source with nothing on the tuple shows its whole capacity, a quarantined one none).</summary>
     public IReadOnlyList<TupleUsage> UsageFor(IReadOnlyList<IPEndPoint> addresses)
     {
         var usage = new List<TupleUsage>();
@@ -54,14 +57,16 @@ internal sealed class SnapshotBuilder(DestinationRegistry destinations, TupleLoo
 
         var idle = CountIdleByLedger();
         var capacity = tuples.Budget.CapacityPerTuple;
+        var now = destinations.Settings.TimeProvider.GetTimestamp();
         foreach (var address in addresses)
         {
             var entry = tuples.Budget.Find(address);
             foreach (var source in tuples.SourcesFor(address.Address))
             {
+                var quarantined = source.IsQuarantined(now);
                 usage.Add(entry?.Find(source.Address) is { } ledger
-                    ? Usage(ledger, idle.GetValueOrDefault(ledger))
-                    : new TupleUsage(DestinationKeys.Copy(source.Address), DestinationKeys.Copy(address), capacity, 0, 0, 0, capacity, 0));
+                    ? Usage(ledger, idle.GetValueOrDefault(ledger), quarantined)
+                    : new TupleUsage(DestinationKeys.Copy(source.Address), DestinationKeys.Copy(address), capacity, 0, 0, 0, quarantined ? 0 : capacity, 0, 0, quarantined));
             }
         }
 
@@ -97,9 +102,36 @@ internal sealed class SnapshotBuilder(DestinationRegistry destinations, TupleLoo
     private static NatUsage Usage(NatLedger nat)
         => new(DestinationKeys.Copy(nat.Destination), nat.Limit, nat.Open, nat.Holding, nat.Remaining, nat.Grant);
 
-    private static TupleUsage Usage(TupleLedger ledger, int idle)
+    /// <summary>
+    /// The configured sources quarantined now (a small set: sources are few), with every
+    /// configured source's status in <paramref name="sources"/>.
+    /// </summary>
+    private HashSet<System.Net.IPAddress> Quarantined(out List<SourceStatus> sources)
+    {
+        var time = destinations.Settings.TimeProvider;
+        var now = time.GetTimestamp();
+        var utcNow = time.GetUtcNow();
+        var quarantined = new HashSet<System.Net.IPAddress>();
+        sources = [];
+        foreach (var source in tuples.ConfiguredSources)
+        {
+            DateTimeOffset? until = null;
+            if (source.IsQuarantined(now))
+            {
+                quarantined.Add(source.Address);
+                until = utcNow + time.GetElapsedTime(now, source.QuarantinedUntil);
+            }
+
+            sources.Add(new SourceStatus(DestinationKeys.Copy(source.Address), until));
+        }
+
+        return quarantined;
+    }
+
+    private static TupleUsage Usage(TupleLedger ledger, int idle, bool quarantined)
     {
         var open = ledger.Open;
+        var external = ledger.External;
 
         // Copies: the ledger's addresses are dictionary keys, and the caller may change what it gets.
         return new TupleUsage(
@@ -109,7 +141,9 @@ internal sealed class SnapshotBuilder(DestinationRegistry destinations, TupleLoo
             Math.Max(0, open - idle),
             Math.Min(idle, open),
             ledger.TimeWait,
-            ledger.Remaining,
-            ledger.External);
+            quarantined ? 0 : ledger.Remaining,
+            external,
+            Math.Min(ledger.ExternalTimeWait, external),
+            quarantined);
     }
 }
