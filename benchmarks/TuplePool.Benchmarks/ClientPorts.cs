@@ -10,6 +10,9 @@ internal static class ClientPorts
 {
     public static readonly PortRange IdleHit = new(50000, 50099);
 
+    /// <summary>CensusBenchmark's TIME_WAIT crowd: all of it, from each of 112 sources.</summary>
+    public static readonly PortRange Census = new(50100, 50999);
+
     public static readonly PortRange NewConnection = new(51000, 54999);
 
     public static readonly PortRange Churn = new(55000, 56999);

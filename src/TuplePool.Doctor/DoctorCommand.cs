@@ -1,6 +1,7 @@
 using TuplePool.Doctor.Checks;
 using TuplePool.Doctor.Host;
 using TuplePool.Doctor.Report;
+using TuplePool.Platform;
 
 namespace TuplePool.Doctor;
 
@@ -46,11 +47,15 @@ internal static class DoctorCommand
     }
 
     /// <summary>Every check, in the order of the table.</summary>
-    internal static DoctorReport Examine(ProcTree tree, LoadedConfig? config, int top)
+    /// <param name="tree">Where <c>/proc</c> is read from.</param>
+    /// <param name="config">The pool's configuration, when one was given.</param>
+    /// <param name="top">How many tuples to list.</param>
+    /// <param name="census">Where the sockets come from (see <see cref="HostFacts.Read"/>); a seam for tests.</param>
+    internal static DoctorReport Examine(ProcTree tree, LoadedConfig? config, int top, IKernelCensus? census = null)
     {
-        var facts = HostFacts.Read(tree);
+        var facts = HostFacts.Read(tree, census);
         var plan = PoolPlan.Create(facts, config?.Options);
-        var report = new DoctorReport(tree.Root);
+        var report = new DoctorReport(tree.Root, facts.Census);
         void AddAll(IEnumerable<Finding> findings)
         {
             foreach (var finding in findings)

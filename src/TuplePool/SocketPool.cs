@@ -119,12 +119,13 @@ public sealed class SocketPool : ISocketPool, IDisposable
             throw new ArgumentException("A fleet budget shares a NAT's ports: set TuplePoolOptions.Nat to describe the NAT (its PortsPerDestination is the fleet's).", nameof(options));
         }
 
-        _budget = new TupleBudget(kernel, options, _time, fleet);
+        census ??= new KernelCensus(ProcFileSystem.Default);
+        _budget = new TupleBudget(kernel, options, _time, fleet, census);
         var selector = new SourceSelector(options.SourceAddresses, options.SourceSelection, options.SourceQuarantine, _budget, _time);
         selector.SourceRestored += source => Log.SourceRestored(logger, source.Address);
         var socketConnector = connector ?? new SocketConnector(kernel, options.LocalPortRange) { KeepAlive = options.KeepAlive };
-        _metrics = new TuplePoolMetrics(meterFactory, options);
-        _opener = new ConnectionOpener(selector, socketConnector, census ?? new KernelCensus(ProcFileSystem.Default), _metrics, logger, _time, options, _disposing.Token);
+        _metrics = new TuplePoolMetrics(meterFactory, options, _time);
+        _opener = new ConnectionOpener(selector, socketConnector, census, _metrics, logger, _time, options, _disposing.Token);
         _tuples = new TupleLookup(selector, _budget, _time);
         var errors = new AcquireErrors(new RefusalRecord(_time), _metrics, logger, options.AcquireTimeout, _time);
         _waiters = WaiterPolicy.CreatePool(_time);
@@ -132,7 +133,7 @@ public sealed class SocketPool : ISocketPool, IDisposable
         _destinations = new DestinationRegistry(context);
         _reaper = _destinations.Reaper;
         _snapshots = _destinations.Snapshots;
-        _metrics.Observe(_snapshots.Build);
+        _metrics.Observe(_snapshots.Build, _snapshots.ReadTotals);
 
         if (logger.IsEnabled(LogLevel.Information))
         {

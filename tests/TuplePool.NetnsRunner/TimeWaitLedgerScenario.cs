@@ -36,9 +36,11 @@ internal static class TimeWaitLedgerScenario
             await body();
             await WaitUntilAsync(() => pool.GetSnapshot().TotalActive == 0, TimeSpan.FromSeconds(20));
 
-            // The kernel files a TIME_WAIT when the server's FIN comes back; give it a moment.
+            // The kernel files a TIME_WAIT when the server's FIN comes back, and the pool asks the
+            // kernel about each closed 4-tuple a second after its close: give both a moment,
+            // reading both again each time.
+            await WaitUntilAsync(() => pool.GetSnapshot().TotalTimeWait - poolBefore == SocketTable.TimeWaitTo(port) - ssBefore, TimeSpan.FromSeconds(5));
             var poolNow = pool.GetSnapshot().TotalTimeWait;
-            await WaitUntilAsync(() => SocketTable.TimeWaitTo(port) == poolNow, TimeSpan.FromSeconds(3));
             var ssNow = SocketTable.TimeWaitTo(port);
             phases.Add(new JsonObject
             {

@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using TuplePool.Doctor.Host;
 using TuplePool.Doctor.Report;
+using TuplePool.Platform;
 using static TuplePool.Doctor.Invariant;
 
 namespace TuplePool.Doctor.Checks;
@@ -14,9 +15,9 @@ internal static class ListenerCheck
 {
     public static IEnumerable<Finding> Run(HostFacts facts)
     {
-        if (facts.UnreadableSocketFiles.Count == 2)
+        if (facts.Census == CensusBackend.Unavailable)
         {
-            yield break; // The socket-file line already says nothing could be read.
+            yield break; // The socket-table line already says nothing could be read.
         }
 
         var range = facts.Kernel.PortRange;

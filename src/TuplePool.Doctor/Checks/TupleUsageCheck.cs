@@ -15,6 +15,7 @@ internal static class TupleUsageCheck
 
     public static IEnumerable<Finding> Run(HostFacts facts, int top)
     {
+        yield return CensusFinding(facts);
         foreach (var path in facts.UnreadableSocketFiles)
         {
             var what = path.EndsWith('6') ? "IPv6 sockets are not counted (no IPv6 on this host, or a restricted container)" : "IPv4 sockets are not counted; listeners and TIME_WAIT cannot be checked";
@@ -26,7 +27,7 @@ internal static class TupleUsageCheck
             yield return new Finding("socket table", Verdict.Warn, F($"{facts.MalformedSocketLines} lines of /proc/net/tcp{{,6}} not understood and skipped"), "The counts below may be a little low.");
         }
 
-        if (facts.UnreadableSocketFiles.Count == 2)
+        if (facts.Census == CensusBackend.Unavailable)
         {
             yield break;
         }
@@ -93,6 +94,41 @@ internal static class TupleUsageCheck
 
     private static string Endpoint(IPEndPoint endpoint) => endpoint.ToString();
 
+    private static string Sockets(int count) => F($"{N(count)} {(count == 1 ? "socket" : "sockets")}");
+
+    /// <summary>Where the sockets were read from, and what that means for the counts.</summary>
+    private static Finding CensusFinding(HostFacts facts)
+    {
+        var data = new JsonObject
+        {
+            ["backend"] = CensusNames.Json(facts.Census),
+            ["sockets"] = facts.Sockets.Count,
+            ["duplicateLinesDropped"] = facts.DuplicateSocketLines,
+            ["fallbackReason"] = facts.CensusFallbackReason,
+        };
+        return facts.Census switch
+        {
+            CensusBackend.SockDiag => new Finding(
+                "socket census",
+                Verdict.Ok,
+                F($"{Sockets(facts.Sockets.Count)} through NETLINK_SOCK_DIAG (inet_diag, as ss reads them)"),
+                "The kernel reports each socket once per dump; the tuple counts below are exact for the moment they were read.",
+                data),
+            CensusBackend.ProcNetTcp => new Finding(
+                "socket census",
+                Verdict.Ok,
+                F($"{Sockets(facts.Sockets.Count)} from /proc/net/tcp{{,6}}, {N(facts.DuplicateSocketLines)} repeated {(facts.DuplicateSocketLines == 1 ? "line" : "lines")} dropped; {facts.CensusFallbackReason}"),
+                "The kernel prints these files a page at a time and repeats or misses lines while sockets change; repeats are dropped, so the counts below can be a little low, never high.",
+                data),
+            _ => new Finding(
+                "socket census",
+                Verdict.Warn,
+                F($"no socket table could be read ({facts.CensusFallbackReason})"),
+                "Listeners, established and TIME_WAIT sockets cannot be checked.",
+                data),
+        };
+    }
+
     /// <summary>
     /// Outgoing sockets only: a local port inside the ephemeral range that no listener owns
     /// (a socket a server accepted has the listener's port), grouped by the local port's tuple.
@@ -102,9 +138,8 @@ internal static class TupleUsageCheck
         var range = facts.Kernel.PortRange;
         var listening = facts.ListenersInRange.Select(static l => l.Port).ToHashSet();
         var counts = new Dictionary<(IPAddress Source, IPAddress Destination, int Port), TupleCount>();
-        foreach (var socket in facts.Sockets)
+        foreach (var entry in facts.Sockets)
         {
-            var entry = socket.Entry;
             if (entry.State == TcpState.Listen || !range.Contains(entry.LocalPort) || listening.Contains(entry.LocalPort))
             {
                 continue;

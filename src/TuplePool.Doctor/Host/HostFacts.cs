@@ -1,5 +1,6 @@
 using System.Net;
 using TuplePool.Platform;
+using static TuplePool.Doctor.Invariant;
 
 namespace TuplePool.Doctor.Host;
 
@@ -18,14 +19,23 @@ internal sealed class HostFacts
     /// <summary>The library's own reading of the port range, reserved ports, <c>tcp_tw_reuse</c> and the kernel version.</summary>
     public required KernelSettings Kernel { get; init; }
 
-    /// <summary>Every socket of <c>/proc/net/tcp</c> and <c>/proc/net/tcp6</c> that could be read.</summary>
-    public required IReadOnlyList<SocketLine> Sockets { get; init; }
+    /// <summary>Every TCP socket of the host, each once (LISTEN included).</summary>
+    public required IReadOnlyList<KernelSocket> Sockets { get; init; }
 
-    /// <summary>The socket files that could not be read.</summary>
+    /// <summary>Where <see cref="Sockets"/> were read from: netlink, or <c>/proc/net/tcp{,6}</c>.</summary>
+    public required CensusBackend Census { get; init; }
+
+    /// <summary>Why the sockets were not read through netlink; null when they were.</summary>
+    public required string? CensusFallbackReason { get; init; }
+
+    /// <summary>The socket files that could not be read (<c>/proc</c> only).</summary>
     public required IReadOnlyList<string> UnreadableSocketFiles { get; init; }
 
-    /// <summary>Socket lines the parser did not understand.</summary>
+    /// <summary>Socket lines the parser did not understand (<c>/proc</c> only).</summary>
     public required int MalformedSocketLines { get; init; }
+
+    /// <summary>Lines that repeated a socket already read and were dropped (<c>/proc</c> repeats lines while sockets change).</summary>
+    public required int DuplicateSocketLines { get; init; }
 
     /// <summary>LISTEN sockets whose port lies in the ephemeral range, by port.</summary>
     public required IReadOnlyList<ListenerPort> ListenersInRange { get; init; }
@@ -39,52 +49,47 @@ internal sealed class HostFacts
     /// <summary>Ports one (source, destination, port) tuple can have from the kernel right now.</summary>
     public int CapacityPerTuple => Math.Max(0, Kernel.PortRange.Count - ReservedInRange - ListenersTakingPorts);
 
-    public static HostFacts Read(ProcTree tree)
+    /// <param name="tree">Where <c>/proc</c> is read from.</param>
+    /// <param name="census">
+    /// Where the sockets come from; by default netlink (with <paramref name="tree"/>'s
+    /// <c>/proc/net/tcp{,6}</c> where it is refused) for the live <c>/proc</c>, and only the
+    /// captured files for another root.
+    /// </param>
+    public static HostFacts Read(ProcTree tree, IKernelCensus? census = null)
     {
         ArgumentNullException.ThrowIfNull(tree);
 
-        // Captured text from another machine must not borrow this machine's kernel version.
+        // Captured text from another machine must not borrow this machine's kernel version, nor its sockets.
         var kernel = KernelSettings.Read(tree, OperatingSystem.IsLinux(), tree.IsLive ? Environment.OSVersion.Version : null);
-        var sockets = new List<SocketLine>();
-        var unreadable = new List<string>();
-        var malformed = 0;
-        foreach (var path in (ReadOnlySpan<string>)[SocketTable.TcpPath, SocketTable.Tcp6Path])
-        {
-            var text = tree.TryReadAllText(path);
-            if (text is null)
-            {
-                unreadable.Add(path);
-                continue;
-            }
-
-            sockets.AddRange(SocketTable.Parse(text, out var bad));
-            malformed += bad;
-        }
-
+        census ??= tree.IsLive ? new KernelCensus(tree) : KernelCensus.ProcOnly(tree, F($"captured text under {tree.Root} (--proc-root), not this host's"));
+        var table = census.ReadAll(TcpStateMask.All);
         return new HostFacts
         {
             Tree = tree,
             Kernel = kernel,
-            Sockets = sockets,
-            UnreadableSocketFiles = unreadable,
-            MalformedSocketLines = malformed,
-            ListenersInRange = FindListeners(sockets, kernel),
+            Sockets = table.Sockets,
+            Census = table.Backend,
+            CensusFallbackReason = table.FallbackReason,
+            UnreadableSocketFiles = table.UnreadableFiles,
+            MalformedSocketLines = table.MalformedLines,
+            DuplicateSocketLines = table.DuplicatesDropped,
+            ListenersInRange = FindListeners(table.Sockets, kernel),
         };
     }
 
     /// <summary>True when <paramref name="port"/> is in <c>ip_local_reserved_ports</c>.</summary>
     public bool IsReserved(int port) => Kernel.ReservedPorts.Any(r => r.Contains(port));
 
-    private static List<ListenerPort> FindListeners(List<SocketLine> sockets, KernelSettings kernel)
+    private static List<ListenerPort> FindListeners(IReadOnlyList<KernelSocket> sockets, KernelSettings kernel)
     {
         return sockets
-            .Where(s => s.Entry.State == TcpState.Listen && kernel.PortRange.Contains(s.Entry.LocalPort))
-            .GroupBy(s => s.Entry.LocalPort)
+            .Where(s => s.State == TcpState.Listen && kernel.PortRange.Contains(s.LocalPort))
+            .GroupBy(s => s.LocalPort)
             .OrderBy(g => g.Key)
             .Select(g => new ListenerPort(
                 g.Key,
-                g.Select(s => s.Entry.LocalAddress).Distinct().ToList(),
-                g.Select(s => s.Inode).Where(i => i != 0).Distinct().ToList(),
+                g.Select(s => s.LocalAddress).Distinct().ToList(),
+                g.Select(s => (ulong)s.Inode).Where(i => i != 0).Distinct().ToList(),
                 kernel.ReservedPorts.Any(r => r.Contains(g.Key))))
             .ToList();
     }

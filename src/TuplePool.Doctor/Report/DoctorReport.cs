@@ -1,3 +1,5 @@
+using TuplePool.Platform;
+
 namespace TuplePool.Doctor.Report;
 
 /// <summary>Every finding of one run, in the order they were made.</summary>
@@ -5,13 +7,17 @@ internal sealed class DoctorReport
 {
     private readonly List<Finding> _findings = [];
 
-    public DoctorReport(string procRoot)
+    public DoctorReport(string procRoot, CensusBackend socketCensus)
     {
         ProcRoot = procRoot;
+        SocketCensus = socketCensus;
     }
 
     /// <summary>Where <c>/proc</c> was read from.</summary>
     public string ProcRoot { get; }
+
+    /// <summary>Where the sockets were read from: netlink or <c>/proc/net/tcp{,6}</c>.</summary>
+    public CensusBackend SocketCensus { get; }
 
     public IReadOnlyList<Finding> Findings => _findings;
 

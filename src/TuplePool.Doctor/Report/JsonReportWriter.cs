@@ -13,6 +13,7 @@ internal static class JsonReportWriter
         {
             writer.WriteStartObject();
             writer.WriteString("procRoot", report.ProcRoot);
+            writer.WriteString("socketCensus", CensusNames.Json(report.SocketCensus));
             writer.WriteNumber("exitCode", report.ExitCode);
             writer.WriteStartObject("counts");
             writer.WriteNumber("ok", report.Count(Verdict.Ok));

@@ -29,7 +29,7 @@ internal static class TableReportWriter
         }
 
         output.WriteLine();
-        output.WriteLine(F($"{report.Count(Verdict.Ok)} ok, {report.Count(Verdict.Warn)} warn, {report.Count(Verdict.Fail)} fail (read from {report.ProcRoot})"));
+        output.WriteLine(F($"{report.Count(Verdict.Ok)} ok, {report.Count(Verdict.Warn)} warn, {report.Count(Verdict.Fail)} fail (read from {report.ProcRoot}; {CensusNames.Text(report.SocketCensus)})"));
     }
 
     public static string Label(Verdict verdict) => verdict switch

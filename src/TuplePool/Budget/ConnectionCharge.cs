@@ -48,14 +48,15 @@ internal sealed class ConnectionCharge
     /// <param name="kind">What the close left on the tuple.</param>
     /// <param name="except">The destination closing the connection, or null.</param>
     /// <param name="natMappingGone">The NAT had already forgotten the flow (quiet past its idle timeout): its port frees without a hold.</param>
-    public bool Release(ReleaseKind kind, IRoomWatcher? except = null, bool natMappingGone = false)
+    /// <param name="local">The socket's local address and port, when known: the kernel is asked how long that 4-tuple stays held.</param>
+    public bool Release(ReleaseKind kind, IRoomWatcher? except = null, bool natMappingGone = false, System.Net.IPEndPoint? local = null)
     {
         if (Interlocked.Exchange(ref _released, 1) != 0)
         {
             return false;
         }
 
-        var ledgerFreesAt = Local.Release(kind);
+        var ledgerFreesAt = Local.Release(kind, local);
         var natFreesAt = Nat?.Release(kind, natMappingGone) ?? 0;
         _entry?.Released(Local, ledgerFreesAt, natFreesAt, except);
         return true;

@@ -220,8 +220,9 @@ internal sealed class DestinationTuples
 
     /// <summary>
     /// Expires what is due on every ledger and the NAT's, drops what holds nothing, and says when
-    /// the next hold ends (null when none is left). Wakes the watchers: the expiry may be the room
-    /// they wait for.
+    /// the next hold ends (null when none is left). It wakes nobody: each destination with callers
+    /// waiting has armed its own expiry timer for the same moment (<c>TupleLookup.NextExpiry</c>), and
+    /// a second wake would only set two waiters racing for one port, out of their order in line.
     /// </summary>
     internal long? Expire()
     {
@@ -232,7 +233,7 @@ internal sealed class DestinationTuples
             {
                 Drop(ledger);
             }
-            else if (ledger.NextExpiryTimestamp is { } at && (next is null || at < next))
+            else if (ledger.NextDueTimestamp is { } at && (next is null || at < next))
             {
                 next = at;
             }
@@ -248,7 +249,6 @@ internal sealed class DestinationTuples
             _budget.ReportToFleet(this);
         }
 
-        NotifyWatchers();
         return next;
     }
 

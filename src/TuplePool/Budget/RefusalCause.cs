@@ -47,4 +47,11 @@ public enum RefusalCause
     /// was refused at once; the message says what they wait for.
     /// </summary>
     WaitLineFull,
+
+    /// <summary>
+    /// The ports are held by the pool's own closed connections the kernel has not let go yet
+    /// (FIN-WAIT-1/2, CLOSING, LAST-ACK, <see cref="TupleUsage.Closing"/>): peers slow to answer the
+    /// close, that never read, or that died.
+    /// </summary>
+    ClosingConnections,
 }

@@ -14,8 +14,9 @@ namespace TuplePool.Budget;
 /// The order of the rules is the order the pool meets the limits in: the wait line is checked
 /// before anything else, the NAT before the local tuples, the connection limit before a port is
 /// chosen. Among the ports the biggest holder is named (ties go to the pool's own connections,
-/// then its own TIME_WAIT, then other sockets' TIME_WAIT, then other sockets), and the headline
-/// says how many of the ports it holds, so it can never disagree with the numbers under it.
+/// then its own TIME_WAIT, its own closes still closing, other sockets' TIME_WAIT, other
+/// sockets), and the headline says how many of the ports it holds, so it can never disagree with
+/// the numbers under it.
 /// </remarks>
 internal static class RefusalExplanation
 {
@@ -78,7 +79,7 @@ internal static class RefusalExplanation
             }
 
             var u = usage[i];
-            text.Append(CultureInfo.InvariantCulture, $"{u.Source}{(u.IsQuarantined ? " (quarantined)" : string.Empty)}: {u.Active} active, {u.Idle} idle, {u.TimeWait} TIME_WAIT, {u.External} held by other sockets");
+            text.Append(CultureInfo.InvariantCulture, $"{u.Source}{(u.IsQuarantined ? " (quarantined)" : string.Empty)}: {u.Active} active, {u.Idle} idle, {u.TimeWait} TIME_WAIT, {(u.Closing > 0 ? Invariant($"{u.Closing} closing, ") : string.Empty)}{u.External} held by other sockets");
             if (u.ExternalTimeWait > 0)
             {
                 text.Append(CultureInfo.InvariantCulture, $" ({u.ExternalTimeWait} in TIME_WAIT)");
@@ -127,6 +128,7 @@ internal static class RefusalExplanation
         {
             RefusalCause.ActiveConnections => Invariant($"No port is free to {to}: {share} {on} are held by this pool's open connections ({ports.Active} leased out or being opened{(ports.Idle > 0 ? Invariant($", {ports.Idle} idle for another destination of the same address") : string.Empty)}); a backend slow to answer holds them, or leases that are not disposed."),
             RefusalCause.TimeWait => Invariant($"No port is free to {to}: {share} {on} are in TIME_WAIT after this pool's own graceful closes (each close holds its port for up to 60 s)."),
+            RefusalCause.ClosingConnections => Invariant($"No port is free to {to}: {share} {on} are held by this pool's closed connections the kernel has not let go yet (FIN-WAIT, CLOSING or LAST-ACK): the peer is slow to answer the close, never reads, or is gone."),
             RefusalCause.ExternalTimeWait => Invariant($"No port is free to {to}: the kernel refused one, and {share} {on} are TIME_WAIT sockets this pool does not own, closes of an earlier process (a restart within 60 s) or this pool's own closes outliving their charge; each ends within 60 s of its close."),
             RefusalCause.HeldByOtherSockets => Invariant($"No port is free to {to}: the kernel refused one, and {share} {on} are held by sockets this pool does not own, other programs' connections to the same address and port."),
             RefusalCause.ConnectionLimit => Invariant($"No connection to {to} could be opened: {Count(facts.OpenToDestination, "connection")} to it {(facts.OpenToDestination == 1 ? "is" : "are")} open (leased, idle or being opened) and TuplePoolOptions.MaxConnectionsPerDestination is {facts.MaxConnections}; {(ports.Remaining > 0 ? Invariant($"{Count(ports.Remaining, "port")} {(ports.Remaining == 1 ? "is" : "are")} still free") : "no port is free either")}."),
@@ -141,6 +143,7 @@ internal static class RefusalExplanation
     {
         RefusalCause.ActiveConnections => "Dispose each SocketLease (and each HttpResponseMessage) as soon as its exchange is done and bound how long the backend may take; if this many connections at once is expected, add source addresses (TuplePoolOptions.SourceAddresses) or widen the port range (LocalPortRange or net.ipv4.ip_local_port_range).",
         RefusalCause.TimeWait => "Reuse connections instead of closing them (MaxIdlePerDestination, IdleTimeout), close with CloseMode.Abortive where the protocol allows it, or add source addresses (TuplePoolOptions.SourceAddresses) or widen the port range (LocalPortRange).",
+        RefusalCause.ClosingConnections => "Check the backend's health (a peer that stops reading keeps each close in FIN-WAIT), turn on TuplePoolOptions.KeepAlive so dead peers are found, or close with CloseMode.Abortive, which frees the port at once.",
         RefusalCause.ExternalTimeWait => "Wait for them to end, give each process of a restart its own LocalPortRange slice, or close with CloseMode.Abortive so closes leave no TIME_WAIT; net.ipv4.tcp_tw_reuse=1 lets the kernel reuse them once they are 1 s old.",
         RefusalCause.HeldByOtherSockets => "Find them with `ss -tanp` (it names each socket's process); give this pool a LocalPortRange slice no other program uses, or add source addresses (TuplePoolOptions.SourceAddresses).",
         RefusalCause.ConnectionLimit => "Return leases sooner, or raise TuplePoolOptions.MaxConnectionsPerDestination if the backend can take more connections.",
@@ -199,7 +202,7 @@ internal static class RefusalExplanation
                     }
 
                     // What it would give were it not quarantined.
-                    var room = Math.Max(0, u.Capacity - u.Active - u.Idle - u.TimeWait - u.External);
+                    var room = Math.Max(0, u.Capacity - u.Active - u.Idle - u.TimeWait - u.Closing - u.External);
                     if (room > 0)
                     {
                         QuarantinedWithRoom += room;
@@ -217,6 +220,7 @@ internal static class RefusalExplanation
                 Active += u.Active;
                 Idle += u.Idle;
                 TimeWait += u.TimeWait;
+                Closing += u.Closing;
                 External += u.External;
                 ExternalTimeWait += u.ExternalTimeWait;
                 Remaining += u.Remaining;
@@ -237,6 +241,8 @@ internal static class RefusalExplanation
 
         public int TimeWait { get; }
 
+        public int Closing { get; }
+
         public int External { get; }
 
         public int ExternalTimeWait { get; }
@@ -256,6 +262,7 @@ internal static class RefusalExplanation
             [
                 (RefusalCause.ActiveConnections, Active + Idle),
                 (RefusalCause.TimeWait, TimeWait),
+                (RefusalCause.ClosingConnections, Closing),
                 (RefusalCause.ExternalTimeWait, ExternalTimeWait),
                 (RefusalCause.HeldByOtherSockets, External - ExternalTimeWait),
             ];

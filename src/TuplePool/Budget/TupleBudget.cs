@@ -20,12 +20,28 @@ internal sealed class TupleBudget
     private readonly TimeProvider _timeProvider;
     private readonly NatOptions? _nat;
     private readonly IFleetBudget? _fleet;
+    private readonly IKernelCensus? _census;
 
     /// <summary>A pool's budget; with <paramref name="fleet"/>, the NAT's ports are drawn from the fleet's grants.</summary>
     /// <exception cref="ArgumentException">A fleet without a NAT in <paramref name="options"/>.</exception>
-    public TupleBudget(KernelSettings kernel, TuplePoolOptions options, TimeProvider timeProvider, IFleetBudget? fleet = null)
+    /// <param name="kernel">The kernel's settings.</param>
+    /// <param name="options">The pool's options.</param>
+    /// <param name="timeProvider">The clock.</param>
+    /// <param name="fleet">Where the NAT's ports come from, in a fleet; null for none.</param>
+    /// <param name="census">
+    /// The kernel's socket table: when it answers through <c>NETLINK_SOCK_DIAG</c>, every closed
+    /// socket stays charged for as long as the kernel keeps its 4-tuple; without it (or on the
+    /// <c>/proc</c> fallback, which reads the whole table for each question) a close is charged by
+    /// the fixed TIME_WAIT time.
+    /// </param>
+    public TupleBudget(KernelSettings kernel, TuplePoolOptions options, TimeProvider timeProvider, IFleetBudget? fleet = null, IKernelCensus? census = null)
     {
         _kernel = kernel;
+        if (census is { Backend: CensusBackend.SockDiag })
+        {
+            _census = census;
+        }
+
         _timeProvider = timeProvider;
         _timeWaitDuration = options.TimeWaitDuration;
         _nat = options.Nat;
@@ -75,6 +91,9 @@ internal sealed class TupleBudget
 
     /// <summary>The fleet the NAT's ports are drawn from, or null.</summary>
     public IFleetBudget? Fleet => _fleet;
+
+    /// <summary>True when closed sockets are charged for as long as the kernel keeps them (the census answers by netlink).</summary>
+    public bool FollowsKernel => _census is not null;
 
     /// <summary>True when connections to <paramref name="destination"/> cross the NAT.</summary>
     public bool CrossesNat(IPEndPoint destination)
@@ -162,6 +181,11 @@ internal sealed class TupleBudget
             return;
         }
 
+        if (_census is not null)
+        {
+            AskTheKernel(due, now);
+        }
+
         foreach (var entry in due)
         {
             if (entry.Expire() is { } next)
@@ -187,7 +211,69 @@ internal sealed class TupleBudget
         }
     }
 
-    internal TupleLedger CreateLedger(ConnectionTuple tuple) => new(tuple, CapacityPerTuple, TimeWaitChargeFor(tuple), _timeProvider);
+    internal TupleLedger CreateLedger(ConnectionTuple tuple) => new(tuple, CapacityPerTuple, TimeWaitChargeFor(tuple), _timeProvider, followsKernel: _census is not null);
+
+    /// <summary>
+    /// Asks the kernel, in one batch of 4-tuple lookups, about every closed socket of the due
+    /// entries that needs a look, and charges each as the kernel has it; wakes the callers waiting
+    /// on an address where a port came free (a reset instead of a TIME-WAIT) or got a known end.
+    /// </summary>
+    private void AskTheKernel(List<DestinationTuples> due, long now)
+    {
+        var lookups = new List<TcpFourTuple>();
+        foreach (var entry in due)
+        {
+            foreach (var ledger in entry.Ledgers)
+            {
+                ledger.CollectDueChecks(now, lookups);
+            }
+        }
+
+        if (lookups.Count == 0)
+        {
+            return;
+        }
+
+        var results = new List<KernelSocket>(lookups.Count);
+        var answered = false;
+        try
+        {
+            answered = _census!.TryLookup(lookups, results);
+        }
+#pragma warning disable CA1031 // The census is a kernel interface: whatever it throws, the timer takes over.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+        }
+
+        var found = new Dictionary<TcpFourTuple, KernelSocket>(results.Count);
+        foreach (var socket in results)
+        {
+            found[new TcpFourTuple(TupleLedger.Unscoped(socket.LocalAddress), socket.LocalPort, TupleLedger.Unscoped(socket.RemoteAddress), socket.RemotePort)] = socket;
+        }
+
+        foreach (var entry in due)
+        {
+            var changed = 0;
+            foreach (var ledger in entry.Ledgers)
+            {
+                if (answered)
+                {
+                    changed += ledger.ApplyKernelAnswer(now, found);
+                }
+                else
+                {
+                    ledger.FallBackToTimer(now);
+                }
+            }
+
+            if (changed > 0)
+            {
+                // Room came, or a time when it will: a waiter armed no timer for either.
+                entry.NotifyWatchers();
+            }
+        }
+    }
 
     /// <summary>Makes the expiry queue look at <paramref name="entry"/> at <paramref name="at"/> (unless it already looks sooner).</summary>
     internal void ScheduleExpiry(DestinationTuples entry, long at)

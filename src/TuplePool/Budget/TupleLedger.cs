@@ -1,23 +1,40 @@
+using System.Net;
 using TuplePool.Internal;
+using TuplePool.Platform;
 
 namespace TuplePool.Budget;
 
 /// <summary>
-/// The budget of one tuple: how many of its ports are open (connecting, leased or idle), how
-/// many sit in TIME_WAIT after our own graceful closes, and how many the kernel census says
-/// other sockets hold. Time is a <see cref="TimeProvider"/> timestamp.
+/// The budget of one tuple: how many of its ports are open (connecting, leased or idle), which
+/// ports our own closes left held by the kernel (<see cref="ClosedSocket"/>: TIME-WAIT, or still
+/// closing), and how many the kernel says other sockets hold. Time is a <see cref="TimeProvider"/>
+/// timestamp.
 /// </summary>
 /// <remarks>
-/// Reservations happen only on the slow path (a new connection), so one lock keeps every
-/// counter exact and the TIME_WAIT queue ordered; the idle-hit path never touches a ledger.
-/// TIME_WAIT entries are appended with a fixed duration per ledger, so the queue is sorted by
-/// expiry and expiring is a walk from the front.
+/// <para>Reservations happen only on the slow path (a new connection), so one lock keeps every
+/// counter exact; the idle-hit path never touches a ledger.</para>
+/// <para>A closed socket stays charged for exactly as long as the kernel keeps its 4-tuple when
+/// the kernel can be asked (<see cref="FollowsKernel"/>: the budget's follower looks each one up
+/// by 4-tuple through <c>NETLINK_SOCK_DIAG</c>, see <see cref="TupleBudget.ExpireDue"/>): never
+/// freed by time alone until the kernel said TIME-WAIT and how long it has left, freed at once when
+/// the kernel no longer has it (a reset), and kept while it sits in FIN-WAIT, CLOSING or LAST-ACK.
+/// Where the kernel cannot be asked, a graceful close of ours is charged <see cref="TimeWaitCharge"/>
+/// from the close, and the peer's first close nothing.</para>
 /// </remarks>
 internal sealed class TupleLedger
 {
+    /// <summary>How soon after a close the follower first asks the kernel (its FIN/ACK exchange has settled by then).</summary>
+    internal static readonly TimeSpan FirstCheckAfter = TimeSpan.FromSeconds(1);
+
+    /// <summary>The longest between two looks at a socket still closing (FIN-WAIT, LAST-ACK): the delay doubles from one second up to this.</summary>
+    internal static readonly TimeSpan LongestRecheck = TimeSpan.FromSeconds(16);
+
     private readonly object _gate = new();
-    private TimeWaitQueue _timeWaitExpiries; // a mutable struct: never copy it, never make it readonly
     private readonly long _timeWaitTicks;
+    private readonly long _timeWaitLengthTicks;
+    private readonly long _firstCheckTicks;
+    private readonly long _longestRecheckTicks;
+    private List<ClosedSocket>? _closed;
     private int _open;
     private int _external;
     private int _externalTimeWait;
@@ -25,23 +42,33 @@ internal sealed class TupleLedger
     private bool _aboveNinetyPercent;
     private bool _retired;
 
-    public TupleLedger(ConnectionTuple tuple, int capacity, TimeSpan timeWaitCharge, TimeProvider timeProvider)
+    public TupleLedger(ConnectionTuple tuple, int capacity, TimeSpan timeWaitCharge, TimeProvider timeProvider, bool followsKernel = false)
     {
         Tuple = tuple;
         Capacity = Math.Max(0, capacity);
         TimeWaitCharge = timeWaitCharge;
         TimeProvider = timeProvider;
+        FollowsKernel = followsKernel;
         _timeWaitTicks = Timestamps.ToTicks(timeWaitCharge, timeProvider);
+        _timeWaitLengthTicks = Timestamps.ToTicks(TimeSpan.FromSeconds(60), timeProvider);
+        _firstCheckTicks = Timestamps.ToTicks(FirstCheckAfter, timeProvider);
+        _longestRecheckTicks = Timestamps.ToTicks(LongestRecheck, timeProvider);
     }
 
     public ConnectionTuple Tuple { get; }
 
     public int Capacity { get; }
 
-    /// <summary>How long a graceful close by this side keeps a port charged.</summary>
+    /// <summary>
+    /// How long a graceful close by this side keeps a port charged when the kernel cannot be
+    /// asked, and at most how long a TIME-WAIT the kernel may take over (<c>tcp_tw_reuse</c>) is charged.
+    /// </summary>
     public TimeSpan TimeWaitCharge { get; }
 
     public TimeProvider TimeProvider { get; }
+
+    /// <summary>The budget asks the kernel how long each closed socket keeps its tuple.</summary>
+    public bool FollowsKernel { get; }
 
     /// <summary>Connections counted against this tuple: connecting, leased or idle.</summary>
     public int Open
@@ -55,7 +82,10 @@ internal sealed class TupleLedger
         }
     }
 
-    /// <summary>Our own TIME_WAIT ports not yet expired.</summary>
+    /// <summary>
+    /// Ports our own graceful first closes left in TIME-WAIT, as the kernel said (or, until it has
+    /// been asked, as the close left them; where it cannot be asked, for the fixed charge).
+    /// </summary>
     public int TimeWait
     {
         get
@@ -63,7 +93,24 @@ internal sealed class TupleLedger
             lock (_gate)
             {
                 ExpireLocked(TimeProvider.GetTimestamp());
-                return _timeWaitExpiries.Count;
+                return CountClosed(inTimeWait: true);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Ports of closed sockets the kernel still holds in FIN-WAIT-1/2, CLOSING or LAST-ACK (a peer
+    /// that is slow to answer our FIN, never reads, or died), or not yet looked at after the peer
+    /// closed first.
+    /// </summary>
+    public int Closing
+    {
+        get
+        {
+            lock (_gate)
+            {
+                ExpireLocked(TimeProvider.GetTimestamp());
+                return CountClosed(inTimeWait: false);
             }
         }
     }
@@ -83,13 +130,32 @@ internal sealed class TupleLedger
     /// <summary>Taken out of its budget: it reserves nothing more (the budget hands out a fresh one for the tuple).</summary>
     public bool IsRetired => Volatile.Read(ref _retired);
 
-    /// <summary>Retires the ledger when nothing is open, in TIME_WAIT or held by others on its tuple.</summary>
+    private int ClosedCount => _closed?.Count ?? 0;
+
+    private int CountClosed(bool inTimeWait)
+    {
+        var count = 0;
+        if (_closed is { } closed)
+        {
+            foreach (var socket in closed)
+            {
+                if (socket.IsTimeWait == inTimeWait)
+                {
+                    count++;
+                }
+            }
+        }
+
+        return count;
+    }
+
+    /// <summary>Retires the ledger when nothing is open, closing or held by others on its tuple.</summary>
     public bool TryRetire()
     {
         lock (_gate)
         {
             ExpireLocked(TimeProvider.GetTimestamp());
-            if (_open != 0 || _timeWaitExpiries.Count != 0 || _external != 0)
+            if (_open != 0 || ClosedCount != 0 || _external != 0)
             {
                 return false;
             }
@@ -115,12 +181,14 @@ internal sealed class TupleLedger
     }
 
     /// <summary>
-    /// Gives back a port taken with <see cref="TryReserve"/>. Returns <see cref="long.MaxValue"/>
-    /// when nothing is left charged on the tuple (the ledger can go), else when the next charged
-    /// port frees by itself (a TIME_WAIT or correction expiry, a timestamp), or 0 when only open
-    /// connections are left (their closes come back here).
+    /// Gives back a port taken with <see cref="TryReserve"/>, leaving the port charged as
+    /// <paramref name="kind"/> says the close left it. <paramref name="local"/> is the socket's
+    /// local address and port when known: the kernel is asked about that 4-tuple. Returns
+    /// <see cref="long.MaxValue"/> when nothing is left charged on the tuple (the ledger can go),
+    /// else when the ledger next needs a look (a charge running out, a question for the kernel; a
+    /// timestamp), or 0 when only open connections are left (their closes come back here).
     /// </summary>
-    public long Release(ReleaseKind kind)
+    public long Release(ReleaseKind kind, IPEndPoint? local = null)
     {
         lock (_gate)
         {
@@ -131,19 +199,26 @@ internal sealed class TupleLedger
 
             _open--;
             var now = TimeProvider.GetTimestamp();
-            if (kind == ReleaseKind.TimeWait && _timeWaitTicks > 0)
+            var follow = FollowsKernel && local is not null;
+            if (kind == ReleaseKind.TimeWait && (_timeWaitTicks > 0 || follow))
             {
-                _timeWaitExpiries.Enqueue(now + _timeWaitTicks);
+                // Ours first: TIME-WAIT (or FIN-WAIT until the peer's FIN). Asked about, or charged the fixed time.
+                Add(new ClosedSocket(local, OursFirst: true, now, now + _timeWaitTicks, follow ? now + _firstCheckTicks : 0, _firstCheckTicks, follow ? ClosedState.Unverified : ClosedState.Timer));
+            }
+            else if (kind == ReleaseKind.PeerClosedFirst && follow)
+            {
+                // The peer's first: LAST-ACK until our FIN is acknowledged, usually at once; asked about once.
+                Add(new ClosedSocket(local, OursFirst: false, now, now, now + _firstCheckTicks, _firstCheckTicks, ClosedState.Unverified));
             }
 
             ExpireLocked(now);
-            return _open == 0 && _timeWaitExpiries.Count == 0 && _external == 0
+            return _open == 0 && ClosedCount == 0 && _external == 0
                 ? long.MaxValue
-                : NextExpiryLocked() ?? 0;
+                : NextDueLocked() ?? 0;
         }
     }
 
-    /// <summary>Nothing open, in TIME_WAIT or held by others (after expiring what is due): the ledger could go.</summary>
+    /// <summary>Nothing open, closing or held by others (after expiring what is due): the ledger could go.</summary>
     public bool HoldsNothing
     {
         get
@@ -151,7 +226,114 @@ internal sealed class TupleLedger
             lock (_gate)
             {
                 ExpireLocked(TimeProvider.GetTimestamp());
-                return _open == 0 && _timeWaitExpiries.Count == 0 && _external == 0;
+                return _open == 0 && ClosedCount == 0 && _external == 0;
+            }
+        }
+    }
+
+    /// <summary>
+    /// The closed sockets the kernel should be asked about by <paramref name="now"/>: their
+    /// 4-tuples are added to <paramref name="lookups"/>.
+    /// </summary>
+    public void CollectDueChecks(long now, List<TcpFourTuple> lookups)
+    {
+        lock (_gate)
+        {
+            if (_closed is not { } closed)
+            {
+                return;
+            }
+
+            foreach (var socket in closed)
+            {
+                if (socket.NeedsCheckBy(now) && socket.Local is { } local)
+                {
+                    lookups.Add(FourTupleOf(local));
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// The kernel's answer for the sockets due a look (<paramref name="found"/>: what it still has
+    /// on this tuple, by local address and port): gone → the port is free now; TIME-WAIT → charged
+    /// for the time it has left (less when <c>tcp_tw_reuse</c> lets a new connection take it over
+    /// sooner); still closing → kept, asked again later. Returns how many sockets now free by
+    /// themselves sooner than a waiter could have known: those freed, and those whose TIME-WAIT
+    /// end is now known (a waiter armed no timer for a socket that had no end).
+    /// </summary>
+    public int ApplyKernelAnswer(long now, IReadOnlyDictionary<TcpFourTuple, KernelSocket> found)
+    {
+        lock (_gate)
+        {
+            if (_closed is not { } closed)
+            {
+                return 0;
+            }
+
+            var freed = 0;
+            for (var i = closed.Count - 1; i >= 0; i--)
+            {
+                var socket = closed[i];
+                if (!socket.NeedsCheckBy(now) || socket.Local is not { } local)
+                {
+                    continue;
+                }
+
+                if (!found.TryGetValue(FourTupleOf(local), out var seen) || !TcpStateMask.AfterClose.Contains(seen.State))
+                {
+                    // Gone (a reset, the TIME-WAIT over), or the 4-tuple already belongs to a new
+                    // connection that took the TIME-WAIT over: either way the port is ours again.
+                    closed.RemoveAt(i);
+                    freed++;
+                    continue;
+                }
+
+                if (seen.State == TcpState.TimeWait && seen.TimerLeft is { } left)
+                {
+                    closed[i] = socket.InTimeWait(ChargeOfTimeWait(now, left));
+                    freed++;
+                }
+                else
+                {
+                    closed[i] = socket.StillClosing(now, _longestRecheckTicks);
+                }
+            }
+
+            if (closed.Count == 0)
+            {
+                _closed = null;
+            }
+
+            return freed;
+        }
+    }
+
+    /// <summary>The 4-tuple the census reports for a socket of this tuple with local end <paramref name="local"/> (no IPv6 scope: the kernel's answer has none).</summary>
+    public TcpFourTuple FourTupleOf(IPEndPoint local)
+        => new(Unscoped(local.Address), local.Port, Unscoped(Tuple.Destination.Address), Tuple.Destination.Port);
+
+    internal static IPAddress Unscoped(IPAddress address)
+        => address.IsIPv4MappedToIPv6 ? address.MapToIPv4()
+            : address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 && address.ScopeId != 0 ? new IPAddress(address.GetAddressBytes())
+            : address;
+
+    /// <summary>The kernel could not be asked this time: the sockets due a look are charged by the fixed time from their close.</summary>
+    public void FallBackToTimer(long now)
+    {
+        lock (_gate)
+        {
+            if (_closed is not { } closed)
+            {
+                return;
+            }
+
+            for (var i = 0; i < closed.Count; i++)
+            {
+                if (closed[i].NeedsCheckBy(now))
+                {
+                    closed[i] = closed[i].AsTimer(_timeWaitTicks);
+                }
             }
         }
     }
@@ -173,11 +355,11 @@ internal sealed class TupleLedger
         {
             var now = TimeProvider.GetTimestamp();
             ExpireLocked(now);
-            var ours = _open - 1 + _timeWaitExpiries.Count; // the failed attempt still holds its reservation
-
-            // The kernel's TIME_WAIT count includes our own charged ones; the rest are others'.
+            var ours = _open - 1 + ClosedCount; // the failed attempt still holds its reservation
             _external = Math.Max(0, Capacity - ours);
-            _externalTimeWait = Math.Clamp(kernelTimeWait - _timeWaitExpiries.Count, 0, _external);
+
+            // The kernel's TIME_WAIT count includes our own closes in TIME-WAIT; the rest are others'.
+            _externalTimeWait = Math.Clamp(kernelTimeWait - CountClosed(inTimeWait: true), 0, _external);
             _externalUntil = now + Timestamps.ToTicks(holdFor, TimeProvider);
             return ours;
         }
@@ -209,7 +391,7 @@ internal sealed class TupleLedger
         }
     }
 
-    /// <summary>When the next charged port frees by itself (TIME_WAIT or correction expiry), or null.</summary>
+    /// <summary>When the next charged port frees by itself (a TIME-WAIT charge or a correction running out), or null.</summary>
     public long? NextExpiryTimestamp
     {
         get
@@ -218,6 +400,19 @@ internal sealed class TupleLedger
             {
                 ExpireLocked(TimeProvider.GetTimestamp());
                 return NextExpiryLocked();
+            }
+        }
+    }
+
+    /// <summary>When the ledger next needs a look: a charge running out, or a closed socket to ask the kernel about; null when neither.</summary>
+    public long? NextDueTimestamp
+    {
+        get
+        {
+            lock (_gate)
+            {
+                ExpireLocked(TimeProvider.GetTimestamp());
+                return NextDueLocked();
             }
         }
     }
@@ -245,7 +440,18 @@ internal sealed class TupleLedger
 
     private long? NextExpiryLocked()
     {
-        long? next = _timeWaitExpiries.Count > 0 ? _timeWaitExpiries.Peek() : null;
+        long? next = null;
+        if (_closed is { } closed)
+        {
+            foreach (var socket in closed)
+            {
+                if (socket.ExpiresByTime && (next is null || socket.ChargedUntil < next))
+                {
+                    next = socket.ChargedUntil;
+                }
+            }
+        }
+
         if (_external > 0 && (next is null || _externalUntil < next))
         {
             next = _externalUntil;
@@ -254,17 +460,58 @@ internal sealed class TupleLedger
         return next;
     }
 
+    private long? NextDueLocked()
+    {
+        var next = NextExpiryLocked();
+        if (_closed is { } closed)
+        {
+            foreach (var socket in closed)
+            {
+                if (socket.NextCheck != 0 && (next is null || socket.NextCheck < next))
+                {
+                    next = socket.NextCheck;
+                }
+            }
+        }
+
+        return next;
+    }
+
+    /// <summary>
+    /// How long to charge a TIME-WAIT the kernel says has <paramref name="left"/> to run: all of
+    /// it, unless <c>tcp_tw_reuse</c> lets a new connection take the tuple over once the TIME-WAIT
+    /// is <see cref="TimeWaitCharge"/> old (the kernel's TIME-WAIT lasts 60 s, so it began
+    /// 60 s − left ago).
+    /// </summary>
+    private long ChargeOfTimeWait(long now, TimeSpan left)
+    {
+        var leftTicks = Timestamps.ToTicks(left, TimeProvider);
+        if (_timeWaitTicks >= _timeWaitLengthTicks)
+        {
+            return now + leftTicks;
+        }
+
+        var began = now + leftTicks - _timeWaitLengthTicks;
+        return Math.Max(now, Math.Min(now + leftTicks, began + _timeWaitTicks));
+    }
+
+    private void Add(ClosedSocket socket) => (_closed ??= new List<ClosedSocket>(2)).Add(socket);
+
     private int RemainingLocked(long now)
     {
         ExpireLocked(now);
-        return Math.Max(0, Capacity - _open - _timeWaitExpiries.Count - _external);
+        return Math.Max(0, Capacity - _open - ClosedCount - _external);
     }
 
     private void ExpireLocked(long now)
     {
-        while (_timeWaitExpiries.Count > 0 && _timeWaitExpiries.Peek() <= now)
+        if (_closed is { } closed)
         {
-            _timeWaitExpiries.Dequeue();
+            closed.RemoveAll(socket => socket.ExpiresByTime && socket.ChargedUntil <= now);
+            if (closed.Count == 0)
+            {
+                _closed = null;
+            }
         }
 
         if (_external > 0 && _externalUntil <= now)
@@ -273,6 +520,51 @@ internal sealed class TupleLedger
             _externalTimeWait = 0;
         }
     }
+}
+
+
+/// <summary>What the ledger knows of a closed socket's hold on its tuple.</summary>
+internal enum ClosedState
+{
+    /// <summary>Charged a fixed time from the close: the kernel is not asked.</summary>
+    Timer,
+
+    /// <summary>Not asked yet: charged until the kernel has answered, whatever the time.</summary>
+    Unverified,
+
+    /// <summary>The kernel said TIME-WAIT: charged until the time it had left runs out.</summary>
+    TimeWait,
+
+    /// <summary>The kernel said FIN-WAIT, CLOSING or LAST-ACK: charged, asked again later.</summary>
+    Closing,
+}
+
+/// <summary>
+/// A port one of our closes left held: the socket's local end (null when it could not be read),
+/// whether our FIN went first, when it closed, until when it is charged, when to ask the kernel
+/// next and how long the last wait between two looks was.
+/// </summary>
+internal readonly record struct ClosedSocket(IPEndPoint? Local, bool OursFirst, long ClosedAt, long ChargedUntil, long NextCheck, long LastWait, ClosedState State)
+{
+    /// <summary>Frees by itself at <see cref="ChargedUntil"/>; the others wait for the kernel's word.</summary>
+    public bool ExpiresByTime => State is ClosedState.Timer or ClosedState.TimeWait;
+
+    public bool NeedsCheckBy(long now) => NextCheck != 0 && NextCheck <= now && State is ClosedState.Unverified or ClosedState.Closing;
+
+    /// <summary>Counted as TIME-WAIT in the snapshot (the rest as closing): the kernel said so, or the close of ours left it so.</summary>
+    public bool IsTimeWait => State is ClosedState.Timer or ClosedState.TimeWait || (State == ClosedState.Unverified && OursFirst);
+
+    public ClosedSocket InTimeWait(long until) => this with { ChargedUntil = until, NextCheck = 0, State = ClosedState.TimeWait };
+
+    /// <summary>Still closing: asked again after twice the last wait, from the first wait up to <paramref name="longestTicks"/>.</summary>
+    public ClosedSocket StillClosing(long now, long longestTicks)
+    {
+        var wait = Math.Min(longestTicks, LastWait * 2);
+        return this with { NextCheck = now + wait, LastWait = wait, State = ClosedState.Closing };
+    }
+
+    /// <summary>The kernel cannot be asked: charged by the fixed time from the close if our FIN went first, else not at all.</summary>
+    public ClosedSocket AsTimer(long chargeTicks) => this with { ChargedUntil = OursFirst ? ClosedAt + chargeTicks : ClosedAt, NextCheck = 0, State = ClosedState.Timer };
 }
 
 /// <summary>

@@ -14,9 +14,15 @@ public sealed class TupleUsage
     {
     }
 
-    /// <summary>Creates a usage record of a source that is not quarantined, with no ports the kernel listed in TIME_WAIT among <paramref name="external"/>.</summary>
+    /// <summary>Creates a usage record with nothing closing.</summary>
     public TupleUsage(IPAddress source, IPEndPoint destination, int capacity, int active, int idle, int timeWait, int remaining, int external)
-        : this(source, destination, capacity, active, idle, timeWait, remaining, external, externalTimeWait: 0, isQuarantined: false)
+        : this(source, destination, capacity, active, idle, timeWait, remaining, external, closing: 0)
+    {
+    }
+
+    /// <summary>Creates a usage record of a source that is not quarantined, with no ports the kernel listed in TIME_WAIT among <paramref name="external"/>.</summary>
+    public TupleUsage(IPAddress source, IPEndPoint destination, int capacity, int active, int idle, int timeWait, int remaining, int external, int closing)
+        : this(source, destination, capacity, active, idle, timeWait, remaining, external, closing, externalTimeWait: 0, isQuarantined: false)
     {
     }
 
@@ -29,10 +35,11 @@ public sealed class TupleUsage
     /// <param name="timeWait">Ports in TIME_WAIT after the pool's own graceful closes.</param>
     /// <param name="remaining">Ports free for a new connection; 0 for a quarantined source.</param>
     /// <param name="external">Ports the kernel holds for sockets the pool does not own.</param>
+    /// <param name="closing">Ports of the pool's closed sockets the kernel still holds in FIN-WAIT-1/2, CLOSING or LAST-ACK.</param>
     /// <param name="externalTimeWait">Of <paramref name="external"/>, those the kernel listed in TIME_WAIT; 0 to <paramref name="external"/>.</param>
     /// <param name="isQuarantined">The source is quarantined: binding to it failed, and it gives no port until <see cref="TuplePoolOptions.SourceQuarantine"/> has passed.</param>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="externalTimeWait"/> is negative or more than <paramref name="external"/>.</exception>
-    public TupleUsage(IPAddress source, IPEndPoint destination, int capacity, int active, int idle, int timeWait, int remaining, int external, int externalTimeWait, bool isQuarantined)
+    public TupleUsage(IPAddress source, IPEndPoint destination, int capacity, int active, int idle, int timeWait, int remaining, int external, int closing, int externalTimeWait, bool isQuarantined)
     {
         ArgumentNullException.ThrowIfNull(source);
         ArgumentNullException.ThrowIfNull(destination);
@@ -46,6 +53,7 @@ public sealed class TupleUsage
         TimeWait = timeWait;
         Remaining = remaining;
         External = external;
+        Closing = closing;
         ExternalTimeWait = externalTimeWait;
         IsQuarantined = isQuarantined;
     }
@@ -67,12 +75,23 @@ public sealed class TupleUsage
     /// <summary>Open connections sitting in the idle store.</summary>
     public int Idle { get; }
 
-    /// <summary>Ports held in TIME_WAIT by this pool's own graceful first closes (charged, not read from the kernel).</summary>
+    /// <summary>
+    /// Ports held in TIME_WAIT after this pool's own graceful first closes: as the kernel reports
+    /// each closed 4-tuple (read by netlink after the close), or for the fixed charge where the
+    /// kernel cannot be asked.
+    /// </summary>
     public int TimeWait { get; }
 
     /// <summary>
-    /// Ports free for new connections: Capacity − Active − Idle − TimeWait − External, never
-    /// negative; 0 while the source <see cref="IsQuarantined"/> (it gives no port then).
+    /// Ports of this pool's closed sockets the kernel still holds in FIN-WAIT-1/2, CLOSING or
+    /// LAST-ACK (a peer slow to answer the close, one that never reads, or one that died), charged
+    /// until the kernel lets them go.
+    /// </summary>
+    public int Closing { get; }
+
+    /// <summary>
+    /// Ports free for new connections: Capacity − Active − Idle − TimeWait − Closing − External,
+    /// never negative; 0 while the source <see cref="IsQuarantined"/> (it gives no port then).
     /// </summary>
     public int Remaining { get; }
 
@@ -102,5 +121,5 @@ public sealed class TupleUsage
     /// <inheritdoc />
     public override string ToString() => string.Create(
         CultureInfo.InvariantCulture,
-        $"{Source}{(IsQuarantined ? " (quarantined)" : string.Empty)} -> {Destination}: {Active} active, {Idle} idle, {TimeWait} TIME_WAIT, {External} held by others{(ExternalTimeWait > 0 ? $" ({ExternalTimeWait} in TIME_WAIT)" : string.Empty)}, {Remaining} of {Capacity} free");
+        $"{Source}{(IsQuarantined ? " (quarantined)" : string.Empty)} -> {Destination}: {Active} active, {Idle} idle, {TimeWait} TIME_WAIT, {(Closing > 0 ? $"{Closing} closing, " : string.Empty)}{External} held by others{(ExternalTimeWait > 0 ? $" ({ExternalTimeWait} in TIME_WAIT)" : string.Empty)}, {Remaining} of {Capacity} free");
 }

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
@@ -13,7 +14,9 @@ namespace TuplePool.Connecting;
 /// Connection Attempt Delay or as soon as the one before it fails, the first to connect wins and
 /// the rest are cancelled. Each attempt is a tuple of its own, reserved and released in the
 /// ledger by <see cref="ConnectionOpener.ConnectAddressAsync"/>; a cancelled attempt closes its
-/// socket abortively and releases its reservation before the race returns.
+/// socket abortively and releases its reservation before the race returns. What each address did
+/// is remembered for a while (<see cref="AddressHistory"/>), so the next race of any destination
+/// with that address starts with one that works.
 /// </summary>
 /// <remarks>
 /// Only destinations with more than one address come here, so the lists, tasks and timers below
@@ -24,13 +27,18 @@ internal sealed class AddressRace
     private readonly ConnectionOpener _opener;
     private readonly TimeProvider _timeProvider;
     private readonly TimeSpan _delay;
+    private readonly AddressHistory _history;
 
     public AddressRace(ConnectionOpener opener, TimeProvider timeProvider, TimeSpan happyEyeballsDelay)
     {
         _opener = opener;
         _timeProvider = timeProvider;
         _delay = happyEyeballsDelay;
+        _history = new AddressHistory(timeProvider);
     }
+
+    /// <summary>The addresses that failed or stayed silent lately.</summary>
+    internal AddressHistory History => _history;
 
     /// <summary>
     /// The first connection any address gives; null when no address had a free port (the caller
@@ -39,7 +47,7 @@ internal sealed class AddressRace
     /// </summary>
     public async ValueTask<OpenedConnection?> OpenAsync(IReadOnlyList<IPEndPoint> addresses, ConnectLimits limits, OpenScope? scope, CancellationToken cancellationToken)
     {
-        var order = Order(addresses, out var bothFamilies);
+        var order = Order(addresses, _history, _timeProvider.GetTimestamp(), out var bothFamilies);
         var outcome = new Outcome(order.Length);
         if (bothFamilies && _delay != Timeout.InfiniteTimeSpan)
         {
@@ -62,6 +70,7 @@ internal sealed class AddressRace
                 {
                     if (await _opener.ConnectAddressAsync(address, limits, scope, cancellationToken).ConfigureAwait(false) is { } opened)
                     {
+                        _history.Worked(address);
                         return opened;
                     }
 
@@ -69,6 +78,7 @@ internal sealed class AddressRace
                 }
                 catch (SocketException e)
                 {
+                    _history.Failed(address);
                     outcome.Failed(address, e);
                 }
             }
@@ -82,23 +92,43 @@ internal sealed class AddressRace
     /// within each family. A list of one family keeps its order as it is.
     /// </summary>
     internal static IPEndPoint[] Order(IReadOnlyList<IPEndPoint> addresses, out bool bothFamilies)
+        => Order(addresses, history: null, now: 0, out bothFamilies);
+
+    /// <summary>
+    /// RFC 8305 §4, with history: the addresses <paramref name="history"/> remembers as failed or
+    /// silent go last (RFC 6724 rule 1, "avoid unusable destinations"); the others come first,
+    /// families interleaved starting with IPv6 when it has an address left there (else IPv4), each
+    /// family in the resolver's order. So a name whose IPv6 address never answers starts with its
+    /// IPv4 address, and the IPv6 one is still tried after it.
+    /// </summary>
+    internal static IPEndPoint[] Order(IReadOnlyList<IPEndPoint> addresses, AddressHistory? history, long now, out bool bothFamilies)
     {
         var v6 = new List<IPEndPoint>(addresses.Count);
         var v4 = new List<IPEndPoint>(addresses.Count);
+        var remembered6 = new List<IPEndPoint>();
+        var remembered4 = new List<IPEndPoint>();
         foreach (var address in addresses)
         {
-            (address.AddressFamily == AddressFamily.InterNetworkV6 ? v6 : v4).Add(address);
+            var isV6 = address.AddressFamily == AddressFamily.InterNetworkV6;
+            var list = history is not null && history.IsRemembered(address, now)
+                ? (isV6 ? remembered6 : remembered4)
+                : (isV6 ? v6 : v4);
+            list.Add(address);
         }
 
-        bothFamilies = v6.Count > 0 && v4.Count > 0;
-        if (!bothFamilies)
-        {
-            return [.. addresses];
-        }
-
+        bothFamilies = v6.Count + remembered6.Count > 0 && v4.Count + remembered4.Count > 0;
         var order = new IPEndPoint[addresses.Count];
-        int i6 = 0, i4 = 0, n = 0;
-        while (n < order.Length)
+        var n = Interleave(v6, v4, order, 0);
+        n = Interleave(remembered6, remembered4, order, n);
+        Debug.Assert(n == order.Length, "Every address is placed once.");
+        return order;
+    }
+
+    /// <summary>IPv6 and IPv4 taken in turn, IPv6 first, into <paramref name="order"/> from <paramref name="n"/>; returns the next free place.</summary>
+    private static int Interleave(List<IPEndPoint> v6, List<IPEndPoint> v4, IPEndPoint[] order, int n)
+    {
+        int i6 = 0, i4 = 0;
+        while (i6 < v6.Count || i4 < v4.Count)
         {
             if (i6 < v6.Count)
             {
@@ -111,17 +141,18 @@ internal sealed class AddressRace
             }
         }
 
-        return order;
+        return n;
     }
 
     private async ValueTask<OpenedConnection?> StaggerAsync(IPEndPoint[] order, ConnectLimits limits, OpenScope? scope, Outcome outcome, CancellationToken cancellationToken)
     {
         using var race = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var running = new List<(Task<OpenedConnection?> Task, IPEndPoint Address)>(order.Length);
+        var running = new List<(Task<OpenedConnection?> Task, IPEndPoint Address, long Started)>(order.Length);
         var waitFor = new List<Task>(order.Length + 1);
         CancellationTokenSource? delayStop = null;
         Task? delay = null;
         var next = 0;
+        var won = false;
         try
         {
             StartNext();
@@ -161,6 +192,8 @@ internal sealed class AddressRace
                 {
                     if (await ((Task<OpenedConnection?>)done).ConfigureAwait(false) is { } opened)
                     {
+                        _history.Worked(address);
+                        won = true;
                         return opened;
                     }
 
@@ -168,6 +201,7 @@ internal sealed class AddressRace
                 }
                 catch (SocketException e)
                 {
+                    _history.Failed(address);
                     outcome.Failed(address, e);
                 }
 
@@ -183,10 +217,25 @@ internal sealed class AddressRace
             StopDelay();
             if (running.Count > 0)
             {
+                if (won)
+                {
+                    // Still silent a whole Connection Attempt Delay after it started, while another
+                    // address connected: the next race starts with the one that won. An attempt
+                    // started later than that had no fair chance, so it is not held against its address.
+                    var now = _timeProvider.GetTimestamp();
+                    foreach (var (_, address, started) in running)
+                    {
+                        if (_timeProvider.GetElapsedTime(started, now) >= _delay)
+                        {
+                            _history.Failed(address);
+                        }
+                    }
+                }
+
                 // The winner is in, or the caller gave up: cancel the rest and wait for each to
                 // close its socket and release its tuple, so nothing is left charged on return.
                 await race.CancelAsync().ConfigureAwait(false);
-                foreach (var (task, _) in running)
+                foreach (var (task, _, _) in running)
                 {
                     await CloseLoserAsync(task).ConfigureAwait(false);
                 }
@@ -204,7 +253,7 @@ internal sealed class AddressRace
                     continue;
                 }
 
-                running.Add((_opener.ConnectAddressAsync(address, limits, scope, race.Token).AsTask(), address));
+                running.Add((_opener.ConnectAddressAsync(address, limits, scope, race.Token).AsTask(), address, _timeProvider.GetTimestamp()));
                 return;
             }
         }

@@ -79,7 +79,7 @@ internal sealed class ConnectionOpener
 
     internal TimeProvider TimeProvider => _timeProvider;
 
-    private AddressRace Race { get; }
+    internal AddressRace Race { get; }
 
     /// <summary>
     /// The user's strategies for one destination (<see cref="TuplePoolOptions.ConfigureConnectPipeline"/>),
@@ -154,6 +154,7 @@ internal sealed class ConnectionOpener
     {
         var attempt = RentAttempt();
         attempt.Start(address, limits, scope);
+        var span = TuplePoolTracing.StartConnect(_metrics.PoolName, address); // null unless the TuplePool source is listened to
         var context = ResilienceContextPool.Shared.Get(cancellationToken);
         context.Properties.Set(AttemptKey, attempt);
         try
@@ -199,10 +200,17 @@ internal sealed class ConnectionOpener
                         $"Every source address for {attempt.Describe()} failed to bind and is left out for {_options.SourceQuarantine} (TuplePoolOptions.SourceQuarantine); check TuplePoolOptions.SourceAddresses.");
             }
 
+            TuplePoolTracing.ConnectEnded(span, opened?.Socket);
             return opened;
+        }
+        catch (Exception e)
+        {
+            TuplePoolTracing.ConnectFailed(span, e);
+            throw;
         }
         finally
         {
+            TuplePoolTracing.StopConnect(span);
             ResilienceContextPool.Shared.Return(context);
             ReturnAttempt(attempt);
         }
@@ -266,6 +274,7 @@ internal sealed class ConnectionOpener
 
         var tuple = charge.Tuple;
         attempt.Current = tuple;
+        TuplePoolTracing.AttemptStarted(source.Address);
         var (timeout, limit) = limits.ForAttempt(now, _timeProvider);
         var token = attempt.StartTimeout(timeout, cancellationToken, _disposing);
         Socket socket;
@@ -329,7 +338,8 @@ internal sealed class ConnectionOpener
                         Log.SourceQuarantined(_logger, source.Address, bind.SocketErrorCode.ToString(), _options.SourceQuarantine);
                     }
 
-                    _metrics.RecordConnectError("bind_failed", tuple);
+                    _metrics.RecordConnectError(ErrorTypes.BindFailed, tuple);
+                    TuplePoolTracing.AttemptFailed(source.Address, ErrorTypes.BindFailed);
                     break;
                 case SocketException e when IsAddressError(e):
                     // The kernel knows of sockets on this tuple that the ledger does not (another
@@ -340,9 +350,11 @@ internal sealed class ConnectionOpener
                     var poolCount = charge.Local.CorrectFromKernel(KernelCorrectionHold, kernelTimeWait);
                     Log.KernelCorrection(_logger, source.Address, tuple.Destination, kernelCount, poolCount, KernelCorrectionHold);
                     _metrics.RecordConnectError("address_not_available", tuple);
+                    TuplePoolTracing.AttemptFailed(source.Address, "address_not_available");
                     break;
                 default:
                     _metrics.RecordConnectError(error, tuple);
+                    TuplePoolTracing.AttemptFailed(source.Address, error);
                     break;
             }
         }
@@ -400,9 +412,12 @@ internal sealed class ConnectionOpener
     {
         try
         {
-            // Only sockets in the range our sockets' port search walks stand in its way.
-            var census = _census.Read();
-            return (census.CountUsing(tuple.Source, tuple.Destination, _selector.Budget.SearchRange), census.Count(tuple.Source, tuple.Destination, TcpState.TimeWait));
+            // Only sockets in the range our sockets' port search walks stand in its way. Asked of
+            // the kernel for this tuple alone (netlink filters it there), not by reading the table.
+            var range = _selector.Budget.SearchRange;
+            var sockets = _census.TryCount(tuple.Source, tuple.Destination, TcpStateMask.Connections, range, out var count) ? count : 0;
+            var timeWait = _census.TryCount(tuple.Source, tuple.Destination, TcpStateMask.TimeWait, range, out var inTimeWait) ? inTimeWait : 0;
+            return (sockets, timeWait);
         }
 #pragma warning disable CA1031 // The census is advice on the error path; without it the tuple is treated as full.
         catch (Exception)

@@ -35,6 +35,8 @@ internal static class TuplePoolDefaults
 
     public static readonly TimeSpan DnsRefreshInterval = TimeSpan.FromSeconds(60);
 
+    public static readonly TimeSpan EmptyDestinationTimeout = TimeSpan.FromSeconds(60);
+
     public const int MaxConnectAttempts = 3;
 
     /// <summary>RFC 8305 Connection Attempt Delay.</summary>

@@ -1,5 +1,6 @@
 using System.Net;
 using Polly;
+using TuplePool.Internal;
 
 namespace TuplePool;
 
@@ -13,7 +14,9 @@ public sealed class TuplePoolOptions
     /// <summary>
     /// Local addresses new connections are made from. Each (source, destination IP, destination
     /// port) triple gets the whole port range, so N sources give N times the connections to one
-    /// destination. Addresses must be assigned to this machine.
+    /// destination. Addresses must be assigned to this machine. An IPv4-mapped IPv6 address
+    /// (<c>::ffff:a.b.c.d</c>) is taken as the IPv4 address a.b.c.d, which is what the kernel binds
+    /// for it: an IPv4 source for IPv4 destinations.
     /// </summary>
     /// <value>Default: empty, which lets the kernel choose the source; the pool still budgets that single implicit source.</value>
     public IList<IPAddress> SourceAddresses { get; set; } = new List<IPAddress>();
@@ -29,7 +32,7 @@ public sealed class TuplePoolOptions
     /// Ports of each tuple the pool leaves unused, for other programs on the machine that
     /// connect to the same destination.
     /// </summary>
-    /// <value>Default: 0. A number of ports, 0 or more.</value>
+    /// <value>Default: 0. A number of ports, from 0 to 65,534, and fewer than the tuple's port range holds.</value>
     public int ReservedPortsPerTuple { get; set; } = TuplePoolDefaults.ReservedPortsPerTuple;
 
     /// <summary>
@@ -76,9 +79,11 @@ public sealed class TuplePoolOptions
     public TimeSpan TimeWaitDuration { get; set; } = TuplePoolDefaults.TimeWaitDuration;
 
     /// <summary>
-    /// Check each idle socket for unread bytes, FIN or RST (one non-blocking syscall) before it
-    /// is handed out again. Turn off only for protocols whose callers return clean sockets and
-    /// where a dead socket is detected by the caller anyway.
+    /// Check each idle socket for unread bytes, FIN or RST (one non-blocking syscall) and, on
+    /// Linux, for bytes of an earlier write still unsent (one more, <c>SIOCOUTQNSD</c>: a write
+    /// cancelled while the peer's window was shut) before it is handed out again. Turn off only
+    /// for protocols whose callers return clean sockets and where a dead socket is detected by
+    /// the caller anyway.
     /// </summary>
     /// <value>Default: true.</value>
     public bool ValidateOnAcquire { get; set; } = true;
@@ -103,6 +108,16 @@ public sealed class TuplePoolOptions
     public TimeSpan DnsRefreshInterval { get; set; } = TuplePoolDefaults.DnsRefreshInterval;
 
     /// <summary>
+    /// How long a destination with no open connection and nobody waiting is remembered before
+    /// the pool forgets it: its idle store, waiting line, resolved addresses and metric series
+    /// go, so a service that talks to many destinations once (a crawler) holds memory for the
+    /// destinations it uses, not for every one it ever used. The next acquire of a forgotten
+    /// destination starts it afresh (a name is resolved again).
+    /// </summary>
+    /// <value>Default: 60 seconds. Zero (forgotten at the next sweep of the pool's timer) or positive, or <see cref="Timeout.InfiniteTimeSpan"/> to keep every destination for the pool's lifetime.</value>
+    public TimeSpan EmptyDestinationTimeout { get; set; } = TuplePoolDefaults.EmptyDestinationTimeout;
+
+    /// <summary>
     /// Connect attempts per new connection. An address error (the kernel's <c>EADDRNOTAVAIL</c>,
     /// <c>EADDRINUSE</c>, a source that cannot bind) moves the next attempt to another source;
     /// refused and unreachable destinations are not retried.
@@ -124,7 +139,11 @@ public sealed class TuplePoolOptions
     /// <summary>
     /// RFC 8305 "Connection Attempt Delay": when a destination has several addresses, how long
     /// one connect attempt runs before the next address is tried beside it (IPv6 and IPv4
-    /// interleaved); the first to connect wins and the others are cancelled and released.
+    /// interleaved); the first to connect wins and the others are cancelled and released. An
+    /// address whose attempt failed, or was still unanswered a whole delay after it started when
+    /// another address won, is tried after the others for the next 10 minutes (RFC 8305 §4: sort
+    /// by what was seen), so a name with a dead IPv6 address pays the delay about once per
+    /// 10 minutes instead of on every new connection.
     /// </summary>
     /// <value>
     /// Default: 250 milliseconds. At least 10 milliseconds, or <see cref="Timeout.InfiniteTimeSpan"/>
@@ -171,6 +190,22 @@ public sealed class TuplePoolOptions
     public NatOptions? Nat { get; set; }
 
     /// <summary>
+    /// How finely the <c>TuplePool</c> meter breaks its series down. The pool-wide totals
+    /// (connections by state, ports in TIME_WAIT and remaining, tuples in use, waiting callers,
+    /// the NAT's ledger) are there at every level.
+    /// </summary>
+    /// <value>
+    /// Default: <see cref="MetricDetail.Destination"/>, series per destination as the caller
+    /// names it, like <c>System.Net.Http</c>'s <c>http.client.*</c>: their count follows the
+    /// destinations a service talks to, which its operator knows. Not <see cref="MetricDetail.Tuple"/>:
+    /// per-tuple series multiply that by source addresses and resolved addresses (800 tuples
+    /// already pass <c>dotnet-counters</c>' 1,000-series limit), and a histogram series per
+    /// resolved address lives on after DNS has moved on. <see cref="MetricDetail.Pool"/> for very
+    /// many destinations.
+    /// </value>
+    public MetricDetail MetricDetail { get; set; } = MetricDetail.Destination;
+
+    /// <summary>
     /// The pool's name in telemetry (<c>tuplepool.pool.name</c>): the key <c>AddTuplePool(name, ...)</c>
     /// registered it with, else <c>"default"</c>. Set by the DI registration; not a setting.
     /// </summary>
@@ -179,14 +214,18 @@ public sealed class TuplePoolOptions
     /// <summary>
     /// A copy the caller can no longer change: every setting by <see cref="object.MemberwiseClone"/>
     /// (so a new setting needs no edit here), and new instances of the mutable ones, the
-    /// <see cref="SourceAddresses"/> list, <see cref="KeepAlive"/> and <see cref="Nat"/>.
+    /// <see cref="SourceAddresses"/> list and its addresses, <see cref="KeepAlive"/> and <see cref="Nat"/>.
+    /// Each source address is copied as the kernel sees it (<see cref="AddressCopies.AsKernelSeesIt"/>):
+    /// an IPv4-mapped address becomes the IPv4 address, so the pool budgets and binds it as one.
     /// </summary>
     internal TuplePoolOptions Clone()
     {
         var copy = (TuplePoolOptions)MemberwiseClone();
 
-        // A null list is left for validation to name.
-        copy.SourceAddresses = SourceAddresses is null ? null! : new List<IPAddress>(SourceAddresses);
+        // A null list, or a null in it, is left for validation to name.
+        copy.SourceAddresses = SourceAddresses is null
+            ? null!
+            : SourceAddresses.Select(static a => a is null ? null! : AddressCopies.AsKernelSeesIt(a)).ToList();
         copy.KeepAlive = KeepAlive?.Clone();
         copy.Nat = Nat?.Clone();
         return copy;

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
+using TuplePool.Internal;
 using TuplePool.Platform;
 
 namespace TuplePool.Options;
@@ -29,8 +30,18 @@ internal static class TuplePoolOptionsValidator
     /// </summary>
     public static readonly TimeSpan MinSourceQuarantine = TimeSpan.FromMilliseconds(100);
 
+    /// <summary>
+    /// Most idle connections per destination: 1,048,576, the kernel's largest <c>fs.nr_open</c>
+    /// (the most files one process can ever have open), so a larger number can never be reached
+    /// and only hides a typo (<see cref="int.MaxValue"/> for "unlimited").
+    /// </summary>
+    public const int MaxIdlePerDestination = 1_048_576;
+
     /// <summary>Most connect attempts per new connection.</summary>
     public const int MaxConnectAttempts = 100;
+
+    /// <summary>Most ports kept back per tuple: one fewer than any tuple has (ports 1–65535).</summary>
+    public const int MaxReservedPortsPerTuple = 65534;
 
     /// <summary>Shortest connect timeout: 10 ms (also Polly's timeout strategy minimum).</summary>
     public static readonly TimeSpan MinConnectTimeout = TimeSpan.FromMilliseconds(10);
@@ -91,8 +102,16 @@ internal static class TuplePoolOptionsValidator
         ValidateSourceAddresses(options, probe, failures);
         ValidatePorts(options, () => readKernel() is { IsLinux: true, PortRangeIsFallback: false } known ? known : null, failures);
 
+        // MaxConnectionsPerDestination and MaxPendingAcquires may stay unlimited: what they bound
+        // is held in storage that grows with use (OpenConnections' dictionary, WaiterQueue's linked
+        // list of pooled waiters), never allocated up front by the limit, and the tuple budget
+        // bounds the connections anyway.
         AtLeastOne(nameof(TuplePoolOptions.MaxConnectionsPerDestination), options.MaxConnectionsPerDestination, failures);
         AtLeastOne(nameof(TuplePoolOptions.MaxIdlePerDestination), options.MaxIdlePerDestination, failures);
+        if (options.MaxIdlePerDestination > MaxIdlePerDestination)
+        {
+            failures.Add(Invariant($"MaxIdlePerDestination: {options.MaxIdlePerDestination} is more than {MaxIdlePerDestination:N0}, the kernel's largest fs.nr_open (the most files a process can have open), so that many idle connections can never exist; set the number you mean to keep."));
+        }
         if (options.MaxConnectAttempts is < 1 or > MaxConnectAttempts)
         {
             failures.Add(Invariant($"MaxConnectAttempts: {options.MaxConnectAttempts} must lie between 1 and {MaxConnectAttempts}; each attempt of one new connection needs a source it has not tried yet, so more only hides a connect that cannot succeed."));
@@ -122,6 +141,7 @@ internal static class TuplePoolOptionsValidator
             failures.Add(Invariant($"SourceQuarantine: {Show(options.SourceQuarantine)} must lie between {MinSourceQuarantine:c} and {MaxFiniteTimeSpan:c}; a shorter quarantine would try a source that cannot bind again on every connect."));
         }
         NotNegative(nameof(TuplePoolOptions.DnsRefreshInterval), options.DnsRefreshInterval, allowInfinite: true, failures);
+        NotNegative(nameof(TuplePoolOptions.EmptyDestinationTimeout), options.EmptyDestinationTimeout, allowInfinite: true, failures);
 
         var connect = options.ConnectTimeout;
         if (connect < MinConnectTimeout || connect > MaxConnectTimeout)
@@ -137,6 +157,11 @@ internal static class TuplePoolOptionsValidator
         if (!Enum.IsDefined(options.SourceSelection))
         {
             failures.Add(Invariant($"SourceSelection: {(int)options.SourceSelection} is not one of {string.Join(", ", Enum.GetNames<SourceSelectionMode>())}."));
+        }
+
+        if (!Enum.IsDefined(options.MetricDetail))
+        {
+            failures.Add(Invariant($"MetricDetail: {(int)options.MetricDetail} is not one of {string.Join(", ", Enum.GetNames<MetricDetail>())}."));
         }
 
         return failures;
@@ -195,32 +220,37 @@ internal static class TuplePoolOptionsValidator
             return;
         }
 
+        // Judged as the pool keeps them (TuplePoolOptions.Clone): plain copies, an IPv4-mapped
+        // address as its IPv4 address. So ::ffff:127.0.0.2 and 127.0.0.2 are one source, and a
+        // caller's IPAddress subclass cannot bring its own idea of equality into the check.
         var seen = new Dictionary<IPAddress, int>(addresses.Count);
         for (var i = 0; i < addresses.Count; i++)
         {
-            var address = addresses[i];
-            if (address is null)
+            var given = addresses[i];
+            if (given is null)
             {
                 failures.Add(Invariant($"SourceAddresses[{i}]: is null."));
                 continue;
             }
 
+            var address = AddressCopies.AsKernelSeesIt(given);
+            var shown = given.IsIPv4MappedToIPv6 ? Invariant($"{given} is the IPv4 address {address} to the kernel,") : Invariant($"{given} is");
             if (seen.TryGetValue(address, out var first))
             {
-                failures.Add(Invariant($"SourceAddresses[{i}]: {address} is listed twice (also at [{first}]); each source gets its own port budget, so list it once."));
+                failures.Add(Invariant($"SourceAddresses[{i}]: {shown} listed twice (also at [{first}]); each source gets its own port budget, so list it once."));
                 continue;
             }
 
             seen.Add(address, i);
             if (NotUnicast(address) is { } why)
             {
-                failures.Add(Invariant($"SourceAddresses[{i}]: {address} {why}; list the machine's own unicast addresses, or leave SourceAddresses empty to let the kernel choose."));
+                failures.Add(Invariant($"SourceAddresses[{i}]: {given} {why}; list the machine's own unicast addresses, or leave SourceAddresses empty to let the kernel choose."));
                 continue;
             }
 
             if (probe(address) is { } problem)
             {
-                failures.Add(Invariant($"SourceAddresses[{i}]: {address} {problem}."));
+                failures.Add(Invariant($"SourceAddresses[{i}]: {given} {problem}."));
             }
         }
     }
@@ -259,6 +289,12 @@ internal static class TuplePoolOptionsValidator
         if (reservedPerTuple < 0)
         {
             failures.Add(Invariant($"ReservedPortsPerTuple: {reservedPerTuple} is negative; it counts ports left for other programs, 0 or more."));
+        }
+        else if (reservedPerTuple > MaxReservedPortsPerTuple)
+        {
+            // Checked without the kernel too: where its port range is unknown the rule below cannot say so.
+            failures.Add(Invariant($"ReservedPortsPerTuple: {reservedPerTuple} must lie between 0 and {MaxReservedPortsPerTuple}; a tuple has at most 65,535 ports, and the pool needs one of them."));
+            return;
         }
 
         var range = options.LocalPortRange;

@@ -7,24 +7,29 @@ namespace TuplePool.Platform;
 /// <remarks>
 /// Addresses are compared by their bytes: IPv4-mapped IPv6 addresses count as IPv4 (the census
 /// stores them that way) and an IPv6 scope id is ignored (<c>/proc</c> does not print one).
-/// The kernel does not read <c>/proc/net/tcp</c> out atomically; while sockets come and go a
-/// snapshot can miss or repeat a few, so treat the counts as a close estimate.
+/// Every socket is counted once, even where <c>/proc</c> printed it twice; read from
+/// <c>/proc</c> while sockets come and go a snapshot can still miss a few, so there the counts
+/// are a close estimate from below.
 /// </remarks>
 internal sealed class KernelCensusSnapshot
 {
     private readonly Dictionary<KernelCensusKey, int> _counts;
 
-    public KernelCensusSnapshot(Dictionary<KernelCensusKey, int> counts, int malformedLines, IReadOnlyList<string> unreadableFiles)
+    public KernelCensusSnapshot(Dictionary<KernelCensusKey, int> counts, int malformedLines, IReadOnlyList<string> unreadableFiles, CensusBackend backend = CensusBackend.ProcNetTcp)
     {
         ArgumentNullException.ThrowIfNull(counts);
         ArgumentNullException.ThrowIfNull(unreadableFiles);
         _counts = counts;
         MalformedLines = malformedLines;
         UnreadableFiles = unreadableFiles;
+        Backend = backend;
     }
 
     /// <summary>A census that saw nothing.</summary>
-    public static KernelCensusSnapshot Empty { get; } = new([], 0, []);
+    public static KernelCensusSnapshot Empty { get; } = new([], 0, [], CensusBackend.Unavailable);
+
+    /// <summary>Where the sockets were read from.</summary>
+    public CensusBackend Backend { get; }
 
     /// <summary>Lines that were skipped because they did not have the kernel's shape.</summary>
     public int MalformedLines { get; }
@@ -34,6 +39,20 @@ internal sealed class KernelCensusSnapshot
 
     /// <summary>All sockets counted, LISTEN included.</summary>
     public int TotalSockets => _counts.Values.Sum();
+
+    /// <summary>The counts of a table read by a census.</summary>
+    public static KernelCensusSnapshot FromTable(KernelSocketTable table)
+    {
+        ArgumentNullException.ThrowIfNull(table);
+        var counts = new Dictionary<KernelCensusKey, int>();
+        foreach (var socket in table.Sockets)
+        {
+            var key = new KernelCensusKey(socket.LocalAddress, socket.LocalPort, socket.RemoteAddress, socket.RemotePort, socket.State);
+            counts[key] = counts.GetValueOrDefault(key) + 1;
+        }
+
+        return new KernelCensusSnapshot(counts, table.MalformedLines, table.UnreadableFiles, table.Backend);
+    }
 
     /// <summary>A snapshot of the given sockets; for tests of code that consumes the census.</summary>
     public static KernelCensusSnapshot FromEntries(IEnumerable<KernelCensusEntry> entries)

@@ -13,9 +13,12 @@ namespace TuplePool.Pooling;
 /// never waits for DNS. A lookup is bounded by <see cref="TuplePoolOptions.ConnectTimeout"/> and
 /// the caller's token. When a refresh fails the previous answer is kept and the failure logged;
 /// when a name has no answer at all, the failure is remembered for <see cref="NegativeCacheDuration"/>
-/// so a crowd of callers does not queue one lookup each behind it.
+/// so a crowd of callers does not queue one lookup each behind it. Every address an answer gives
+/// is checked as a given destination is: one no connection can be made to (0.0.0.0, ::, a
+/// broadcast or multicast address) is skipped when the answer has others, and refused, naming
+/// the name and the address, when it has none.
 /// </summary>
-internal sealed class AddressResolver
+internal sealed partial class AddressResolver
 {
     /// <summary>The longest a failed lookup is remembered (never longer than the refresh interval).</summary>
     public static readonly TimeSpan NegativeCacheDuration = TimeSpan.FromSeconds(5);
@@ -111,18 +114,21 @@ internal sealed class AddressResolver
                 return KeepOrThrow(name, TimedOut(name));
             }
 
-            var usable = found
-                .Select(a => a.IsIPv4MappedToIPv6 ? a.MapToIPv4() : a)
-                .Distinct()
-                .Where(a => _hasSourceFor(a.AddressFamily))
-                .Select(a => new IPEndPoint(a, name.Port))
-                .ToArray();
+            var answer = Sort(name, found);
+            var usable = answer.Usable;
             if (usable.Length == 0)
             {
                 var error = found.Length == 0
                     ? new SocketException((int)SocketError.HostNotFound, $"The DNS lookup of '{name.Host}' returned no address; nothing to connect to {name.Host}:{name.Port}.")
-                    : AcquireErrors.NoSourceForFamily(name, found);
+                    : answer.Connectable.Count == 0
+                        ? new SocketException((int)SocketError.HostNotFound, $"The DNS lookup of '{name.Host}' returned only addresses no TCP connection can be made to: {string.Join("; ", answer.Refused)}; nothing to connect to {name.Host}:{name.Port}. A hosts file or DNS blocklist answers 0.0.0.0 or :: for a name it blocks.")
+                        : AcquireErrors.NoSourceForFamily(name, answer.Connectable);
                 return KeepOrThrow(name, error);
+            }
+
+            foreach (var refused in answer.Refused)
+            {
+                LogAddressSkipped(_logger, name.Host, refused);
             }
 
             _current = usable;
@@ -134,6 +140,47 @@ internal sealed class AddressResolver
         {
             _gate.Release();
         }
+    }
+
+    /// <summary>
+    /// What a DNS answer gives to connect to. Each address is checked as a given destination is
+    /// (<see cref="DestinationKeys.WhyNotConnectable"/>): a blocklist's 0.0.0.0 would otherwise be
+    /// connected to this machine itself while the lease and the ledger say 0.0.0.0. Each one
+    /// kept is the pool's own copy as the kernel sees it (an IPv4-mapped address is the IPv4
+    /// address), once, in the answer's order, and only of a family the pool has a source for.
+    /// </summary>
+    private Answer Sort(DnsEndPoint name, IPAddress[] found)
+    {
+        var usable = new List<IPEndPoint>(found.Length);
+        var connectable = new List<IPAddress>(found.Length);
+        var refused = new List<string>();
+        foreach (var address in found)
+        {
+            var endPoint = new IPEndPoint(DestinationKeys.Plain(address), name.Port);
+            if (connectable.Contains(endPoint.Address))
+            {
+                continue;
+            }
+
+            if (DestinationKeys.WhyNotConnectable(endPoint, _timeProvider) is { } why)
+            {
+                var entry = $"{endPoint.Address} {why}";
+                if (!refused.Contains(entry))
+                {
+                    refused.Add(entry);
+                }
+
+                continue;
+            }
+
+            connectable.Add(endPoint.Address);
+            if (_hasSourceFor(endPoint.AddressFamily))
+            {
+                usable.Add(endPoint);
+            }
+        }
+
+        return new Answer([.. usable], connectable, refused);
     }
 
     /// <summary>After a failed lookup: the previous answer when there is one, else the error (remembered briefly).</summary>
@@ -172,5 +219,11 @@ internal sealed class AddressResolver
             || (_refreshInterval != Timeout.InfiniteTimeSpan && _timeProvider.GetElapsedTime(at) >= _refreshInterval);
     }
 
+    [LoggerMessage(10, LogLevel.Warning, "The DNS answer for {Host} included {Address}; it is skipped, and the name's other addresses are used.")]
+    private static partial void LogAddressSkipped(ILogger logger, string host, string address);
+
     private sealed record Failure(SocketError Error, string Message, long At);
+
+    /// <summary>A sorted DNS answer: what to connect to, what could be connected to given a source of its family, and why the rest cannot.</summary>
+    private readonly record struct Answer(IPEndPoint[] Usable, IReadOnlyList<IPAddress> Connectable, IReadOnlyList<string> Refused);
 }

@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
 using TuplePool.Internal;
+using TuplePool.Telemetry;
 
 namespace TuplePool.Pooling;
 
@@ -215,6 +216,7 @@ internal sealed partial class DestinationPool
     {
         var current = addresses ?? _resolver.Current;
         var waiter = _context.Waiters.Get();
+        using var span = TuplePoolTracing.StartWait(_metrics); // null unless the TuplePool source is listened to
         try
         {
             var ticket = waiter.Prepare();
@@ -243,6 +245,7 @@ internal sealed partial class DestinationPool
 
             var reason = await waiter.WaitAsync().ConfigureAwait(false);
             var handed = waiter.TakeConnection();
+            TuplePoolTracing.Woken(span, handed is not null);
             Debug.Assert(handed is null || reason == WakeReason.Connection, "Only a Connection wake hands a connection over.");
             switch (reason)
             {
@@ -264,6 +267,11 @@ internal sealed partial class DestinationPool
                     ThrowHelper.ThrowPoolDisposed();
                     return default;
             }
+        }
+        catch (Exception e)
+        {
+            TuplePoolTracing.WaitFailed(span, e);
+            throw;
         }
         finally
         {

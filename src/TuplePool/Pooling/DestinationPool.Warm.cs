@@ -108,10 +108,10 @@ internal sealed partial class DestinationPool
 
     /// <summary>
     /// The reaper's top-up for <see cref="TuplePoolOptions.MinIdlePerDestination"/>: when this
-    /// destination was acquired from within <see cref="PoolSettings.EvictAfter"/> and has fewer
+    /// destination was acquired from within <see cref="PoolSettings.InUseWindow"/> and has fewer
     /// idle connections than the minimum, starts one background warm of at most
     /// <see cref="MaxTopUpOpensPerSweep"/> connections (never two at once). Errors are logged.
-    /// A destination nobody acquired from for EvictAfter is left to drain and be evicted.
+    /// A destination nobody acquired from for that long is left to drain and be evicted.
     /// </summary>
     public void TopUp(int minIdle, long now)
     {
@@ -122,7 +122,7 @@ internal sealed partial class DestinationPool
         }
 
         var lastAcquire = Volatile.Read(ref _lastAcquireSeen);
-        if (minIdle <= 0 || lastAcquire == 0 || now - lastAcquire >= _settings.EvictAfterTicks
+        if (minIdle <= 0 || lastAcquire == 0 || now - lastAcquire >= _settings.InUseWindowTicks
             || IsRetired || _owner.IsDisposed || _idle.Count >= minIdle
             || Interlocked.CompareExchange(ref _toppingUp, 1, 0) != 0)
         {

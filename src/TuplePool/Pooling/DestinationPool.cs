@@ -122,7 +122,7 @@ internal sealed partial class DestinationPool : IConnectionOwner, IRoomWatcher
 
     /// <summary>True when <paramref name="destination"/> is this destination (by value: the caller's object may have changed since).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public bool Is(EndPoint destination) => Key.Equals(destination);
+    public bool Is(EndPoint destination) => DestinationKeys.IsKeyOf(Key, destination);
 
     /// <summary>An acquire bounded by the pool's AcquireTimeout.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -140,29 +140,103 @@ internal sealed partial class DestinationPool : IConnectionOwner, IRoomWatcher
     public ValueTask<SocketLease> AcquireAsync(TimeSpan timeout, AcquirePurpose purpose, CancellationToken cancellationToken)
     {
         MarkAcquired(); // for MinIdlePerDestination (DestinationPool.Warm.cs)
-        if (_waiters.Count == 0 && _idle.TryPop(out var connection))
+        if (_waiters.Count == 0)
         {
-            if (CanLend(connection!))
+            // The common hit: this thread's stripe holds an idle resident; one compare-and-swap lends it.
+            if (_idle.TryLendResident(out var token) is { } resident)
             {
-                connection!.LeasedSince = LeaseClock();
-                if (_metrics.UseTimeEnabled)
+                if (CanLend(resident))
                 {
-                    connection.LentAt = _settings.Now();
+                    resident.LeasedSince = LeaseClock();
+                    if (_metrics.UseTimeEnabled)
+                    {
+                        resident.LentAt = _settings.Now();
+                    }
+
+                    return new ValueTask<SocketLease>(new SocketLease(resident, token, isReused: true));
                 }
 
-                return new ValueTask<SocketLease>(new SocketLease(connection, connection.BeginLease(), isReused: true));
+                resident.TryEndLease(token); // lent to nobody: held again, to be closed
+                Close(resident);
             }
+            else if (_idle.TryPop(out var connection))
+            {
+                if (CanLend(connection!))
+                {
+                    connection!.LeasedSince = LeaseClock();
+                    if (_metrics.UseTimeEnabled)
+                    {
+                        connection!.LentAt = _settings.Now();
+                    }
 
-            Close(connection!);
+                    return new ValueTask<SocketLease>(new SocketLease(connection!, connection!.BeginLease(), isReused: true));
+                }
+
+                Close(connection!);
+            }
         }
 
         return AcquireSlowAsync(timeout, purpose, cancellationToken);
     }
 
-    /// <summary>Called when a lease ends (the token has already been retired).</summary>
+    /// <summary>
+    /// Called when a copy of a lease is disposed: ends the lease <paramref name="token"/> (nothing
+    /// when another copy ended it first) and keeps, hands on or closes the connection.
+    /// </summary>
+    public void Return(PooledConnection connection, int token)
+    {
+        // The common return: a stripe's resident, fit to keep, nobody waiting, no use time to
+        // record. One compare-and-swap ends the lease and makes it idle where it is. The checks
+        // only read (the lease is not ours until the swap), except IdleSince, written while
+        // this lease is still the current one.
+        if (connection.LentAt == 0 && _waiters.Count == 0 && !_owner.IsDisposed && connection.IsLeasedWith(token) && connection.IsReusableAfter(token))
+        {
+            var keep = true;
+            if (_settings.TracksIdleTime)
+            {
+                var now = _settings.CoarseNow;
+                keep = !IsPastLifetime(connection, now);
+                if (keep)
+                {
+                    connection.IdleSince = now;
+                }
+            }
+
+            if (keep)
+            {
+                switch (_idle.TryReturnResident(connection, token))
+                {
+                    case ReturnOutcome.AlreadyEnded:
+                        return;
+                    case ReturnOutcome.Idle:
+                        // Rule 1 of the wake protocol: published first (the swap is a full fence), then a look at the line.
+                        if (_waiters.Count != 0)
+                        {
+                            _waiters.WakeOne();
+                        }
+
+                        if (_owner.IsDisposed)
+                        {
+                            DrainIdle(); // disposal may have drained the store just before
+                        }
+
+                        return;
+                    case ReturnOutcome.Held:
+                        GiveBack(connection); // taken out of its slot meanwhile: stored again
+                        return;
+                }
+            }
+        }
+
+        if (connection.TryEndLease(token))
+        {
+            Return(connection);
+        }
+    }
+
+    /// <summary>A held connection comes back (its lease ended the slow way, or a waiter could not use a hand-off): records its use time and gives it back.</summary>
     public void Return(PooledConnection connection)
     {
-        connection.LeasedSince = 0;
         var lentAt = connection.LentAt;
         if (lentAt == 0)
         {
@@ -229,6 +303,15 @@ internal sealed partial class DestinationPool : IConnectionOwner, IRoomWatcher
         foreach (var connection in scratch)
         {
             Close(connection);
+        }
+
+        // Let go of leased residents, so a lease never disposed is held by nothing of the pool's
+        // and a later collection can find it; one whose lease ended just then is stored again.
+        scratch.Clear();
+        _idle.ReleaseLeasedResidents(scratch);
+        foreach (var connection in scratch)
+        {
+            GiveBack(connection);
         }
 
         scratch.Clear();
@@ -330,14 +413,15 @@ internal sealed partial class DestinationPool : IConnectionOwner, IRoomWatcher
 
     /// <summary>
     /// One poll(): readable on an idle socket means unread bytes (another caller's data), FIN or
-    /// RST. Any of them makes the socket unfit to lend, and so does a socket the caller disposed
+    /// RST; then one ioctl() for bytes of a cancelled write still unsent (ReadinessProbe.IsDirty).
+    /// Any of them makes the socket unfit to lend, and so does a socket the caller disposed
     /// behind the lease's back.
     /// </summary>
     private static bool IsDeadOrDirty(PooledConnection connection)
     {
         try
         {
-            return ReadinessProbe.IsReadable(connection.Socket);
+            return ReadinessProbe.IsDirty(connection.Socket);
         }
         catch (Exception e) when (e is System.Net.Sockets.SocketException or ObjectDisposedException)
         {
@@ -354,9 +438,11 @@ internal sealed partial class DestinationPool : IConnectionOwner, IRoomWatcher
 
     private void Close(PooledConnection connection)
     {
+        var local = _context.Tuples.Budget.FollowsKernel ? connection.TryGetLocalEndPoint() : null; // read before the close: the kernel is asked about this 4-tuple
+        _idle.Forget(connection);
         var kind = ConnectionCloser.Close(connection.Socket, _settings.CloseMode);
         _connections.Remove(connection);
-        if (connection.Charge.Release(kind, except: this, natMappingGone: IsForgottenByTheNat(connection)))
+        if (connection.Charge.Release(kind, except: this, natMappingGone: IsForgottenByTheNat(connection), local: local))
         {
             OnClosed();
         }

@@ -13,6 +13,9 @@ namespace TuplePool.Pooling;
 /// </summary>
 internal sealed class DestinationRegistry : IDestinationOwner
 {
+    /// <summary>The most lookups one <see cref="GetSlow"/> makes: each past the first follows the removal of a retired destination.</summary>
+    private const int MaxLookups = 8;
+
     private readonly ConcurrentDictionary<EndPoint, DestinationPool> _destinations = new();
     private readonly PoolContext _context;
     private DestinationPool? _lastUsed;
@@ -104,32 +107,47 @@ internal sealed class DestinationRegistry : IDestinationOwner
         }
     }
 
+    /// <summary>
+    /// The dictionary's side of <see cref="Get"/>. The caller's endpoint is turned into the
+    /// pool's own kind of key before the first lookup (<see cref="DestinationKeys.Normalize"/>), so
+    /// every key the dictionary compares has the runtime's Equals and GetHashCode: a lookup cannot
+    /// miss a destination that adding then finds. Losing the race to add is no retry (the winner
+    /// serves); only a destination retired between the lookup and now is a reason to look again,
+    /// and a fresh one cannot be retired before it has stood empty for <see cref="PoolSettings.EvictAfter"/>,
+    /// so the loop is bounded by <see cref="MaxLookups"/> all the same.
+    /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private DestinationPool GetSlow(EndPoint destination)
     {
         ArgumentNullException.ThrowIfNull(destination);
-        var probe = DestinationKeys.Normalize(destination);
-        while (true)
+        var key = DestinationKeys.Normalize(destination);
+        for (var lookup = 1; ; lookup++)
         {
-            if (!_destinations.TryGetValue(probe, out var pool))
+            if (!_destinations.TryGetValue(key, out var pool))
             {
-                DestinationKeys.Validate(probe, _context.Settings.TimeProvider);
-                var created = Create(DestinationKeys.Copy(probe));
-                if (!_destinations.TryAdd(created.Key, created))
+                DestinationKeys.Validate(key, _context.Settings.TimeProvider);
+                var created = Create(DestinationKeys.Copy(key));
+                pool = _destinations.GetOrAdd(created.Key, created);
+                if (ReferenceEquals(pool, created))
+                {
+                    Interlocked.Increment(ref _count);
+                    Reaper.EnsureRunning();
+                }
+                else
                 {
                     created.Dispose(); // lost the race; the winner is in the dictionary
-                    continue;
                 }
-
-                pool = created;
-                Interlocked.Increment(ref _count);
-                Reaper.EnsureRunning();
             }
 
             if (pool.IsRetired)
             {
                 // Evicted a moment ago and not yet removed: remove it and make a fresh one.
                 Remove(new KeyValuePair<EndPoint, DestinationPool>(pool.Key, pool));
+                if (lookup == MaxLookups)
+                {
+                    throw new InvalidOperationException($"The destination {key} was retired {lookup} times in a row while being looked up; the reaper and this acquire disagree about it.");
+                }
+
                 continue;
             }
 

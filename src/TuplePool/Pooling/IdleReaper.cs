@@ -6,8 +6,8 @@ namespace TuplePool.Pooling;
 /// The pool's one timer. Each tick refreshes the coarse clock lending and returning stamp with
 /// (<see cref="PoolSettings.CoarseNow"/>); every <see cref="PoolSettings.ReaperPeriod"/> it sweeps:
 /// closes idle connections that expired or died, frees the budget of leases the GC found
-/// abandoned, tops up destinations in use to MinIdlePerDestination, evicts destinations that stood empty for <see cref="PoolSettings.EvictAfter"/>, and
-/// expires the budget's due holds (dropping what then holds nothing). It runs while the pool has any destination or ledger and stops
+/// abandoned, tops up destinations in use to MinIdlePerDestination, and evicts destinations that stood empty for <see cref="PoolSettings.EvictAfter"/> (EmptyDestinationTimeout);
+/// every tick it also expires the budget's due holds and asks the kernel about closed sockets due a look (<see cref="TupleBudget.ExpireDue"/>). It runs while the pool has any destination or ledger and stops
 /// when it has none.
 /// </summary>
 /// <remarks>
@@ -84,7 +84,6 @@ internal sealed class IdleReaper : IDisposable
             }
 
             _destinations.EvictEmpty(_settings.Now());
-            _budget.ExpireDue(_settings.Now()); // only the entries whose next hold ended: drops what then holds nothing
 
             if (_destinations.Count == 0 && _budget.IsEmpty)
             {
@@ -111,6 +110,10 @@ internal sealed class IdleReaper : IDisposable
         }
 
         _settings.RefreshClock();
+
+        // Every tick (at most a second apart): the budget's due entries only — holds that ended,
+        // closed sockets to ask the kernel about — so its cost is what is due, not what is held.
+        _budget.ExpireDue(_settings.Now());
         if (Interlocked.Increment(ref _ticks) % _settings.SweepEveryTicks == 0)
         {
             Sweep();

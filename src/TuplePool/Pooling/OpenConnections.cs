@@ -59,7 +59,7 @@ internal sealed class OpenConnections
         {
             foreach (var entry in _entries.Values)
             {
-                if (!entry.Connection.TryGetTarget(out var connection) || connection.LeasedSince == 0)
+                if (!entry.Connection.TryGetTarget(out var connection) || !connection.IsLeased || connection.LeasedSince == 0)
                 {
                     continue;
                 }

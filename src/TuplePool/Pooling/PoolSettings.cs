@@ -9,8 +9,12 @@ namespace TuplePool.Pooling;
 /// </summary>
 internal sealed class PoolSettings
 {
-    /// <summary>How long a destination stays with nothing open and nobody waiting before the reaper drops it.</summary>
-    public static readonly TimeSpan EvictAfter = TimeSpan.FromSeconds(60);
+    /// <summary>
+    /// A destination acquired from within this long counts as in use, and MinIdlePerDestination
+    /// keeps it topped up (DestinationPool.Warm.cs). Fixed, not EmptyDestinationTimeout: how
+    /// soon an unused destination is forgotten says nothing about how long warming should go on.
+    /// </summary>
+    public static readonly TimeSpan InUseWindow = TimeSpan.FromSeconds(60);
 
     private long _clock;
 
@@ -31,7 +35,9 @@ internal sealed class PoolSettings
         ClockResolution = TracksIdleTime && ReaperPeriod > TimeSpan.FromSeconds(1) ? TimeSpan.FromSeconds(1) : ReaperPeriod;
         SweepEveryTicks = Math.Max(1, (int)(ReaperPeriod.Ticks / ClockResolution.Ticks));
         ClockResolutionTicks = Timestamps.ToTicks(ClockResolution, timeProvider);
-        EvictAfterTicks = Timestamps.ToTicks(EvictAfter, timeProvider);
+        EvictAfter = options.EmptyDestinationTimeout;
+        EvictAfterTicks = EvictAfter == Timeout.InfiniteTimeSpan ? long.MaxValue : Timestamps.ToTicks(EvictAfter, timeProvider);
+        InUseWindowTicks = Timestamps.ToTicks(InUseWindow, timeProvider);
         MaxPendingAcquires = options.MaxPendingAcquires;
         RefreshClock();
     }
@@ -53,8 +59,14 @@ internal sealed class PoolSettings
 
     public int MaxPendingAcquires { get; }
 
-    /// <summary><see cref="EvictAfter"/> in timestamp ticks.</summary>
+    /// <summary>How long a destination stays with nothing open and nobody waiting before the reaper drops it (<see cref="TuplePoolOptions.EmptyDestinationTimeout"/>).</summary>
+    public TimeSpan EvictAfter { get; }
+
+    /// <summary><see cref="EvictAfter"/> in timestamp ticks; <see cref="long.MaxValue"/> for never.</summary>
     public long EvictAfterTicks { get; }
+
+    /// <summary><see cref="InUseWindow"/> in timestamp ticks.</summary>
+    public long InUseWindowTicks { get; }
 
     public long IdleTimeoutTicks { get; }
 

@@ -9,18 +9,28 @@ namespace TuplePool.Pooling;
 /// lifetime stamps, and the lease token that makes stale <see cref="SocketLease"/> copies inert.
 /// </summary>
 /// <remarks>
-/// The token only grows: it is bumped when the connection is lent (plain write — the lender
-/// owns the connection exclusively after taking it from the idle store or a waiter hand-off)
-/// and again when the lease ends (compare-and-swap, so of two copies disposed at once exactly
-/// one returns the socket). A lease copy is live only while its token equals the current one.
-/// <see cref="SocketLease.Invalidate"/> records the token it was called with, not a flag, so a
-/// stale copy that passed its token check just before the lease ended cannot mark the next
-/// borrower's lease.
+/// <para>One word, <c>_state</c>, says who may touch the connection and which lease is current:
+/// its low two bits are the kind — held (its owner's alone: being connected, in a ring of the
+/// idle store, handed over, closing), leased, or idle (a slot's resident, free for whoever wins a
+/// compare-and-swap; see <see cref="IdleStore"/>) — and the bits above them count the leases.
+/// A lease's token is the word while it is leased: lending bumps the count, so a copy of an
+/// earlier lease never matches again (after 2^30 leases the count wraps).</para>
+/// <para>Ending a lease is a compare-and-swap from its token, so of two copies disposed at once
+/// exactly one returns the socket; the same instruction makes the connection idle again when it
+/// is a slot's resident, so the return costs no second atomic. <see cref="SocketLease.Invalidate"/>
+/// records the token it was called with, not a flag, so a stale copy that passed its token check
+/// just before the lease ended cannot mark the next borrower's lease.</para>
 /// </remarks>
 internal sealed class PooledConnection
 {
     private readonly SafeSocketHandle _handle;
-    private int _token;
+    private const int KindMask = 3;
+    private const int Held = 0;
+    private const int Leased = 1;
+    private const int Idle = 2;
+    private const int LeaseStep = 4;
+
+    private int _state;
     private int _invalidatedToken;
     private PooledNetworkStream? _stream;
     private IPEndPoint? _localEndPoint;
@@ -51,6 +61,19 @@ internal sealed class PooledConnection
     /// </summary>
     public IPEndPoint LocalEndPoint => _localEndPoint ??= (IPEndPoint)Socket.LocalEndPoint!;
 
+    /// <summary>The local end, or null when the socket can no longer say (disposed behind the lease's back, reset).</summary>
+    public IPEndPoint? TryGetLocalEndPoint()
+    {
+        try
+        {
+            return LocalEndPoint;
+        }
+        catch (Exception e) when (e is ObjectDisposedException or SocketException)
+        {
+            return null;
+        }
+    }
+
     /// <summary>
     /// The address connected to: the tuple's destination, copied on first use so a caller that
     /// changes the object cannot change the ledger's key (no getpeername).
@@ -71,7 +94,8 @@ internal sealed class PooledConnection
 
     /// <summary>
     /// When the current lease began on the pool's coarse clock (<see cref="PoolSettings.CoarseNow"/>,
-    /// a field read, no clock read), always kept; 0 while the connection is not lent. How a refusal
+    /// a field read, no clock read), written at every lend and left as it is on return (the
+    /// return path stays a single swap): it counts only while <see cref="IsLeased"/>; 0 before the first lend. How a refusal
     /// names the oldest leases and their age.
     /// </summary>
     public long LeasedSince { get; set; }
@@ -82,8 +106,21 @@ internal sealed class PooledConnection
     /// <summary>Set by the owner when it starts watching the connection for an abandoned lease.</summary>
     public long Id { get; set; }
 
-    /// <summary>The lease that just ended asked to close the connection instead of keeping it.</summary>
-    public bool Invalidated => _invalidatedToken != 0 && _invalidatedToken == _token - 1;
+    /// <summary>The lease that just ended (the connection is held or idle, not lent again yet) asked to close the connection instead of keeping it.</summary>
+    public bool Invalidated
+    {
+        get
+        {
+            var invalidated = Volatile.Read(ref _invalidatedToken);
+            return invalidated != 0 && invalidated == ((Volatile.Read(ref _state) & ~KindMask) | Leased);
+        }
+    }
+
+    /// <summary>A slot's resident free to take.</summary>
+    public bool IsIdle => (Volatile.Read(ref _state) & KindMask) == Idle;
+
+    /// <summary>Lent now.</summary>
+    public bool IsLeased => (Volatile.Read(ref _state) & KindMask) == Leased;
 
     /// <summary>Lazily created once per connection; it does not own the socket.</summary>
     public Stream Stream => _stream ??= new PooledNetworkStream(Socket);
@@ -95,23 +132,49 @@ internal sealed class PooledConnection
     /// </summary>
     public bool IsReusable => !Invalidated && _stream is not { WasDisposed: true } && !_handle.IsClosed;
 
-    public bool IsLeasedWith(int token) => Volatile.Read(ref _token) == token;
+    /// <summary>Fit to keep after the lease <paramref name="token"/>, read before that lease has ended (for a return that ends it and makes it idle in one step).</summary>
+    public bool IsReusableAfter(int token)
+        => Volatile.Read(ref _invalidatedToken) != token && _stream is not { WasDisposed: true } && !_handle.IsClosed;
 
-    /// <summary>Starts a lease; the caller owns the connection exclusively at this point.</summary>
+    public bool IsLeasedWith(int token) => Volatile.Read(ref _state) == token;
+
+    /// <summary>Starts a lease; the caller holds the connection (it is not idle, nobody else may touch it).</summary>
     public int BeginLease()
     {
-        var token = _token + 1;
-        if (token <= 0)
-        {
-            token = 1; // after 2^31 leases: 0 stays "never", so a default lease never matches
-        }
-
-        Volatile.Write(ref _token, token);
+        System.Diagnostics.Debug.Assert((_state & KindMask) == Held, "Only a held connection is lent this way.");
+        var token = NextLease(_state);
+        Volatile.Write(ref _state, token);
         return token;
     }
 
-    /// <summary>Ends the lease with <paramref name="token"/>; false when it already ended.</summary>
-    public bool TryEndLease(int token) => Interlocked.CompareExchange(ref _token, token + 1, token) == token;
+    /// <summary>Lends an idle resident: idle to leased in one compare-and-swap; false when someone else took it first or it is not idle.</summary>
+    public bool TryLendIdle(out int token)
+    {
+        var state = Volatile.Read(ref _state);
+        token = NextLease(state);
+        return (state & KindMask) == Idle && Interlocked.CompareExchange(ref _state, token, state) == state;
+    }
+
+    /// <summary>Takes an idle resident for the caller to hold (to lend, judge or close); false when it is not idle or another took it first.</summary>
+    public bool TryTakeIdle()
+    {
+        var state = Volatile.Read(ref _state);
+        return (state & KindMask) == Idle && Interlocked.CompareExchange(ref _state, state & ~KindMask, state) == state;
+    }
+
+    /// <summary>The holder makes it idle (it is, or is about to be, a slot's resident); a full fence, for the race <see cref="IdleStore"/> describes.</summary>
+    public void MarkIdle()
+    {
+        System.Diagnostics.Debug.Assert((_state & KindMask) == Held, "Only the holder makes a connection idle.");
+        Interlocked.Exchange(ref _state, (_state & ~KindMask) | Idle);
+    }
+
+    /// <summary>
+    /// Ends the lease with <paramref name="token"/>, leaving the connection held by the caller,
+    /// or idle where it is a resident when <paramref name="idle"/>; false when that lease already ended.
+    /// </summary>
+    public bool TryEndLease(int token, bool idle = false)
+        => Interlocked.CompareExchange(ref _state, (token & ~KindMask) | (idle ? Idle : Held), token) == token;
 
     /// <summary>Marks the lease with <paramref name="token"/> for closing; false when that lease already ended.</summary>
     public bool TryInvalidate(int token)
@@ -126,14 +189,8 @@ internal sealed class PooledConnection
         return true;
     }
 
-    /// <summary>Called by <see cref="SocketLease.Dispose"/>.</summary>
-    public void EndLease(int token)
-    {
-        if (TryEndLease(token))
-        {
-            Owner.Return(this);
-        }
-    }
+    /// <summary>Called by <see cref="SocketLease.Dispose"/>: the owner ends the lease (once, whichever copy comes first) and takes the connection back.</summary>
+    public void EndLease(int token) => Owner.Return(this, token);
 
     /// <summary>The tuple with its local port, read from the kernel if it was not yet (for a refusal's message; the lessee may have closed the socket).</summary>
     public string Describe()
@@ -152,10 +209,14 @@ internal sealed class PooledConnection
 
     /// <summary>The tuple, with the local port once it has been read; never a system call (logs may run after close).</summary>
     public override string ToString() => $"{_localEndPoint?.ToString() ?? Ledger.Tuple.Source.ToString()} -> {Ledger.Tuple.Destination}";
+
+    /// <summary>The token of the next lease after <paramref name="state"/>: the count bumped (wrapping), the kind leased.</summary>
+    private static int NextLease(int state) => (int)(((uint)state & ~(uint)KindMask) + LeaseStep) | Leased;
 }
 
 /// <summary>Where a connection goes back when its lease ends (its <see cref="DestinationPool"/>).</summary>
 internal interface IConnectionOwner
 {
-    void Return(PooledConnection connection);
+    /// <summary>Ends the lease <paramref name="token"/> (nothing when it already ended) and keeps, hands on or closes the connection.</summary>
+    void Return(PooledConnection connection, int token);
 }

@@ -1,5 +1,6 @@
 using System.Net;
 using TuplePool.Budget;
+using TuplePool.Telemetry;
 
 namespace TuplePool.Pooling;
 
@@ -13,8 +14,18 @@ namespace TuplePool.Pooling;
 /// </summary>
 internal sealed class SnapshotBuilder(DestinationRegistry destinations, TupleLookup tuples, RefusalRecord refusals)
 {
+    private long _builds;
+    private long _totalReads;
+
+    /// <summary>Snapshots built so far (for the metrics tests: one per collection at most).</summary>
+    internal long Builds => Interlocked.Read(ref _builds);
+
+    /// <summary><see cref="ReadTotals"/> calls so far.</summary>
+    internal long TotalReads => Interlocked.Read(ref _totalReads);
+
     public TuplePoolSnapshot Build()
     {
+        Interlocked.Increment(ref _builds);
         var quarantined = Quarantined(out var sources);
         var idle = CountIdleByLedger();
         var usage = new List<TupleUsage>();
@@ -46,6 +57,47 @@ internal sealed class SnapshotBuilder(DestinationRegistry destinations, TupleLoo
         return new TuplePoolSnapshot(usage, destinations.PendingAcquires, refused, lastRefusal, nat, background, lastBackground, sources);
     }
 
+    /// <summary>
+    /// The pool-wide sums of <see cref="Build"/>'s snapshot (<see cref="PoolTotals.Of"/> of it, when
+    /// nothing changes in between) in one pass over the ledgers and the idle stores' counts: no
+    /// per-tuple object, no sort. What the meter reads at each collection.
+    /// </summary>
+    public PoolTotals ReadTotals()
+    {
+        Interlocked.Increment(ref _totalReads);
+        var quarantined = QuarantinedNow();
+        long idle = 0;
+        foreach (var destination in destinations.All)
+        {
+            idle += destination.IdleCount;
+        }
+
+        long count = 0, open = 0, timeWait = 0, remaining = 0, natActive = 0, natHolding = 0, natRemaining = 0;
+        foreach (var entry in tuples.Budget.Destinations)
+        {
+            foreach (var ledger in entry.Ledgers)
+            {
+                if (!ledger.IsRetired)
+                {
+                    count++;
+                    open += ledger.Open;
+                    timeWait += ledger.TimeWait;
+                    remaining += quarantined?.Contains(ledger.Tuple.Source) == true ? 0 : ledger.Remaining;
+                }
+            }
+
+            if (entry.Nat is { } nat && !nat.HoldsNothing)
+            {
+                natActive += nat.Open;
+                natHolding += nat.Holding;
+                natRemaining += nat.Remaining;
+            }
+        }
+
+        idle = Math.Min(idle, open);
+        return new PoolTotals(count, open - idle, idle, timeWait, remaining, natActive, natHolding, natRemaining);
+    }
+
     /// <summary>One entry per source of each address's family, quarantined or not (a healthy source with nothing on the tuple shows its whole capacity, a quarantined one none).</summary>
     public IReadOnlyList<TupleUsage> UsageFor(IReadOnlyList<IPEndPoint> addresses)
     {
@@ -66,7 +118,7 @@ internal sealed class SnapshotBuilder(DestinationRegistry destinations, TupleLoo
                 var quarantined = source.IsQuarantined(now);
                 usage.Add(entry?.Find(source.Address) is { } ledger
                     ? Usage(ledger, idle.GetValueOrDefault(ledger), quarantined)
-                    : new TupleUsage(DestinationKeys.Copy(source.Address), DestinationKeys.Copy(address), capacity, 0, 0, 0, quarantined ? 0 : capacity, 0, 0, quarantined));
+                    : new TupleUsage(DestinationKeys.Copy(source.Address), DestinationKeys.Copy(address), capacity, 0, 0, 0, quarantined ? 0 : capacity, 0, 0, 0, quarantined));
             }
         }
 
@@ -106,12 +158,12 @@ internal sealed class SnapshotBuilder(DestinationRegistry destinations, TupleLoo
     /// The configured sources quarantined now (a small set: sources are few), with every
     /// configured source's status in <paramref name="sources"/>.
     /// </summary>
-    private HashSet<System.Net.IPAddress> Quarantined(out List<SourceStatus> sources)
+    private HashSet<IPAddress> Quarantined(out List<SourceStatus> sources)
     {
         var time = destinations.Settings.TimeProvider;
         var now = time.GetTimestamp();
         var utcNow = time.GetUtcNow();
-        var quarantined = new HashSet<System.Net.IPAddress>();
+        var quarantined = new HashSet<IPAddress>();
         sources = [];
         foreach (var source in tuples.ConfiguredSources)
         {
@@ -123,6 +175,22 @@ internal sealed class SnapshotBuilder(DestinationRegistry destinations, TupleLoo
             }
 
             sources.Add(new SourceStatus(DestinationKeys.Copy(source.Address), until));
+        }
+
+        return quarantined;
+    }
+
+    /// <summary>The configured sources quarantined now; null when none is (the common case: nothing allocated).</summary>
+    private HashSet<IPAddress>? QuarantinedNow()
+    {
+        var now = destinations.Settings.TimeProvider.GetTimestamp();
+        HashSet<IPAddress>? quarantined = null;
+        foreach (var source in tuples.ConfiguredSources)
+        {
+            if (source.IsQuarantined(now))
+            {
+                (quarantined ??= []).Add(source.Address);
+            }
         }
 
         return quarantined;
@@ -143,6 +211,7 @@ internal sealed class SnapshotBuilder(DestinationRegistry destinations, TupleLoo
             ledger.TimeWait,
             quarantined ? 0 : ledger.Remaining,
             external,
+            ledger.Closing,
             Math.Min(ledger.ExternalTimeWait, external),
             quarantined);
     }

@@ -7,9 +7,12 @@ namespace TuplePool.Telemetry;
 /// Records the per-destination instruments (<c>tuplepool.acquire.duration</c>,
 /// <c>tuplepool.acquire.wait_duration</c>, <c>tuplepool.connection.use_time</c>,
 /// <c>tuplepool.budget.exhausted</c>) with the destination's <c>server.address</c> and
-/// <c>server.port</c>, and reports its <c>tuplepool.acquire.pending</c>. The tag values are made
-/// once, so recording allocates nothing. Created by <see cref="TuplePoolMetrics.ForDestination"/>
-/// with the destination; dispose it when the destination is dropped so its series stop.
+/// <c>server.port</c> (from <see cref="MetricDetail.Destination"/> on; the pool's name alone at
+/// <see cref="MetricDetail.Pool"/>), and reports its <c>tuplepool.acquire.pending</c>. The tag
+/// values are made once, so recording allocates nothing; its wait spans
+/// (<see cref="TuplePoolTracing.StartWait"/>) carry the same values. Created by
+/// <see cref="TuplePoolMetrics.ForDestination"/> with the destination; dispose it when the
+/// destination is dropped so its series stop.
 /// </summary>
 internal sealed class DestinationMetrics : IDisposable
 {
@@ -17,6 +20,7 @@ internal sealed class DestinationMetrics : IDisposable
     private readonly KeyValuePair<string, object?> _poolName;
     private readonly KeyValuePair<string, object?> _serverAddress;
     private readonly KeyValuePair<string, object?> _serverPort;
+    private readonly bool _withDestination;
 
     internal DestinationMetrics(TuplePoolMetrics owner, EndPoint destination, Func<int>? pendingCount)
     {
@@ -31,7 +35,17 @@ internal sealed class DestinationMetrics : IDisposable
         _poolName = owner.PoolNameTagValue;
         _serverAddress = new(TuplePoolMetrics.ServerAddressTag, host);
         _serverPort = new(TuplePoolMetrics.ServerPortTag, port);
+        _withDestination = owner.Detail != MetricDetail.Pool;
     }
+
+    /// <summary>The pool's name, for the spans of this destination.</summary>
+    internal string PoolName => _owner.PoolName;
+
+    /// <summary>The <c>server.address</c> tag: the destination as the caller gave it (host name or IP).</summary>
+    internal KeyValuePair<string, object?> ServerAddress => _serverAddress;
+
+    /// <summary>The <c>server.port</c> tag (an <see cref="int"/>).</summary>
+    internal KeyValuePair<string, object?> ServerPort => _serverPort;
 
     /// <summary>Callers waiting now, read when <c>tuplepool.acquire.pending</c> is collected; null reports nothing.</summary>
     internal Func<int>? PendingCount { get; }
@@ -100,5 +114,5 @@ internal sealed class DestinationMetrics : IDisposable
     /// <summary>Stops this destination's <c>tuplepool.acquire.pending</c> series.</summary>
     public void Dispose() => _owner.Remove(this);
 
-    internal TagList Tags() => new() { _poolName, _serverAddress, _serverPort };
+    internal TagList Tags() => _withDestination ? new() { _poolName, _serverAddress, _serverPort } : new() { _poolName };
 }

@@ -15,8 +15,8 @@ public sealed class TupleBudgetExhaustedExceptionTests
     private static readonly IPAddress S3 = IPAddress.Parse("127.0.0.3");
     private static readonly IPAddress NotAssigned = IPAddress.Parse("192.0.2.1");
 
-    private static TupleUsage Tuple(IPAddress source, int capacity, int active = 0, int idle = 0, int timeWait = 0, int external = 0, int externalTimeWait = 0, bool quarantined = false)
-        => new(source, Backend, capacity, active, idle, timeWait, quarantined ? 0 : Math.Max(0, capacity - active - idle - timeWait - external), external, externalTimeWait, quarantined);
+    private static TupleUsage Tuple(IPAddress source, int capacity, int active = 0, int idle = 0, int timeWait = 0, int external = 0, int externalTimeWait = 0, bool quarantined = false, int closing = 0)
+        => new(source, Backend, capacity, active, idle, timeWait, quarantined ? 0 : Math.Max(0, capacity - active - idle - timeWait - closing - external), external, closing, externalTimeWait, quarantined);
 
     private static TupleBudgetExhaustedException Refusal(RefusalFacts facts, params TupleUsage[] usage) => new(Backend, usage, [], facts);
 
@@ -86,6 +86,18 @@ public sealed class TupleBudgetExhaustedExceptionTests
         Assert.StartsWith("No port is free to 127.0.0.1:7000: 12 of the 20 ports on 1 source address are in TIME_WAIT after this pool's own graceful closes", error.Message, StringComparison.Ordinal);
         Assert.Contains("Room may come by itself in 2.5 s", error.Message, StringComparison.Ordinal);
         Assert.Equal(TimeSpan.FromSeconds(2.5), error.RetryAfter);
+    }
+
+    [Fact]
+    public void OwnClosesStillClosingTheBiggestHolder_IsClosingConnections_NotActive()
+    {
+        // A peer that stopped reading keeps each of our closes in FIN-WAIT: the ports are ours but
+        // no lease holds them, so "slow backend or leaked leases" would send the reader astray.
+        var error = Refusal(RefusalFacts.None, Tuple(S2, capacity: 20, active: 5, closing: 15));
+
+        Assert.Equal(RefusalCause.ClosingConnections, error.Cause);
+        Assert.StartsWith("No port is free to 127.0.0.1:7000: 15 of the 20 ports on 1 source address are held by this pool's closed connections", error.Message, StringComparison.Ordinal);
+        Assert.Contains("127.0.0.2: 5 active, 0 idle, 0 TIME_WAIT, 15 closing, 0 held by other sockets of 20", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -171,7 +183,7 @@ public sealed class TupleBudgetExhaustedExceptionTests
 
     [Fact]
     public void TupleUsage_ExternalTimeWaitAboveExternal_Throws()
-        => Assert.Throws<ArgumentOutOfRangeException>(() => new TupleUsage(S2, Backend, 10, 0, 0, 0, 5, external: 5, externalTimeWait: 6, isQuarantined: false));
+        => Assert.Throws<ArgumentOutOfRangeException>(() => new TupleUsage(S2, Backend, 10, 0, 0, 0, 5, external: 5, closing: 0, externalTimeWait: 6, isQuarantined: false));
 
     private sealed class Receipts : IRefusalReceipts
     {

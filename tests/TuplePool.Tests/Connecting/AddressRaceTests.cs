@@ -99,6 +99,30 @@ public sealed class AddressRaceTests
     }
 
     [Fact]
+    public void Order_WithHistory_RememberedAddressesGoLast_AndTheFirstFamilyIsTheOneThatWorks()
+    {
+        var history = new AddressHistory(_time);
+        history.Failed(V6A);
+        history.Failed(V6B);
+
+        var order = AddressRace.Order([V6A, V6B, V4A, V4B], history, _time.GetTimestamp(), out var both);
+
+        Assert.True(both);
+        Assert.Equal([V4A, V4B, V6A, V6B], order);
+    }
+
+    [Fact]
+    public void Order_WithHistory_OneRememberedIPv6Address_TheOtherIPv6AddressLeads()
+    {
+        var history = new AddressHistory(_time);
+        history.Failed(V6A);
+
+        var order = AddressRace.Order([V6A, V6B, V4A, V4B], history, _time.GetTimestamp(), out _);
+
+        Assert.Equal([V6B, V4A, V4B, V6A], order);
+    }
+
+    [Fact]
     public async Task Stagger_FirstUnanswered_NextStartsAfterTheDelayAndWins_LoserCancelledAndReleased()
     {
         _connector.Script(V6A, ConnectScript.Hang).Script(V4A, ConnectScript.Connect);
@@ -247,6 +271,78 @@ public sealed class AddressRaceTests
 
         using var won = AssertWon(opened, V4A);
         Assert.Equal([true], outcomes);
+    }
+
+    [Fact]
+    public async Task History_AnIPv6AddressThatNeverAnswered_IsTriedAfterTheIPv4AddressThatWon_OnTheNextOpen()
+    {
+        _connector.Script(V6A, ConnectScript.Hang).Script(V4A, ConnectScript.Connect);
+        await using var pool = CreateSut();
+        var first = await StartAsync(pool, V6A, V4A);
+        _time.Advance(TimeSpan.FromMilliseconds(250));
+        AssertWon(await first.WaitAsync(Bound), V4A).Dispose();
+
+        // The clock stands still: an open that started with V6A again would wait for the delay.
+        using var second = AssertWon(await OpenAsync(pool, V6A, V4A), V4A);
+
+        Assert.Equal([V6A, V4A, V4A], _connector.Calls.Select(c => c.Destination));
+    }
+
+    [Fact]
+    public async Task History_ARefusedAddress_IsTriedLastOnTheNextOpen()
+    {
+        _connector.Script(V4A, ConnectScript.Refuse).Script(V4B, ConnectScript.Connect);
+        await using var pool = CreateSut();
+        AssertWon(await OpenAsync(pool, V4A, V4B), V4B).Dispose();
+
+        using var second = AssertWon(await OpenAsync(pool, V4A, V4B), V4B);
+
+        Assert.Equal([V4A, V4B, V4B], _connector.Calls.Select(c => c.Destination));
+    }
+
+    [Fact]
+    public async Task History_IsForgottenAfterItsTime_AndTheSilentAddressIsTriedFirstAgain()
+    {
+        _connector.Script(V6A, ConnectScript.Hang).Script(V4A, ConnectScript.Connect);
+        await using var pool = CreateSut();
+        var first = await StartAsync(pool, V6A, V4A);
+        _time.Advance(TimeSpan.FromMilliseconds(250));
+        AssertWon(await first.WaitAsync(Bound), V4A).Dispose();
+
+        _time.Advance(AddressHistory.RememberFor);
+        _connector.Script(V6A, ConnectScript.Connect); // repaired meanwhile
+        using var third = AssertWon(await OpenAsync(pool, V6A, V4A), V6A);
+
+        Assert.Equal([V6A, V4A, V6A], _connector.Calls.Select(c => c.Destination));
+        Assert.False(pool.Opener.Race.History.IsRemembered(V6A, _time.GetTimestamp()));
+    }
+
+    [Fact]
+    public async Task History_CallerCancelsTheRace_NothingIsHeldAgainstTheAddresses()
+    {
+        _connector.Script(V6A, ConnectScript.Hang).Script(V4A, ConnectScript.Hang);
+        await using var pool = CreateSut();
+        using var cancel = new CancellationTokenSource();
+        var open = await StartAsync(pool, cancel.Token, V6A, V4A);
+        _time.Advance(TimeSpan.FromMilliseconds(500));
+        await _connector.CalledAsync(2);
+
+        await cancel.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => open.WaitAsync(Bound));
+
+        Assert.Equal(0, pool.Opener.Race.History.Count);
+    }
+
+    [Fact]
+    public async Task History_NoFreePort_IsNotHeldAgainstTheAddress()
+    {
+        _connector.Script(V4A, ConnectScript.Connect).Script(V4B, ConnectScript.Connect);
+        await using var pool = CreateSut(o => o.LocalPortRange = PortSlices.Next(1));
+        using var held = AssertWon(await OpenAsync(pool, V4A), V4A); // V4A's only port taken
+
+        using var second = AssertWon(await OpenAsync(pool, V4A, V4B), V4B);
+
+        Assert.False(pool.Opener.Race.History.IsRemembered(V4A, _time.GetTimestamp()));
     }
 
     /// <summary>The connection an open gave; disposing it closes the socket and frees its tuple.</summary>

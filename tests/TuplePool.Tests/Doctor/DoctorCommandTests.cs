@@ -1,5 +1,7 @@
 using System.Text.Json;
 using TuplePool.Doctor;
+using TuplePool.Platform;
+using TuplePool.Tests.Platform;
 
 namespace TuplePool.Tests.Doctor;
 
@@ -375,6 +377,79 @@ public sealed class DoctorCommandTests : IDisposable
         // but not from "no fail" to "fail" without a reason a human would see in the table).
         var (tableExit, table, _) = Run("doctor");
         Assert.Equal(tableExit == ExitCodes.Failed, table.Contains("\nfail ", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Doctor_CapturedProc_SaysTheSocketsCameFromProc()
+    {
+        _proc.AddSocket("127.0.0.2:40000", "127.0.0.1:3306", Established, inode: 4242);
+
+        var (_, json, _) = RunJson();
+        var (_, table, _) = Run("doctor", "--proc-root", _proc.Root);
+
+        Assert.Equal("proc_net_tcp", json.RootElement.GetProperty("socketCensus").GetString());
+        var census = Single(json, "socket census");
+        Assert.Equal("ok", Verdict(census));
+        Assert.StartsWith("1 socket from /proc/net/tcp{,6}, 0 repeated lines dropped; captured text under ", Summary(census), StringComparison.Ordinal);
+        Assert.Contains("(read from " + _proc.Root + "; sockets from /proc/net/tcp{,6})", table, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Doctor_ProcRepeatsLines_EachSocketCountedOnce()
+    {
+        // What /proc/net/tcp prints while sockets change: one TIME_WAIT socket three times, and a
+        // connection first ESTABLISHED (with its inode) and again after it closed (TIME_WAIT, no inode).
+        _proc.AddSocket("127.0.0.2:40000", "127.0.0.1:3306", TimeWait)
+            .AddSocket("127.0.0.2:40000", "127.0.0.1:3306", TimeWait)
+            .AddSocket("127.0.0.2:40001", "127.0.0.1:3306", Established, inode: 5001)
+            .AddSocket("127.0.0.2:40000", "127.0.0.1:3306", TimeWait)
+            .AddSocket("127.0.0.2:40001", "127.0.0.1:3306", TimeWait)
+            .AddSocket("127.0.0.2:40002", "127.0.0.1:3306", Established, inode: 5002);
+
+        var (_, json, _) = RunJson();
+
+        var tuple = Single(json, "tuple 127.0.0.2 -> 127.0.0.1:3306");
+        Assert.Equal(2, Data(tuple, "timeWait")); // 40000, and 40001 in the state it was seen in last
+        Assert.Equal(1, Data(tuple, "established"));
+        Assert.Equal(3, Data(tuple, "used"));
+        var census = Single(json, "socket census");
+        Assert.Equal(3, Data(census, "duplicateLinesDropped"));
+        Assert.Contains("3 repeated lines dropped", Summary(census), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Doctor_NetlinkRefused_ReadsProcAndSaysWhy()
+    {
+        _proc.AddSocket("127.0.0.2:40000", "127.0.0.1:3306", TimeWait);
+        var tree = new TuplePool.Doctor.Host.ProcTree(_proc.Root);
+        var refusing = new RefusingCensusBackend(Errnos.EPERM);
+        var census = new KernelCensus(refusing, new ProcNetTcpCensus(tree), null);
+
+        var report = DoctorCommand.Examine(tree, config: null, top: 10, census);
+
+        Assert.Equal(CensusBackend.ProcNetTcp, report.SocketCensus);
+        var line = Assert.Single(report.Findings, f => f.Check == "socket census");
+        Assert.Contains("netlink refused: SOCK_DIAG_BY_FAMILY: EPERM (Operation not permitted)", line.Summary, StringComparison.Ordinal);
+        Assert.Equal(1, Assert.Single(report.Findings, f => f.Check == "tuple 127.0.0.2 -> 127.0.0.1:3306").Data!["timeWait"]!.GetValue<int>());
+    }
+
+    [Fact]
+    public void Doctor_OnThisHost_ReadsTheSocketsThroughNetlink()
+    {
+        Assert.SkipUnless(OperatingSystem.IsLinux(), "NETLINK_SOCK_DIAG is Linux only.");
+        Assert.SkipUnless(SockDiagCensus.Default.Probe().IsOk, $"This host refuses NETLINK_SOCK_DIAG ({SockDiagCensus.Default.Probe().Detail}); the doctor reads /proc there.");
+        using var listener = ListenerPorts.BindListener(System.Net.IPAddress.Loopback);
+        listener.Listen(1);
+
+        var (_, output, _) = Run("doctor", "--json");
+        using var json = JsonDocument.Parse(output);
+        var (_, table, _) = Run("doctor");
+
+        Assert.Equal("sock_diag", json.RootElement.GetProperty("socketCensus").GetString());
+        var census = Single(json, "socket census");
+        Assert.Contains("through NETLINK_SOCK_DIAG", Summary(census), StringComparison.Ordinal);
+        Assert.True(Data(census, "sockets") >= 1, "our own listener is a socket of this host");
+        Assert.Contains("; sockets through NETLINK_SOCK_DIAG)", table, StringComparison.Ordinal);
     }
 
     private (int Exit, JsonDocument Json, string Error) RunJson(params string[] extra)

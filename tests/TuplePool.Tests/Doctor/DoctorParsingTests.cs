@@ -1,4 +1,5 @@
 using TuplePool.Doctor.Host;
+using TuplePool.Platform;
 
 namespace TuplePool.Tests.Doctor;
 
@@ -6,27 +7,33 @@ namespace TuplePool.Tests.Doctor;
 public sealed class DoctorParsingTests
 {
     [Fact]
-    public void SocketTable_Parse_RealProcNetTcp_KeepsTheInodes()
+    public void HostFacts_CapturedProcNetTcp_KeepsTheInodes()
     {
-        var text = File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "Platform", "TestData", "proc-net-tcp.txt"));
+        using var proc = new CapturedProc();
+        proc.Write("net/tcp", File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "Platform", "TestData", "proc-net-tcp.txt")));
 
-        var sockets = SocketTable.Parse(text, out var malformed);
+        var facts = HostFacts.Read(new ProcTree(proc.Root));
 
-        Assert.Equal(0, malformed);
+        Assert.Equal(0, facts.MalformedSocketLines);
+        Assert.Equal(CensusBackend.ProcNetTcp, facts.Census);
         // Captured: the listener 127.0.0.1:45189 has inode 28950 (see Platform/TestData/README.md);
         // TIME_WAIT sockets have none.
-        var listener = Assert.Single(sockets, s => s.Entry.LocalPort == 45189 && s.Entry.State == TuplePool.Platform.TcpState.Listen);
-        Assert.Equal(28950UL, listener.Inode);
-        Assert.All(sockets.Where(s => s.Entry.State == TuplePool.Platform.TcpState.TimeWait), s => Assert.Equal(0UL, s.Inode));
+        var listener = Assert.Single(facts.Sockets, s => s.LocalPort == 45189 && s.State == TcpState.Listen);
+        Assert.Equal(28950U, listener.Inode);
+        Assert.All(facts.Sockets.Where(s => s.State == TcpState.TimeWait), s => Assert.Equal(0U, s.Inode));
+        Assert.Equal([28950UL], Assert.Single(facts.ListenersInRange).Inodes);
     }
 
     [Fact]
-    public void SocketTable_Parse_CountsMalformedLines()
+    public void HostFacts_MalformedSocketLines_AreCounted()
     {
-        var sockets = SocketTable.Parse("  sl  local_address\n   0: nonsense\n", out var malformed);
+        using var proc = new CapturedProc();
+        proc.Write("net/tcp", "  sl  local_address\n   0: nonsense\n");
 
-        Assert.Empty(sockets);
-        Assert.Equal(1, malformed);
+        var facts = HostFacts.Read(new ProcTree(proc.Root));
+
+        Assert.Empty(facts.Sockets);
+        Assert.Equal(1, facts.MalformedSocketLines);
     }
 
     [Theory]

@@ -264,7 +264,7 @@ public sealed class TuplePoolHealthCheckTests : IDisposable
     {
         // Its tuple shows no free port (it cannot give one); that is the quarantine, not use.
         var source = new FakeHealthSource();
-        source.Tuples.Add(new TupleUsage(NotAssigned, new IPEndPoint(IPAddress.Loopback, 80), 10, 1, 0, 0, 0, 0, 0, isQuarantined: true));
+        source.Tuples.Add(new TupleUsage(NotAssigned, new IPEndPoint(IPAddress.Loopback, 80), 10, 1, 0, 0, 0, 0, 0, 0, isQuarantined: true));
         source.Tuples.Add(new TupleUsage(TestSources.S2, new IPEndPoint(IPAddress.Loopback, 80), 10, 1, 0, 0, 9));
 
         var result = await CheckAsync(source, _time);

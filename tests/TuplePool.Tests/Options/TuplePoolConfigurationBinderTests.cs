@@ -315,6 +315,7 @@ public sealed class TuplePoolConfigurationBinderTests
         { "CloseMode", "Sometimes", "CloseMode: 'Sometimes' is not one of Graceful, Abortive" },
         { "CloseMode", "5", "CloseMode: '5' is not one of Graceful, Abortive" },
         { "SourceSelection", "Random", "SourceSelection: 'Random' is not one of MostRemaining, RoundRobin" },
+        { "MetricDetail", "Everything", "MetricDetail: 'Everything' is not one of Pool, Destination, Tuple" },
     };
 
     [Theory]

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Sockets;
 using System.Reflection;
 using System.Xml.Linq;
 
@@ -24,6 +25,7 @@ public sealed class TuplePoolOptionsTests
         SourceSelection = SourceSelectionMode.RoundRobin,
         SourceQuarantine = TimeSpan.FromSeconds(9),
         DnsRefreshInterval = TimeSpan.FromSeconds(10),
+        EmptyDestinationTimeout = TimeSpan.FromSeconds(42),
         MaxConnectAttempts = 11,
         ConfigureConnectPipeline = static (_, _) => { },
         HappyEyeballsDelay = TimeSpan.FromMilliseconds(12),
@@ -39,6 +41,7 @@ public sealed class TuplePoolOptionsTests
             IdleTimeout = TimeSpan.FromSeconds(21),
             Destinations = [IPNetwork.Parse("198.18.0.0/15")],
         },
+        MetricDetail = MetricDetail.Tuple,
     };
 
     private static IEnumerable<PropertyInfo> Settings(Type type)
@@ -102,6 +105,32 @@ public sealed class TuplePoolOptionsTests
         Assert.Equal(3, copy.MaxIdlePerDestination);
         Assert.Equal(18, copy.Nat!.PortsPerDestination);
         Assert.Equal([IPNetwork.Parse("198.18.0.0/15")], copy.Nat.Destinations);
+    }
+
+    [Fact]
+    public void Clone_IPv4MappedSource_BecomesTheIPv4AddressTheKernelBinds()
+    {
+        // An IPv6 socket bound to ::ffff:127.0.0.3 can reach IPv4 destinations only; as an IPv6
+        // source it failed every connect to an IPv6 destination with EINVAL.
+        var original = new TuplePoolOptions { SourceAddresses = [IPAddress.Parse("::ffff:127.0.0.3"), IPAddress.IPv6Loopback] };
+
+        var copy = original.Clone();
+
+        Assert.Equal([IPAddress.Parse("127.0.0.3"), IPAddress.IPv6Loopback], copy.SourceAddresses);
+        Assert.Equal(AddressFamily.InterNetwork, copy.SourceAddresses[0].AddressFamily);
+    }
+
+    [Fact]
+    public void Clone_SourceAddresses_AreCopiesTheCallerCannotChange()
+    {
+        var address = IPAddress.Parse("fe80::1");
+        address.ScopeId = 2;
+        var copy = new TuplePoolOptions { SourceAddresses = [address, null!] }.Clone();
+
+        address.ScopeId = 7;
+
+        Assert.Equal(2, copy.SourceAddresses[0].ScopeId);
+        Assert.Null(copy.SourceAddresses[1]); // left for validation to name
     }
 
     [Fact]

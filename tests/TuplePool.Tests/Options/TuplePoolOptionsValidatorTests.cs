@@ -59,6 +59,45 @@ public sealed class TuplePoolOptionsValidatorTests
     }
 
     [Fact]
+    public void Validate_IPv4MappedSourceAndItsIPv4Address_AreOneSourceListedTwice()
+    {
+        var options = new TuplePoolOptions { SourceAddresses = [IPAddress.Parse("127.0.0.2"), IPAddress.Parse("::ffff:127.0.0.2")] };
+
+        var failure = Assert.Single(Validate(options));
+
+        Assert.StartsWith("SourceAddresses[1]: ::ffff:127.0.0.2 is the IPv4 address 127.0.0.2 to the kernel, listed twice (also at [0])", failure, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Validate_IPv4MappedSource_IsProbedAsTheIPv4AddressThePoolBinds()
+    {
+        var probed = new List<IPAddress>();
+        var options = new TuplePoolOptions { SourceAddresses = [IPAddress.Parse("::ffff:127.0.0.3")] };
+
+        Assert.Empty(Validate(options, probe: a => { probed.Add(a); return null; }));
+
+        Assert.Equal([IPAddress.Parse("127.0.0.3")], probed);
+    }
+
+    [Fact]
+    public void Validate_IPv4MappedWildcardSource_IsTheWildcard()
+    {
+        var options = new TuplePoolOptions { SourceAddresses = [IPAddress.Parse("::ffff:0.0.0.0")] };
+
+        Assert.StartsWith($"SourceAddresses[0]: {options.SourceAddresses[0]} is the wildcard address", Assert.Single(Validate(options)), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Validate_ReservedPortsPerTupleOfMoreThanAnyTupleHas_RefusedWithoutKernelFacts()
+    {
+        var options = new TuplePoolOptions { ReservedPortsPerTuple = 70_000 };
+
+        var failures = TuplePoolOptionsValidator.Validate(options, static () => null, static _ => null);
+
+        Assert.StartsWith("ReservedPortsPerTuple: 70000 must lie between 0 and 65534", Assert.Single(failures), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Validate_SourceThatCannotBind_ReportsProbeReason()
     {
         var options = new TuplePoolOptions { SourceAddresses = [IPAddress.Parse("192.0.2.1")] };
@@ -223,6 +262,7 @@ public sealed class TuplePoolOptionsValidatorTests
         { "MaxConnectAttempts=101", "MaxConnectAttempts: 101 must lie between 1 and 100" },
         { "CloseMode=7", "CloseMode: 7 is not one of Graceful, Abortive." },
         { "SourceSelection=9", "SourceSelection: 9 is not one of MostRemaining, RoundRobin." },
+        { "MetricDetail=3", "MetricDetail: 3 is not one of Pool, Destination, Tuple." },
     };
 
     [Theory]
@@ -335,6 +375,7 @@ public sealed class TuplePoolOptionsValidatorTests
             case "MaxConnectAttempts": options.MaxConnectAttempts = Int(); break;
             case "CloseMode": options.CloseMode = (CloseMode)Int(); break;
             case "SourceSelection": options.SourceSelection = (SourceSelectionMode)Int(); break;
+            case "MetricDetail": options.MetricDetail = (MetricDetail)Int(); break;
             default: throw new ArgumentException(change, nameof(change));
         }
     }

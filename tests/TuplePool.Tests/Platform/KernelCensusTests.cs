@@ -5,12 +5,18 @@ using TuplePool.Tests.Support;
 
 namespace TuplePool.Tests.Platform;
 
-// Client port slice of this class: 33100-33199.
+// Client port slices of this class: 33100-33199, and 33040-33059 for TryCount_LiveTuple_NetlinkAndProcAgree.
 public class KernelCensusTests
 {
     private static readonly PortRange Slice = new(33100, 33199);
 
     private static string Captured(string name) => File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "Platform", "TestData", name));
+
+    private static FakeProcFileSystem CapturedFiles() => new()
+    {
+        [KernelCensus.TcpPath] = Captured("proc-net-tcp.txt"),
+        [KernelCensus.Tcp6Path] = Captured("proc-net-tcp6.txt"),
+    };
 
     [Fact]
     public void Read_BothFiles_CountsFromEach()
@@ -22,7 +28,7 @@ public class KernelCensusTests
             [KernelCensus.Tcp6Path] = Captured("proc-net-tcp6.txt"),
         };
 
-        var snapshot = new KernelCensus(fileSystem).Read();
+        var snapshot = KernelCensus.ProcOnly(fileSystem, "captured text").Read();
 
         Assert.Equal(14, snapshot.TotalSockets);
         Assert.Equal(0, snapshot.MalformedLines);
@@ -41,7 +47,7 @@ public class KernelCensusTests
             [KernelCensus.Tcp6Path] = "  sl  local_address\nbad\n",
         };
 
-        var snapshot = new KernelCensus(fileSystem).Read();
+        var snapshot = KernelCensus.ProcOnly(fileSystem, "captured text").Read();
 
         Assert.Equal(3, snapshot.MalformedLines);
         Assert.Equal(0, snapshot.TotalSockets);
@@ -50,7 +56,7 @@ public class KernelCensusTests
     [Fact]
     public void Read_FilesMissing_EmptyAndListsThem()
     {
-        var snapshot = new KernelCensus(new FakeProcFileSystem()).Read();
+        var snapshot = KernelCensus.ProcOnly(new FakeProcFileSystem(), "captured text").Read();
 
         Assert.Equal(0, snapshot.TotalSockets);
         Assert.Equal(0, snapshot.MalformedLines);
@@ -63,10 +69,122 @@ public class KernelCensusTests
         Assert.SkipUnless(BitConverter.IsLittleEndian, "The captured text is from a little-endian machine.");
         var fileSystem = new FakeProcFileSystem { [KernelCensus.TcpPath] = Captured("proc-net-tcp.txt") };
 
-        var snapshot = new KernelCensus(fileSystem).Read();
+        var snapshot = KernelCensus.ProcOnly(fileSystem, "captured text").Read();
 
         Assert.Equal(10, snapshot.TotalSockets);
         Assert.Equal([KernelCensus.Tcp6Path], snapshot.UnreadableFiles);
+    }
+
+    [Fact]
+    public void NetlinkRefused_AnswersFromProc_AndNeverAsksNetlinkAgain()
+    {
+        Assert.SkipUnless(BitConverter.IsLittleEndian, "The captured text is from a little-endian machine.");
+        var netlink = new RefusingCensusBackend(Errnos.EPERM);
+        var sut = new KernelCensus(netlink, new ProcNetTcpCensus(CapturedFiles()), null);
+        var destination = IPEndPoint.Parse("127.0.0.1:45189");
+
+        Assert.True(sut.TryCount(IPAddress.Loopback, destination, TcpStateMask.Connections, null, out var count));
+        var found = new List<KernelSocket>();
+        Assert.True(sut.TryQuery(null, destination, TcpStateMask.TimeWait, found));
+        var table = sut.ReadAll(TcpStateMask.All);
+
+        Assert.Equal(2, count); // ESTABLISHED and TIME_WAIT, as in the captured text
+        Assert.Equal(33928, Assert.Single(found).LocalPort);
+        Assert.Equal(14, table.Sockets.Count);
+        Assert.Equal(CensusBackend.ProcNetTcp, table.Backend);
+        Assert.Equal(CensusBackend.ProcNetTcp, sut.Backend);
+        Assert.Equal("netlink refused: SOCK_DIAG_BY_FAMILY: EPERM (Operation not permitted)", sut.FallbackReason);
+        Assert.Equal(sut.FallbackReason, table.FallbackReason);
+        Assert.Equal(1, netlink.Calls); // the probe: a refusal is final
+    }
+
+    [Fact]
+    public void NetlinkRefusesAQueryAfterItsProbe_ThatQueryAndTheRestFromProc()
+    {
+        Assert.SkipUnless(BitConverter.IsLittleEndian, "The captured text is from a little-endian machine.");
+        var netlink = new RefusingCensusBackend(Errnos.EINVAL) { ProbeAnswers = true };
+        var sut = new KernelCensus(netlink, new ProcNetTcpCensus(CapturedFiles()), null);
+
+        Assert.True(sut.TryCount(IPAddress.Loopback, IPEndPoint.Parse("127.0.0.1:45189"), TcpStateMask.Connections, null, out var first));
+        Assert.True(sut.TryCount(IPAddress.Loopback, IPEndPoint.Parse("127.0.0.1:45189"), TcpStateMask.Connections, null, out var second));
+
+        Assert.Equal(2, first);
+        Assert.Equal(2, second);
+        Assert.Equal(2, netlink.Calls); // the probe and the refused query
+        Assert.Equal(CensusBackend.ProcNetTcp, sut.Backend);
+        Assert.Contains("EINVAL", sut.FallbackReason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void NetlinkFailsOnce_ThatQueryFromProc_NetlinkAskedAgainNextTime()
+    {
+        Assert.SkipUnless(BitConverter.IsLittleEndian, "The captured text is from a little-endian machine.");
+        var netlink = new RefusingCensusBackend(Errnos.ENOBUFS) { Status = CensusStatus.Failed };
+        var sut = new KernelCensus(netlink, new ProcNetTcpCensus(CapturedFiles()), null);
+
+        Assert.True(sut.TryCount(IPAddress.Loopback, IPEndPoint.Parse("127.0.0.1:45189"), TcpStateMask.Connections, null, out var count));
+        Assert.True(sut.TryCount(IPAddress.Loopback, IPEndPoint.Parse("127.0.0.1:45189"), TcpStateMask.Connections, null, out _));
+
+        Assert.Equal(2, count);
+        Assert.Equal(2, netlink.Calls); // not given up: each query asks again
+        Assert.Null(sut.FallbackReason);
+        Assert.Contains("ENOBUFS", sut.ReadAll(TcpStateMask.All).FallbackReason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void NeitherBackendAnswers_TryCountFalse_TableUnavailable()
+    {
+        var sut = new KernelCensus(new RefusingCensusBackend(), new ProcNetTcpCensus(new FakeProcFileSystem()), null);
+
+        Assert.False(sut.TryCount(null, IPEndPoint.Parse("127.0.0.1:80"), TcpStateMask.Connections, null, out var count));
+        var table = sut.ReadAll(TcpStateMask.All);
+
+        Assert.Equal(0, count);
+        Assert.Equal(CensusBackend.Unavailable, table.Backend);
+        Assert.Contains("EPERM", table.FallbackReason, StringComparison.Ordinal);
+        Assert.Contains("missing or not readable", table.FallbackReason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Default_OnLinux_ReadsThroughNetlink()
+    {
+        Assert.SkipUnless(OperatingSystem.IsLinux(), "NETLINK_SOCK_DIAG is Linux only.");
+        var probe = SockDiagCensus.Default.Probe();
+        Assert.SkipUnless(probe.IsOk, $"This host refuses NETLINK_SOCK_DIAG ({probe.Detail}).");
+
+        Assert.Equal(CensusBackend.SockDiag, KernelCensus.Default.Backend);
+        Assert.Null(KernelCensus.Default.FallbackReason);
+        Assert.Equal(CensusBackend.SockDiag, KernelCensus.Default.Read().Backend);
+    }
+
+    [Fact]
+    public void TryCount_LiveTuple_NetlinkAndProcAgree()
+    {
+        Assert.SkipUnless(OperatingSystem.IsLinux(), "Both backends read the Linux kernel.");
+        Assert.SkipUnless(SockDiagCensus.Default.Probe().IsOk, "This host refuses NETLINK_SOCK_DIAG.");
+        Assert.SkipUnless(KernelSettings.Current.SupportsLocalPortRange, "Keeping to the test's port slice needs IP_LOCAL_PORT_RANGE (Linux 6.3).");
+        var slice = new PortRange(33040, 33059); // this test's own client slice
+        var source = IPAddress.Parse("127.0.0.52");
+        using var listener = LoopbackSockets.Listen(IPAddress.Loopback);
+        var sockets = new List<Socket>();
+        try
+        {
+            for (var i = 0; i < 7; i++)
+            {
+                sockets.Add(LoopbackSockets.Connect(source, listener.EndPoint(), slice));
+                sockets.Add(listener.Accept());
+            }
+
+            Assert.True(KernelCensus.Default.TryCount(source, listener.EndPoint(), TcpStateMask.Established, slice, out var netlink));
+            Assert.True(KernelCensus.ProcOnly(ProcFileSystem.Default, "test").TryCount(source, listener.EndPoint(), TcpStateMask.Established, slice, out var proc));
+
+            Assert.Equal(7, netlink);
+            Assert.Equal(7, proc);
+        }
+        finally
+        {
+            LoopbackSockets.DisposeAbortively(sockets);
+        }
     }
 
     [Fact]

@@ -61,6 +61,25 @@ internal static class LoopbackSockets
         }
     }
 
+    /// <summary>
+    /// Reads until <paramref name="condition"/> holds or 5 s pass; returns the last read. The kernel
+    /// moves a closed socket to TIME_WAIT a moment after close() returns, with nothing to await.
+    /// </summary>
+    public static T WaitFor<T>(Func<T> read, Func<T, bool> condition)
+    {
+        var started = TimeProvider.System.GetTimestamp();
+        while (true)
+        {
+            var value = read();
+            if (condition(value) || TimeProvider.System.GetElapsedTime(started) > TimeSpan.FromSeconds(5))
+            {
+                return value;
+            }
+
+            Thread.Sleep(20);
+        }
+    }
+
     /// <summary>Reads the census until <paramref name="condition"/> holds or 5 s pass; returns the last read.</summary>
     public static KernelCensusSnapshot WaitForCensus(Func<KernelCensusSnapshot, bool> condition)
     {

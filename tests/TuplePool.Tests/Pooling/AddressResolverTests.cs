@@ -166,6 +166,71 @@ public sealed class AddressResolverTests
         Assert.Contains("::1", error.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("0.0.0.0", "0.0.0.0")]
+    [InlineData("::", "::")]
+    [InlineData("::ffff:0.0.0.0", "0.0.0.0")]
+    [InlineData("255.255.255.255", "255.255.255.255")]
+    [InlineData("224.0.0.1", "224.0.0.1")]
+    [InlineData("ff02::1", "ff02::1")]
+    public async Task AnswerOfOnlyAnAddressNoConnectionCanBeMadeTo_ThrowsNamingTheNameAndTheAddress(string answer, string shown)
+    {
+        // A hosts file or DNS blocklist answers 0.0.0.0 (or ::) for a blocked name; Linux
+        // connects 0.0.0.0 to this machine itself, and the ledger would budget a tuple that is not there.
+        _answer = () => [IPAddress.Parse(answer)];
+        var resolver = CreateSut(new DnsEndPoint("blocked.example", 443));
+
+        var error = await Assert.ThrowsAsync<SocketException>(() => resolver.ResolveAsync(default).AsTask());
+
+        Assert.Equal(SocketError.HostNotFound, error.SocketErrorCode);
+        Assert.Contains("'blocked.example'", error.Message, StringComparison.Ordinal);
+        Assert.Contains($"{shown} ", error.Message, StringComparison.Ordinal);
+        Assert.Empty(resolver.Current);
+    }
+
+    [Fact]
+    public async Task AnswerWithUnspecifiedAndUnicastAddresses_KeepsOnlyTheUnicastOnes()
+    {
+        _answer = () => [IPAddress.Any, V4, IPAddress.IPv6Any, V6];
+        var resolver = CreateSut(Name());
+
+        var addresses = await resolver.ResolveAsync(default);
+
+        Assert.Equal([new IPEndPoint(V4, 80), new IPEndPoint(V6, 80)], addresses);
+        Assert.False(resolver.MayUse(new IPEndPoint(IPAddress.Any, 80)));
+    }
+
+    [Fact]
+    public async Task RefreshThatAnswersOnlyTheUnspecifiedAddress_KeepsThePreviousAnswer()
+    {
+        var resolver = CreateSut(Name(), refresh: TimeSpan.FromSeconds(1));
+        var first = await resolver.ResolveAsync(default);
+        _answer = () => [IPAddress.Any];
+        _time.Advance(TimeSpan.FromSeconds(2));
+
+        var second = await resolver.ResolveAsync(default);
+
+        Assert.Equal(first, second);
+        Assert.Equal(2, _lookups.Count);
+    }
+
+    [Fact]
+    public async Task AnsweredAddresses_AreThePoolsOwnCopies()
+    {
+        // The lookup's objects stay the lookup's: an address whose scope the lookup changes later
+        // (or a subclass with equality of its own) must not change a key the pool compares.
+        var answered = IPAddress.Parse("fe80::1");
+        answered.ScopeId = 2;
+        _answer = () => [answered];
+        var resolver = CreateSut(Name());
+
+        var address = Assert.Single(await resolver.ResolveAsync(default));
+        answered.ScopeId = 7;
+
+        Assert.Equal(2, address.Address.ScopeId);
+        Assert.NotSame(answered, address.Address);
+    }
+
     private static DnsEndPoint Name() => new("service.example", 80);
 
     private AddressResolver CreateSut(EndPoint destination, TimeSpan? refresh = null, TimeSpan? lookupTimeout = null, Func<AddressFamily, bool>? hasSourceFor = null)

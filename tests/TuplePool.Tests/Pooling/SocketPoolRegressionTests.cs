@@ -4,6 +4,7 @@ using Microsoft.Extensions.Time.Testing;
 using NSubstitute;
 using TuplePool.Connecting;
 using TuplePool.Platform;
+using TuplePool.Tests.Platform;
 using TuplePool.Tests.Support;
 
 namespace TuplePool.Tests.Pooling;
@@ -128,9 +129,7 @@ public sealed class SocketPoolRegressionTests
         connector.ConnectAsync(Arg.Any<IPAddress>(), Arg.Any<IPEndPoint>(), Arg.Any<CancellationToken>())
             .Returns<ValueTask<Socket>>(_ => throw new SocketException((int)SocketError.AddressNotAvailable));
         var destination = new IPEndPoint(IPAddress.Loopback, 20999); // never reached: the connector is a substitute
-        var census = Substitute.For<IKernelCensus>();
-        census.Read().Returns(KernelCensusSnapshot.FromEntries(
-            [new KernelCensusEntry(TestSources.S2, 40000, destination.Address, destination.Port, TcpState.Established)]));
+        var census = new FakeKernelCensus([FakeKernelCensus.Socket(TestSources.S2, 40000, destination)]);
         await using var pool = CreateSut(capacity: 10, connector: connector, census: census);
         using var stop = new CancellationTokenSource();
 

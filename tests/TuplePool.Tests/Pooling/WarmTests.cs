@@ -263,14 +263,14 @@ public sealed class WarmTests
         closing.Invalidate();
         closing.Dispose();
         var idle = destination.IdleCount;
-        var later = acquiredAt + TuplePool.Internal.Timestamps.ToTicks(TuplePool.Pooling.PoolSettings.EvictAfter, _time);
+        var later = acquiredAt + TuplePool.Internal.Timestamps.ToTicks(TuplePool.Pooling.PoolSettings.InUseWindow, _time);
         destination.TopUp(5, later - 1); // the flag was raised again by that acquire: in use once more
         await destination.LastTopUp.WaitAsync(TestContext.Current.CancellationToken);
         var afterRecent = destination.IdleCount;
         Assert.True(afterRecent > idle);
 
-        // No acquire for EvictAfter: left to drain and be evicted, though still below the minimum.
-        destination.TopUp(5, later - 1 + TuplePool.Internal.Timestamps.ToTicks(TuplePool.Pooling.PoolSettings.EvictAfter, _time));
+        // No acquire for the in-use window: left to drain and be evicted, though still below the minimum.
+        destination.TopUp(5, later - 1 + TuplePool.Internal.Timestamps.ToTicks(TuplePool.Pooling.PoolSettings.InUseWindow, _time));
         await destination.LastTopUp.WaitAsync(TestContext.Current.CancellationToken);
         Assert.Equal(afterRecent, destination.IdleCount);
         Assert.True(afterRecent < 5);

@@ -23,9 +23,9 @@ public sealed class DestinationMetricsTests : IDisposable
 
     public void Dispose() => _services.Dispose();
 
-    private TuplePoolMetrics CreateSut(string poolName = "replicas", TimeSpan? acquireTimeout = null)
+    private TuplePoolMetrics CreateSut(string poolName = "replicas", TimeSpan? acquireTimeout = null, MetricDetail detail = MetricDetail.Destination)
     {
-        var metrics = new TuplePoolMetrics(MeterFactory, new TuplePoolOptions { PoolName = poolName, AcquireTimeout = acquireTimeout ?? TimeSpan.FromSeconds(2) });
+        var metrics = new TuplePoolMetrics(MeterFactory, new TuplePoolOptions { PoolName = poolName, AcquireTimeout = acquireTimeout ?? TimeSpan.FromSeconds(2), MetricDetail = detail });
         metrics.Observe(() => _snapshot);
         return metrics;
     }
@@ -189,8 +189,8 @@ public sealed class DestinationMetricsTests : IDisposable
     {
         // The observables are computed from the snapshot on each collection, so a tuple that the
         // pool drops (destination evicted) drops out of every series without further bookkeeping.
-        using var sut = CreateSut();
-        using var connections = Collect<long>("tuplepool.connection.count");
+        using var sut = CreateSut(detail: MetricDetail.Tuple);
+        using var connections = Collect<long>("tuplepool.tuple.connection.count");
         using var timeWait = Collect<long>("tuplepool.tuple.time_wait");
         using var remaining = Collect<long>("tuplepool.tuple.remaining");
         var kept = new TupleUsage(IPAddress.Parse("127.0.0.2"), Backend, 100, 1, 2, 3, 94);
@@ -226,5 +226,65 @@ public sealed class DestinationMetricsTests : IDisposable
         pending.RecordObservableInstruments();
 
         Assert.Empty(pending.GetMeasurementSnapshot());
+    }
+
+    [Fact]
+    public void PoolDetail_EveryDestinationInstrument_CarriesThePoolNameAlone()
+    {
+        using var sut = CreateSut(detail: MetricDetail.Pool);
+        using var acquire = Collect<double>("tuplepool.acquire.duration");
+        using var wait = Collect<double>("tuplepool.acquire.wait_duration");
+        using var useTime = Collect<double>("tuplepool.connection.use_time");
+        using var exhausted = Collect<long>("tuplepool.budget.exhausted");
+        var destination = sut.ForDestination(Named);
+
+        destination.RecordAcquire(TimeSpan.FromMilliseconds(1), reused: true);
+        destination.RecordAcquireFailed(TimeSpan.FromSeconds(2), new TupleBudgetExhaustedException(Named, []));
+        destination.RecordWait(TimeSpan.FromSeconds(1));
+        destination.RecordUseTime(TimeSpan.FromSeconds(1));
+        destination.RecordExhausted();
+        sut.RecordExhausted("127.0.0.1", 7000);
+
+        var acquires = acquire.GetMeasurementSnapshot();
+        Assert.Equal(["tuplepool.connection.reused", "tuplepool.pool.name"], acquires[0].Tags.Keys.Order());
+        Assert.Equal(["error.type", "tuplepool.pool.name"], acquires[1].Tags.Keys.Order());
+        Assert.Equal(["tuplepool.pool.name"], Assert.Single(wait.GetMeasurementSnapshot()).Tags.Keys);
+        Assert.Equal(["tuplepool.pool.name"], Assert.Single(useTime.GetMeasurementSnapshot()).Tags.Keys);
+        Assert.All(exhausted.GetMeasurementSnapshot(), m => Assert.Equal(["tuplepool.pool.name"], m.Tags.Keys));
+        Assert.Equal(2, exhausted.GetMeasurementSnapshot().Count);
+    }
+
+    [Fact]
+    public void PoolDetail_Pending_IsOneSeries_TheSumOverDestinations()
+    {
+        using var sut = CreateSut(detail: MetricDetail.Pool);
+        using var pending = Collect<long>("tuplepool.acquire.pending");
+        sut.ForDestination(Backend, () => 3);
+        sut.ForDestination(Named, () => 2);
+
+        pending.RecordObservableInstruments();
+
+        var m = Assert.Single(pending.GetMeasurementSnapshot());
+        Assert.Equal(5, m.Value);
+        Assert.Equal(["tuplepool.pool.name"], m.Tags.Keys);
+    }
+
+    [Fact]
+    public void Dispose_OnAFactorysSharedMeter_TotalsStopAndThePoolsStateIsLetGo()
+    {
+        // The factory's meter outlives the pool (and is shared with the pools made after it).
+        var sut = new TuplePoolMetrics(MeterFactory, new TuplePoolOptions { PoolName = "replicas" });
+        var reads = 0;
+        sut.Observe(() => _snapshot, () => { reads++; return default; });
+        using var connections = Collect<long>("tuplepool.connection.count");
+        using var remaining = Collect<long>("tuplepool.budget.remaining");
+
+        sut.Dispose();
+        connections.RecordObservableInstruments();
+        remaining.RecordObservableInstruments();
+
+        Assert.Empty(connections.GetMeasurementSnapshot());
+        Assert.Empty(remaining.GetMeasurementSnapshot());
+        Assert.Equal(0, reads);
     }
 }

@@ -1,0 +1,162 @@
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Time.Testing;
+using NSubstitute;
+using TuplePool.Connecting;
+using TuplePool.Platform;
+using TuplePool.Tests.Support;
+
+namespace TuplePool.Tests.Pooling;
+
+/// <summary>The heap measured around these tests is the process's: nothing else may run meanwhile.</summary>
+[CollectionDefinition(nameof(ProcessWideHeap), DisableParallelization = true)]
+public sealed class ProcessWideHeap;
+
+/// <summary>
+/// Memory that follows use: a crawl over many destinations, each used once, keeps at most a
+/// kilobyte of heap per destination the pool still knows, and once the connections have
+/// expired and the destinations have been empty for <see cref="TuplePoolOptions.EmptyDestinationTimeout"/>
+/// the heap and the snapshot are back where they started.
+/// </summary>
+/// <remarks>
+/// No traffic: the connector hands out sockets that are never connected (the pool only closes
+/// them), so a crawl can touch 100,000 addresses of 127.0.0.0/8 without a packet and without
+/// a listener. The heap is read with <see cref="GC.GetTotalMemory(bool)"/> after a forced
+/// collection, in a collection of tests that runs alone.
+/// </remarks>
+[Collection(nameof(ProcessWideHeap))]
+public sealed class DestinationMemoryTests
+{
+    private readonly FakeTimeProvider _time = new();
+
+    [Fact]
+    public async Task Crawl_OneHundredThousandDestinations_UnderOneKilobyteEach_AndAllGoneAfterTheTimeout()
+    {
+        const int destinations = 100_000;
+        await using var pool = CreateSut(out var connects);
+        await CrawlAsync(pool, count: 1, invalidate: true); // the pool's own parts exist before the start is read
+        _time.Advance(TimeSpan.FromSeconds(35));
+        Assert.Equal(0, pool.Destinations.Count);
+        var start = Heap();
+
+        await CrawlAsync(pool, destinations, invalidate: true);
+        var known = Heap();
+
+        Assert.Equal(destinations, pool.Destinations.Count);
+        Assert.Equal(destinations + 1, connects());
+        var perDestination = (known - start) / (double)destinations;
+        Assert.True(perDestination <= 1024, $"{perDestination:F0} B of heap per known destination without idle connections (at most 1,024).");
+
+        AdvanceBySweeps(TimeSpan.FromSeconds(35)); // EmptyDestinationTimeout (30 s) and a sweep
+        var end = Heap();
+
+        Assert.Equal(0, pool.Destinations.Count);
+        Assert.Empty(pool.GetSnapshot().Tuples);
+        Assert.True(end - start < 256 * 1024, $"{end - start:N0} B still held after every destination was forgotten.");
+    }
+
+    [Fact]
+    public async Task Crawl_WithIdleConnections_AfterIdleTimeoutAndTheEmptyTimeout_HeapAndSnapshotAreBackAtTheStart()
+    {
+        // Ten thousand stay idle at once: below the process's 20,000 descriptors.
+        const int destinations = 10_000;
+        await using var pool = CreateSut(out _);
+        await CrawlAsync(pool, count: 1, invalidate: false);
+        AdvanceBySweeps(TimeSpan.FromSeconds(45));
+        Assert.Equal(0, pool.Destinations.Count);
+        var start = Heap();
+
+        await CrawlAsync(pool, destinations, invalidate: false);
+        Assert.Equal(destinations, pool.GetSnapshot().TotalIdle);
+
+        AdvanceBySweeps(TimeSpan.FromSeconds(12)); // IdleTimeout (10 s): the reaper closes them
+        Assert.Equal(0, pool.GetSnapshot().TotalIdle);
+        Assert.Equal(destinations, pool.Destinations.Count); // known, empty
+
+        AdvanceBySweeps(TimeSpan.FromSeconds(32)); // EmptyDestinationTimeout (30 s)
+        var end = Heap();
+
+        Assert.Equal(0, pool.Destinations.Count);
+        Assert.Empty(pool.GetSnapshot().Tuples);
+        Assert.True(end - start < 256 * 1024, $"{end - start:N0} B still held after every destination was forgotten.");
+    }
+
+    [Fact]
+    public async Task EmptyDestinationTimeoutInfinite_KeepsAnEmptyDestination()
+    {
+        await using var pool = CreateSut(out _, o => o.EmptyDestinationTimeout = Timeout.InfiniteTimeSpan);
+        await CrawlAsync(pool, count: 3, invalidate: true);
+
+        AdvanceBySweeps(TimeSpan.FromMinutes(10));
+
+        Assert.Equal(3, pool.Destinations.Count);
+    }
+
+    [Fact]
+    public async Task EmptyDestinationTimeout_IsWhenAnEmptyDestinationGoes()
+    {
+        await using var pool = CreateSut(out _, o => o.EmptyDestinationTimeout = TimeSpan.FromSeconds(20));
+        await CrawlAsync(pool, count: 2, invalidate: true);
+
+        AdvanceBySweeps(TimeSpan.FromSeconds(15));
+        Assert.Equal(2, pool.Destinations.Count);
+        AdvanceBySweeps(TimeSpan.FromSeconds(10));
+        Assert.Equal(0, pool.Destinations.Count);
+    }
+
+    private static long Heap()
+    {
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        return GC.GetTotalMemory(forceFullCollection: true);
+    }
+
+    /// <summary>One acquire and dispose each, to 127.1.0.0, 127.1.0.1, …: new destinations all.</summary>
+    private static async Task CrawlAsync(SocketPool pool, int count, bool invalidate)
+    {
+        for (var i = 0; i < count; i++)
+        {
+            var destination = new IPEndPoint(new IPAddress([127, (byte)(1 + (i >> 16)), (byte)(i >> 8), (byte)i]), 8080);
+            var lease = await pool.AcquireAsync(destination);
+            if (invalidate)
+            {
+                lease.Invalidate();
+            }
+
+            lease.Dispose();
+        }
+    }
+
+    /// <summary>Moves the clock in steps of a second, so the pool's timer ticks and sweeps on the way.</summary>
+    private void AdvanceBySweeps(TimeSpan total)
+    {
+        for (var passed = TimeSpan.Zero; passed < total; passed += TimeSpan.FromSeconds(1))
+        {
+            _time.Advance(TimeSpan.FromSeconds(1));
+        }
+    }
+
+    private SocketPool CreateSut(out Func<int> connects, Action<TuplePoolOptions>? configure = null)
+    {
+        var count = 0;
+        connects = () => Volatile.Read(ref count);
+        var connector = Substitute.For<ISocketConnector>();
+        connector
+            .ConnectAsync(Arg.Any<IPAddress>(), Arg.Any<IPEndPoint>(), Arg.Any<CancellationToken>())
+            .Returns(call =>
+            {
+                Interlocked.Increment(ref count);
+                return new ValueTask<Socket>(new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp)); // never connected: no traffic
+            });
+        var options = new TuplePoolOptions
+        {
+            LocalPortRange = new PortRange(40000, 40999),
+            CloseMode = CloseMode.Abortive,
+            ValidateOnAcquire = false,
+            IdleTimeout = TimeSpan.FromSeconds(10),
+            EmptyDestinationTimeout = TimeSpan.FromSeconds(30),
+        };
+        configure?.Invoke(options);
+        return new SocketPool(options, _time, null, null, connector, Substitute.For<IKernelCensus>(), TestKernel.Create());
+    }
+}
