@@ -412,11 +412,26 @@ internal sealed class ConnectionOpener
     {
         try
         {
-            // Only sockets in the range our sockets' port search walks stand in its way. Asked of
-            // the kernel for this tuple alone (netlink filters it there), not by reading the table.
+            // Only sockets in the range our sockets' port search walks stand in its way. One
+            // question to the kernel for this tuple alone (netlink filters it there), not a read
+            // of the whole table; the list is the error path's only allocation.
+            var found = new List<KernelSocket>();
+            if (!_census.TryQuery(tuple.Source, tuple.Destination, TcpStateMask.Connections, found))
+            {
+                return (0, 0);
+            }
+
             var range = _selector.Budget.SearchRange;
-            var sockets = _census.TryCount(tuple.Source, tuple.Destination, TcpStateMask.Connections, range, out var count) ? count : 0;
-            var timeWait = _census.TryCount(tuple.Source, tuple.Destination, TcpStateMask.TimeWait, range, out var inTimeWait) ? inTimeWait : 0;
+            int sockets = 0, timeWait = 0;
+            foreach (var socket in found)
+            {
+                if (range.Contains(socket.LocalPort))
+                {
+                    sockets++;
+                    timeWait += socket.State == TcpState.TimeWait ? 1 : 0;
+                }
+            }
+
             return (sockets, timeWait);
         }
 #pragma warning disable CA1031 // The census is advice on the error path; without it the tuple is treated as full.

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Time.Testing;
 using NSubstitute;
 using TuplePool.Connecting;
 using TuplePool.Platform;
+using TuplePool.Tests.Platform;
 using TuplePool.Tests.Support;
 
 namespace TuplePool.Tests.Pooling;
@@ -65,9 +66,7 @@ public sealed partial class SocketPoolRefusalTests
         var connector = Substitute.For<ISocketConnector>();
         connector.ConnectAsync(TestSources.S2, Arg.Any<IPEndPoint>(), Arg.Any<CancellationToken>())
             .Returns<ValueTask<Socket>>(_ => throw new SocketException((int)SocketError.AddressNotAvailable));
-        var census = Substitute.For<IKernelCensus>();
-        census.Read().Returns(KernelCensusSnapshot.FromEntries(
-            Enumerable.Range(40000, 10).Select(port => new KernelCensusEntry(TestSources.S2, port, server.EndPoint.Address, server.EndPoint.Port, TcpState.TimeWait))));
+        var census = new FakeKernelCensus(Enumerable.Range(40000, 10).Select(port => FakeKernelCensus.Socket(TestSources.S2, port, server.EndPoint, TcpState.TimeWait)));
         var options = Options(capacity: 10);
         await using var pool = new SocketPool(options, _time, null, null, connector, census, TestKernel.Create(twReuse: 0));
 
