@@ -21,16 +21,17 @@ internal sealed class AcquireErrors(
     TimeProvider timeProvider)
 {
     private readonly long _logIntervalTicks = Timestamps.ToTicks(EventThrottle.Interval, timeProvider);
+    private readonly KeyedEventThrottle<EndPoint> _refusalLog = new(); // log event 4, per destination
 
     /// <summary>The refusals counted so far, for snapshots and health checks.</summary>
     public RefusalRecord Refusals => refusals;
 
     /// <summary>No source had room within AcquireTimeout.</summary>
-    public TupleBudgetExhaustedException Exhausted(EndPoint destination, BudgetUsage usage, RefusalFacts facts, AcquirePurpose purpose, DestinationMetrics? destinationMetrics = null, EventThrottle? log = null)
+    public TupleBudgetExhaustedException Exhausted(EndPoint destination, BudgetUsage usage, RefusalFacts facts, AcquirePurpose purpose, DestinationMetrics? destinationMetrics = null)
     {
         destination = DestinationKeys.Copy(destination); // the caller gets its own: ours is a key
         var error = new TupleBudgetExhaustedException(destination, usage.Tuples, usage.Nat, facts);
-        Report(error, purpose, destination, error.Message, destinationMetrics, log);
+        Report(error, purpose, destination, error.Message, destinationMetrics);
         return error;
     }
 
@@ -40,11 +41,11 @@ internal sealed class AcquireErrors(
     /// that says the wait was for budget (the usage is its inner
     /// <see cref="TupleBudgetExhaustedException"/>), counted and logged as a refusal.
     /// </summary>
-    public OperationCanceledException GaveUpWaiting(EndPoint destination, BudgetUsage usage, RefusalFacts facts, AcquirePurpose purpose, CancellationToken cancellationToken, DestinationMetrics? destinationMetrics = null, EventThrottle? log = null)
+    public OperationCanceledException GaveUpWaiting(EndPoint destination, BudgetUsage usage, RefusalFacts facts, AcquirePurpose purpose, CancellationToken cancellationToken, DestinationMetrics? destinationMetrics = null)
     {
         destination = DestinationKeys.Copy(destination);
         var budget = new TupleBudgetExhaustedException(destination, usage.Tuples, usage.Nat, facts);
-        Report(budget, purpose, destination, $"the caller cancelled its wait; {budget.Message}", destinationMetrics, log);
+        Report(budget, purpose, destination, $"the caller cancelled its wait; {budget.Message}", destinationMetrics);
         return new OperationCanceledException(
             $"The caller's cancellation ended its wait for room to {Show(destination)}: {budget.Message}",
             budget,
@@ -52,11 +53,11 @@ internal sealed class AcquireErrors(
     }
 
     /// <summary>MaxPendingAcquires callers were already waiting: refused without waiting.</summary>
-    public TupleBudgetExhaustedException WaitLineFull(EndPoint destination, BudgetUsage usage, RefusalFacts facts, int limit, AcquirePurpose purpose, DestinationMetrics? destinationMetrics = null, EventThrottle? log = null)
+    public TupleBudgetExhaustedException WaitLineFull(EndPoint destination, BudgetUsage usage, RefusalFacts facts, int limit, AcquirePurpose purpose, DestinationMetrics? destinationMetrics = null)
     {
         destination = DestinationKeys.Copy(destination);
         var error = new TupleBudgetExhaustedException(destination, usage.Tuples, usage.Nat, facts with { WaitLineLimit = limit });
-        Report(error, purpose, destination, error.Message, destinationMetrics, log);
+        Report(error, purpose, destination, error.Message, destinationMetrics);
         return error;
     }
 
@@ -81,7 +82,7 @@ internal sealed class AcquireErrors(
     /// attempt, as a background one until a caller is reported to receive it — and logs it
     /// (event 4, throttled per destination).
     /// </summary>
-    private void Report(TupleBudgetExhaustedException error, AcquirePurpose purpose, EndPoint destination, string refusal, DestinationMetrics? destinationMetrics, EventThrottle? log)
+    private void Report(TupleBudgetExhaustedException error, AcquirePurpose purpose, EndPoint destination, string refusal, DestinationMetrics? destinationMetrics)
     {
         if (purpose == AcquirePurpose.HttpConnect)
         {
@@ -108,7 +109,7 @@ internal sealed class AcquireErrors(
         }
 
         var suppressed = 0;
-        if (logger.IsEnabled(LogLevel.Error) && (log is null || log.TryPass(timeProvider.GetTimestamp(), _logIntervalTicks, out suppressed)))
+        if (logger.IsEnabled(LogLevel.Error) && _refusalLog.TryPass(destination, timeProvider.GetTimestamp(), _logIntervalTicks, out suppressed))
         {
             Log.BudgetExhausted(logger, destination, error.Cause, acquireTimeout, refusal, suppressed);
         }

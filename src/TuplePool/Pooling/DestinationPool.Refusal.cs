@@ -1,6 +1,5 @@
 using System.Net;
 using TuplePool.Budget;
-using TuplePool.Internal;
 
 namespace TuplePool.Pooling;
 
@@ -15,32 +14,20 @@ internal sealed partial class DestinationPool
     /// <summary>How many of the oldest leases a refusal names.</summary>
     private const int LeasesNamed = 3;
 
-    private EventThrottle? _refusalLog;
-
-    /// <summary>Throttles log event 4 for this destination (created on its first refusal).</summary>
-    private EventThrottle RefusalLog
-    {
-        get
-        {
-            var throttle = Volatile.Read(ref _refusalLog);
-            return throttle ?? Interlocked.CompareExchange(ref _refusalLog, throttle = new EventThrottle(), null) ?? throttle;
-        }
-    }
-
     /// <summary>The lease clock: the coarse timestamp (a field read), never 0, which marks "not lent".</summary>
     private long LeaseClock() => Math.Max(1, _settings.CoarseNow);
 
     /// <summary>No room came within the acquire's bound.</summary>
     private TupleBudgetExhaustedException Refused(IReadOnlyList<IPEndPoint> addresses, AcquirePurpose purpose)
-        => _context.Errors.Exhausted(Key, _owner.UsageFor(addresses), Facts(addresses), purpose, _metrics, RefusalLog);
+        => _context.Errors.Exhausted(Key, _owner.UsageFor(addresses), Facts(addresses), purpose, _metrics);
 
     /// <summary>The caller's token ended its wait for room.</summary>
     private OperationCanceledException GaveUpWaiting(IReadOnlyList<IPEndPoint> addresses, AcquirePurpose purpose, CancellationToken cancellationToken)
-        => _context.Errors.GaveUpWaiting(Key, _owner.UsageFor(addresses), Facts(addresses), purpose, cancellationToken, _metrics, RefusalLog);
+        => _context.Errors.GaveUpWaiting(Key, _owner.UsageFor(addresses), Facts(addresses), purpose, cancellationToken, _metrics);
 
     /// <summary>MaxPendingAcquires callers were in line already.</summary>
     private TupleBudgetExhaustedException WaitLineFull(IReadOnlyList<IPEndPoint> addresses, AcquirePurpose purpose)
-        => _context.Errors.WaitLineFull(Key, _owner.UsageFor(addresses), Facts(addresses), _settings.MaxPendingAcquires, purpose, _metrics, RefusalLog);
+        => _context.Errors.WaitLineFull(Key, _owner.UsageFor(addresses), Facts(addresses), _settings.MaxPendingAcquires, purpose, _metrics);
 
     /// <summary>
     /// What this destination knows at a refusal: its open connections against the limit, the

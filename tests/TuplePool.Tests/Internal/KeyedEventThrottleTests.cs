@@ -3,27 +3,27 @@ using TuplePool.Internal;
 namespace TuplePool.Tests.Internal;
 
 /// <summary>One event per interval passes; the next that passes carries the count of those held back.</summary>
-public sealed class EventThrottleTests
+public sealed class KeyedEventThrottleTests
 {
     private const long Interval = 5_000;
 
     [Fact]
-    public void TryPass_TheFirst_PassesWithNoneHeldBack()
+    public void TryPass_TheFirstOfAKey_PassesWithNoneHeldBack()
     {
-        Assert.True(new EventThrottle().TryPass(now: 100, Interval, out var suppressed));
+        Assert.True(new KeyedEventThrottle<string>().TryPass("a", now: 100, Interval, out var suppressed));
         Assert.Equal(0, suppressed);
     }
 
     [Fact]
     public void TryPass_WithinTheInterval_IsHeldBack_AndTheNextToPassCountsThem()
     {
-        var throttle = new EventThrottle();
-        throttle.TryPass(now: 0, Interval, out _);
+        var throttle = new KeyedEventThrottle<string>();
+        throttle.TryPass("a", now: 0, Interval, out _);
 
-        var held = Enumerable.Range(1, 7).Count(i => !throttle.TryPass(now: i * 100, Interval, out _));
-        var passed = throttle.TryPass(now: Interval, Interval, out var suppressed);
-        var heldAgain = !throttle.TryPass(now: Interval + 1, Interval, out _);
-        throttle.TryPass(now: 3 * Interval, Interval, out var afterQuiet);
+        var held = Enumerable.Range(1, 7).Count(i => !throttle.TryPass("a", now: i * 100, Interval, out _));
+        var passed = throttle.TryPass("a", now: Interval, Interval, out var suppressed);
+        var heldAgain = !throttle.TryPass("a", now: Interval + 1, Interval, out _);
+        throttle.TryPass("a", now: 3 * Interval, Interval, out var afterQuiet);
 
         Assert.Equal(7, held);
         Assert.True(passed);
@@ -33,7 +33,7 @@ public sealed class EventThrottleTests
     }
 
     [Fact]
-    public void Keyed_EachKeyHasItsOwnInterval()
+    public void TryPass_EachKeyHasItsOwnInterval()
     {
         var throttle = new KeyedEventThrottle<string>();
 
@@ -45,7 +45,7 @@ public sealed class EventThrottleTests
     }
 
     [Fact]
-    public void Keyed_ManyKeysWithNothingHeldBack_AreDropped_OnesWithACountAreKept()
+    public void TryPass_ManyKeysWithNothingHeldBack_AreDropped_OnesWithACountAreKept()
     {
         var throttle = new KeyedEventThrottle<int>();
         throttle.TryPass(-1, now: 0, Interval, out _);
