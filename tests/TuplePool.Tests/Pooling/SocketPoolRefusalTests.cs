@@ -5,6 +5,7 @@ using Microsoft.Extensions.Time.Testing;
 using NSubstitute;
 using TuplePool.Connecting;
 using TuplePool.Platform;
+using TuplePool.Telemetry;
 using TuplePool.Tests.Platform;
 using TuplePool.Tests.Support;
 
@@ -40,6 +41,25 @@ public sealed partial class SocketPoolRefusalTests
         {
             lease.Dispose();
         }
+    }
+
+    [Fact]
+    public async Task ALeaseFromTheIdleStore_IsAgedFromItsOwnLend_NotTheConnectionsFirst()
+    {
+        // The idle hit lends without the slow path: the lend time must be set there too, or a
+        // connection reused 40 s after it was opened reads as a lease 40 s old.
+        await using var server = new LoopbackServer();
+        await using var pool = CreateSut(capacity: 1);
+        (await pool.AcquireAsync(server.EndPoint)).Dispose(); // opened, then idle
+        _time.Advance(TimeSpan.FromSeconds(40));
+        using var reused = await pool.AcquireAsync(server.EndPoint);
+        Assert.True(reused.IsReused);
+
+        var error = await RefuseAsync(pool, server.EndPoint);
+
+        Assert.Equal(RefusalCause.ActiveConnections, error.Cause);
+        var age = int.Parse(Assert.Single(LeaseAges().Matches(error.Message)).Groups["seconds"].Value, System.Globalization.CultureInfo.InvariantCulture);
+        Assert.InRange(age, 4, 6); // lent again 5 s before the refusal
     }
 
     [Fact]
@@ -158,6 +178,7 @@ public sealed partial class SocketPoolRefusalTests
         Assert.Equal(_time.GetUtcNow() + TimeSpan.FromSeconds(30), status.QuarantinedUntil);
         Assert.Contains(snapshot.Sources, s => s.Address.Equals(TestSources.S2) && !s.IsQuarantined);
         Assert.Contains("127.0.0.3: quarantined until", snapshot.ToString(), StringComparison.Ordinal);
+        Assert.Equal(PoolTotals.Of(snapshot), pool.Destinations.Snapshots.ReadTotals()); // the meter's remaining agrees: S3 gives none
         _time.Advance(TimeSpan.FromSeconds(30));
         Assert.All(pool.GetSnapshot().Sources, s => Assert.False(s.IsQuarantined));
         Assert.Equal(9, pool.GetSnapshot().Tuples.Single(t => t.Source.Equals(TestSources.S3)).Remaining);
