@@ -59,8 +59,13 @@ internal sealed class OpenConnections
     public List<PooledConnection> OldestLeases(int count)
     {
         var oldest = new List<PooledConnection>(count + 1);
-        lock (_entries)
+        lock (_gate)
         {
+            if (_entries is null)
+            {
+                return oldest;
+            }
+
             foreach (var entry in _entries.Values)
             {
                 if (!entry.Connection.TryGetTarget(out var connection) || !connection.IsLeased || connection.LeasedSince == 0)
