@@ -128,11 +128,16 @@ internal sealed partial class DestinationPool : IConnectionOwner, IRoomWatcher
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ValueTask<SocketLease> AcquireAsync(CancellationToken cancellationToken) => AcquireAsync(_settings.AcquireTimeout, cancellationToken);
 
+    /// <summary>An acquire for a caller, bounded by <paramref name="timeout"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public ValueTask<SocketLease> AcquireAsync(TimeSpan timeout, CancellationToken cancellationToken) => AcquireAsync(timeout, AcquirePurpose.Caller, cancellationToken);
+
     /// <summary>
     /// The hot path: an idle hit completes synchronously and allocates nothing. Otherwise the slow
-    /// path (<c>DestinationPool.Acquire.cs</c>), bounded by <paramref name="timeout"/>.
+    /// path (<c>DestinationPool.Acquire.cs</c>), bounded by <paramref name="timeout"/>;
+    /// <paramref name="purpose"/> says who would see its refusal.
     /// </summary>
-    public ValueTask<SocketLease> AcquireAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    public ValueTask<SocketLease> AcquireAsync(TimeSpan timeout, AcquirePurpose purpose, CancellationToken cancellationToken)
     {
         MarkAcquired(); // for MinIdlePerDestination (DestinationPool.Warm.cs)
         if (_waiters.Count == 0)
@@ -142,6 +147,7 @@ internal sealed partial class DestinationPool : IConnectionOwner, IRoomWatcher
             {
                 if (CanLend(resident))
                 {
+                    resident.LeasedSince = LeaseClock();
                     if (_metrics.UseTimeEnabled)
                     {
                         resident.LentAt = _settings.Now();
@@ -157,6 +163,7 @@ internal sealed partial class DestinationPool : IConnectionOwner, IRoomWatcher
             {
                 if (CanLend(connection!))
                 {
+                    connection!.LeasedSince = LeaseClock();
                     if (_metrics.UseTimeEnabled)
                     {
                         connection!.LentAt = _settings.Now();
@@ -169,7 +176,7 @@ internal sealed partial class DestinationPool : IConnectionOwner, IRoomWatcher
             }
         }
 
-        return AcquireSlowAsync(timeout, cancellationToken);
+        return AcquireSlowAsync(timeout, purpose, cancellationToken);
     }
 
     /// <summary>

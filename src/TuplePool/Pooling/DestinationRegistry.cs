@@ -90,8 +90,8 @@ internal sealed class DestinationRegistry : IDestinationOwner
 
     public BudgetUsage UsageFor(IReadOnlyList<IPEndPoint> addresses) => new(Snapshots.UsageFor(addresses), Snapshots.NatUsageFor(addresses));
 
-    public ValueTask<SocketLease> AcquireAgainAsync(DestinationPool retired, TimeSpan timeout, CancellationToken cancellationToken)
-        => GetSlow(retired.Key).AcquireAsync(timeout, cancellationToken);
+    public ValueTask<SocketLease> AcquireAgainAsync(DestinationPool retired, TimeSpan timeout, AcquirePurpose purpose, CancellationToken cancellationToken)
+        => GetSlow(retired.Key).AcquireAsync(timeout, purpose, cancellationToken);
 
     /// <summary>The live destination that replaces <paramref name="retired"/> (created when none yet).</summary>
     public DestinationPool Successor(DestinationPool retired) => GetSlow(retired.Key);
