@@ -199,7 +199,9 @@ internal sealed class TupleLedger
 
             _open--;
             var now = TimeProvider.GetTimestamp();
-            var follow = FollowsKernel && local is not null;
+            // Where the kernel reuses a TIME-WAIT tuple (tcp_tw_reuse), the charge is the reuse
+            // delay, no longer than the first look: the timer decides, as it did before the look.
+            var follow = FollowsKernel && local is not null && _timeWaitTicks > _firstCheckTicks;
             if (kind == ReleaseKind.TimeWait && (_timeWaitTicks > 0 || follow))
             {
                 // Ours first: TIME-WAIT (or FIN-WAIT until the peer's FIN). Asked about, or charged the fixed time.
