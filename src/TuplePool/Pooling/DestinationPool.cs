@@ -33,7 +33,7 @@ namespace TuplePool.Pooling;
 /// <list type="bullet">
 /// <item>Thread A fails to take a slot under MaxConnectionsPerDestination; thread B closes the
 /// only connection and looks at the line: empty, nobody to wake. A joins the line and looks
-/// again: the slot is free, so A wakes itself and takes it. (Issue 9.1: A looked "again" with
+/// again: the slot is free, so A wakes itself and takes it. (Once A looked "again" with
 /// no addresses, saw no room, and slept until AcquireTimeout.)</item>
 /// <item>A looks again just before B pushes its returned connection: A sees nothing and sleeps;
 /// B, having pushed, sees A in line and wakes it; A takes the connection from the idle store.</item>
