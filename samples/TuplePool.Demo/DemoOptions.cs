@@ -20,12 +20,17 @@ internal sealed class DemoOptions
           --samples N       crowded connect: connects timed per side and state (default 200)
           --requests N      churn: request attempts per side (default 20,000)
           --seconds S       churn: time limit per side in seconds (default 2)
-          --only LIST       run only these scenarios: capacity,churn,crowded
+          --only LIST       run only these scenarios: capacity,churn,crowded,nat
           --help            this text
 
         The server side runs in a child process (this program with a hidden --serve switch)
         listening on 127.0.0.1 below port 32768, so the 20,000-descriptor limit of one process
         covers only the client side.
+
+        Behind a NAT (nat) needs root, ip and nft: hosts in network namespaces behind a router
+        that masquerades to 10 ports (addresses from 198.18.0.0/15), plain sockets against the
+        pool with Nat set, and with redis-server three hosts sharing the NAT through Redis. The
+        namespaces and their processes are removed afterwards; without root it is skipped.
         """;
 
     public int? Connections { get; private set; }
@@ -42,7 +47,7 @@ internal sealed class DemoOptions
 
     public TimeSpan ChurnTime { get; private set; } = TimeSpan.FromSeconds(2);
 
-    public HashSet<string> Scenarios { get; } = new(StringComparer.OrdinalIgnoreCase) { "capacity", "churn", "crowded" };
+    public HashSet<string> Scenarios { get; } = new(StringComparer.OrdinalIgnoreCase) { "capacity", "churn", "crowded", "nat" };
 
     public bool Help { get; private set; }
 
@@ -97,10 +102,10 @@ internal sealed class DemoOptions
                         break;
                     case "--only":
                         var wanted = Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-                        var unknown = wanted.Where(w => w is not ("capacity" or "churn" or "crowded")).ToList();
+                        var unknown = wanted.Where(w => w is not ("capacity" or "churn" or "crowded" or "nat")).ToList();
                         if (wanted.Length == 0 || unknown.Count > 0)
                         {
-                            throw new FormatException($"--only takes capacity, churn and/or crowded, not '{string.Join(',', unknown)}'.");
+                            throw new FormatException($"--only takes capacity, churn, crowded and/or nat, not '{string.Join(',', unknown)}'.");
                         }
 
                         options.Scenarios.Clear();

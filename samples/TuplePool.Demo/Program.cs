@@ -4,12 +4,19 @@ using System.Globalization;
 using System.Net.Sockets;
 using TuplePool.Demo;
 using TuplePool.Demo.Loopback;
+using TuplePool.Demo.Nat;
 using TuplePool.Demo.Scenarios;
 
 // The hidden child mode: the server half of every connection (see ServerHolder).
 if (args.Length > 0 && args[0] == ServerHolder.Switch)
 {
     return ServerHolder.Run(args);
+}
+
+// The hidden child modes inside the NAT lab's namespaces (see NatChild).
+if (args.Length > 1 && args[0] == NatChild.Switch)
+{
+    return await NatChild.RunAsync(args);
 }
 
 if (!DemoOptions.TryParse(args, out var options, out var error))
@@ -70,6 +77,7 @@ using (server)
         (CapacityScenario.Name, "Capacity", CapacityScenario.RunAsync),
         (ChurnScenario.Name, "Churn", ChurnScenario.RunAsync),
         (CrowdedConnectScenario.Name, "Crowded connect", CrowdedConnectScenario.RunAsync),
+        (NatScenario.Name, "Behind a NAT", NatScenario.RunAsync),
     ];
     foreach (var (name, title, run) in scenarios)
     {

@@ -19,6 +19,9 @@ internal static class Scenarios
             ["nat-server"] = NatServerScenario.RunAsync,
             ["nat-client"] = NatClientScenario.RunAsync,
             ["pool-behind-nat"] = PoolBehindNatScenario.RunAsync,
+
+            // One instance of a fleet sharing the lab's NAT through Redis (tests/TuplePool.Tests/Nat/FleetBehindNatTests.cs).
+            ["pool-in-fleet"] = PoolInFleetScenario.RunAsync,
         };
 
         // The fault scenarios report named checks rather than figures (Faults/).
