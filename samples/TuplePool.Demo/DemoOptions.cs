@@ -21,6 +21,7 @@ internal sealed class DemoOptions
           --requests N      churn: request attempts per side (default 20,000)
           --seconds S       churn: time limit per side in seconds (default 2)
           --only LIST       run only these scenarios: capacity,churn,crowded
+          --pictures DIR    folder for the PNG pictures of the curves (default ./demo-output)
           --help            this text
 
         The server side runs in a child process (this program with a hidden --serve switch)
@@ -45,6 +46,9 @@ internal sealed class DemoOptions
     public HashSet<string> Scenarios { get; } = new(StringComparer.OrdinalIgnoreCase) { "capacity", "churn", "crowded" };
 
     public bool Help { get; private set; }
+
+    /// <summary>Where the pictures go (Pictures/DemoPictures.cs).</summary>
+    public string PicturesFolder { get; private set; } = "demo-output";
 
     /// <summary>Connections for the capacity scenario: the flag, or as many as the pool has budget for.</summary>
     public int CapacityConnections => Connections ?? Sources * Range.Count;
@@ -94,6 +98,9 @@ internal sealed class DemoOptions
                         break;
                     case "--seconds":
                         options.ChurnTime = TimeSpan.FromSeconds(Positive(name, Value(), max: 3600));
+                        break;
+                    case "--pictures":
+                        options.PicturesFolder = Value();
                         break;
                     case "--only":
                         var wanted = Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
