@@ -15,13 +15,13 @@ internal sealed class DemoOptions
           --sources N       source addresses for the pool: 127.0.0.2 ... 127.0.0.(N+1) (default 4)
           --range A-B       client port range for capacity and churn, set per socket with
                             IP_LOCAL_PORT_RANGE on both sides (default 50000-50999)
+          --pictures DIR    folder for the PNG pictures of the curves (default ./demo-output)
           --crowd N         crowded connect: connections held open to one destination before
                             timing connect() (default 16,000)
           --samples N       crowded connect: connects timed per side and state (default 200)
           --requests N      churn: request attempts per side (default 20,000)
           --seconds S       churn: time limit per side in seconds (default 2)
           --only LIST       run only these scenarios: capacity,churn,crowded
-          --pictures DIR    folder for the PNG pictures of the curves (default ./demo-output)
           --help            this text
 
         The server side runs in a child process (this program with a hidden --serve switch)
