@@ -15,6 +15,7 @@ internal sealed class DemoOptions
           --sources N       source addresses for the pool: 127.0.0.2 ... 127.0.0.(N+1) (default 4)
           --range A-B       client port range for capacity and churn, set per socket with
                             IP_LOCAL_PORT_RANGE on both sides (default 50000-50999)
+          --pictures DIR    folder for the PNG pictures of the curves (default ./demo-output)
           --crowd N         crowded connect: connections held open to one destination before
                             timing connect() (default 16,000)
           --samples N       crowded connect: connects timed per side and state (default 200)
@@ -50,6 +51,9 @@ internal sealed class DemoOptions
     public HashSet<string> Scenarios { get; } = new(StringComparer.OrdinalIgnoreCase) { "capacity", "churn", "crowded", "nat" };
 
     public bool Help { get; private set; }
+
+    /// <summary>Where the pictures go (Pictures/DemoPictures.cs).</summary>
+    public string PicturesFolder { get; private set; } = "demo-output";
 
     /// <summary>Connections for the capacity scenario: the flag, or as many as the pool has budget for.</summary>
     public int CapacityConnections => Connections ?? Sources * Range.Count;
@@ -99,6 +103,9 @@ internal sealed class DemoOptions
                         break;
                     case "--seconds":
                         options.ChurnTime = TimeSpan.FromSeconds(Positive(name, Value(), max: 3600));
+                        break;
+                    case "--pictures":
+                        options.PicturesFolder = Value();
                         break;
                     case "--only":
                         var wanted = Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);

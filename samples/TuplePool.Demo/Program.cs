@@ -113,6 +113,8 @@ using (server)
             table.AddSkipped(title, "failed with " + message);
         }
     }
+
+    context.Pictures.WriteAll(options.PicturesFolder, text => Progress.Line("pictures", text));
 }
 
 Console.WriteLine();

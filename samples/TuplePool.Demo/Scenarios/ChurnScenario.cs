@@ -1,6 +1,8 @@
 using System.Diagnostics;
+using System.Net;
 using System.Net.Sockets;
 using TuplePool.Demo.Loopback;
+using TuplePool.Demo.Pictures;
 
 namespace TuplePool.Demo.Scenarios;
 
@@ -36,7 +38,10 @@ internal static class ChurnScenario
             $"{Workers} workers, {EchoExchange.MessageSize}-byte request and echo to {destination}, up to {Format.N(options.Requests)} requests or {Format.Seconds(options.ChurnTime)} per side, client ports {range}");
         var timeWaitBefore = TimeWaitCounter.Count(range, destination.Port);
 
-        var plain = await RunLoopAsync(options, cancellationToken, PlainRequestAsync);
+        // Plain sockets to 127.0.0.1 leave from 127.0.0.1 (the kernel's choice); the pool from its
+        // sources: the picture counts each side's own TIME_WAIT, not what the other left behind.
+        IPAddress[] plainSource = [IPAddress.Loopback];
+        var plain = await RunLoopAsync(options, () => TimeWaitCounter.Count(range, destination.Port, plainSource), cancellationToken, PlainRequestAsync);
         var timeWaitAfter = TimeWaitCounter.Count(range, destination.Port);
         Progress.Line(Name, $"plain sockets: {plain.Describe()}"
             + (timeWaitAfter is { } after ? $"; {Format.N(after)} client ports now in TIME_WAIT" : string.Empty));
@@ -55,11 +60,12 @@ internal static class ChurnScenario
         var pool = new SocketPool(poolOptions);
         await using (pool)
         {
-            pooled = await RunLoopAsync(options, cancellationToken, PooledRequestAsync);
+            pooled = await RunLoopAsync(options, () => TimeWaitCounter.Count(range, destination.Port, context.SourceAddresses.ToArray()), cancellationToken, PooledRequestAsync);
             var opened = pool.GetSnapshot().Tuples.Sum(t => t.Active + t.Idle);
             Progress.Line(Name, $"TuplePool:     {pooled.Describe()}; {Format.N(opened)} connections did all of it");
         }
 
+        context.Pictures.SetChurn(plain.Timeline, pooled.Timeline);
         var table = context.Table;
         table.Add(Title, "requests/s", Format.N(plain.PerSecond), Format.N(pooled.PerSecond), Format.Speed(1 / plain.PerSecond, 1 / pooled.PerSecond));
         table.Add(Title, "requests done / failed", $"{Format.N(plain.Done)} / {Format.N(plain.Errors.Total)}", $"{Format.N(pooled.Done)} / {Format.N(pooled.Errors.Total)}");
@@ -102,6 +108,7 @@ internal static class ChurnScenario
 
     private static async Task<ChurnResult> RunLoopAsync(
         DemoOptions options,
+        Func<int?> timeWait,
         CancellationToken cancellationToken,
         Func<Memory<byte>, Memory<byte>, CancellationToken, ValueTask> request)
     {
@@ -109,6 +116,7 @@ internal static class ChurnScenario
         var done = 0;
         var errors = new ErrorTally();
         var clock = Stopwatch.StartNew();
+        var sampler = new ChurnSampler(() => Volatile.Read(ref done), timeWait);
         var workers = Enumerable.Range(0, Workers).Select(worker => Task.Run(
             async () =>
             {
@@ -135,11 +143,19 @@ internal static class ChurnScenario
                 }
             },
             cancellationToken)).ToArray();
-        await Task.WhenAll(workers);
-        return new ChurnResult(done, errors, clock.Elapsed);
+        try
+        {
+            await Task.WhenAll(workers);
+        }
+        finally
+        {
+            await sampler.DisposeAsync();
+        }
+
+        return new ChurnResult(done, errors, clock.Elapsed, sampler.Points);
     }
 
-    private sealed record ChurnResult(int Done, ErrorTally Errors, TimeSpan Elapsed)
+    private sealed record ChurnResult(int Done, ErrorTally Errors, TimeSpan Elapsed, IReadOnlyList<ChurnPoint> Timeline)
     {
         public double PerSecond => Done / Elapsed.TotalSeconds;
 

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using TuplePool.Demo.Loopback;
+using TuplePool.Demo.Pictures;
 
 namespace TuplePool.Demo.Scenarios;
 
@@ -18,6 +19,9 @@ internal static class CrowdedConnectScenario
 {
     public const string Name = "crowded";
     private const string Title = "Crowded connect";
+
+    /// <summary>Steps the crowd is opened in, each timed: the points of the picture's curve.</summary>
+    private const int CurveSteps = 16;
     private static bool s_warm;
 
     public static async Task RunAsync(DemoContext context, CancellationToken cancellationToken)
@@ -39,16 +43,28 @@ internal static class CrowdedConnectScenario
             var (plainIdle, floorIdle, poolIdle) = await MeasureAsync(pool, destination, floorRange, options.Samples, cancellationToken);
             Progress.Line(Name, $"0 open:      plain median {Format.Micros(plainIdle.Median)}, floor {Format.Micros(floorIdle.Median)}, TuplePool median {Format.Micros(poolIdle.Median)}");
 
+            var curve = new List<ConnectPoint> { new(0, plainIdle.Median, floorIdle.Median, poolIdle.Median) };
             var crowd = new List<Socket>(crowdSize);
             try
             {
-                Progress.Line(Name, $"opening {Format.N(crowdSize)} plain connections to {destination} (the crowd; server side in child pid {context.Server.ProcessId}) ...");
+                Progress.Line(Name, $"opening {Format.N(crowdSize)} plain connections to {destination} in {CurveSteps} steps, timing at each (the crowd; server side in child pid {context.Server.ProcessId}) ...");
                 var clock = Stopwatch.StartNew();
-                var slowest = OpenCrowd(crowd, crowdSize, destination, cancellationToken);
-                context.Server.WaitForCount(crowd.Count, TimeSpan.FromSeconds(20));
-                Progress.Line(Name, $"crowd open in {Format.Seconds(clock.Elapsed)} (the last thousand took {Format.Seconds(slowest)})");
+                var slowest = TimeSpan.Zero;
+                Samples plainCrowded = plainIdle, floorCrowded = floorIdle, poolCrowded = poolIdle;
 
-                var (plainCrowded, floorCrowded, poolCrowded) = await MeasureAsync(pool, destination, floorRange, options.Samples, cancellationToken);
+                // The curve for the picture: the same three sides timed at every step of the crowd,
+                // the last step giving the table's row.
+                for (var step = 1; step <= CurveSteps; step++)
+                {
+                    slowest = OpenCrowd(crowd, (int)((long)crowdSize * step / CurveSteps), destination, cancellationToken);
+                    context.Server.WaitForCount(crowd.Count, TimeSpan.FromSeconds(20));
+                    (plainCrowded, floorCrowded, poolCrowded) = await MeasureAsync(pool, destination, floorRange, options.Samples, cancellationToken);
+                    curve.Add(new ConnectPoint(crowd.Count, plainCrowded.Median, floorCrowded.Median, poolCrowded.Median));
+                    Progress.Line(Name, $"  {Format.N(crowd.Count),6} open: plain median {Format.Micros(plainCrowded.Median)}, floor {Format.Micros(floorCrowded.Median)}, TuplePool {Format.Micros(poolCrowded.Median)}");
+                }
+
+                context.Pictures.SetConnectCurve(curve);
+                Progress.Line(Name, $"crowd open in {Format.Seconds(clock.Elapsed)} with the timing (the last thousand took {Format.Seconds(slowest)})");
                 Progress.Line(Name, $"{Format.N(crowd.Count)} open: plain median {Format.Micros(plainCrowded.Median)} (p90 {Format.Micros(plainCrowded.P90)}), "
                     + $"floor {Format.Micros(floorCrowded.Median)} (p90 {Format.Micros(floorCrowded.P90)}), "
                     + $"TuplePool median {Format.Micros(poolCrowded.Median)} (p90 {Format.Micros(poolCrowded.P90)})");
@@ -84,7 +100,7 @@ internal static class CrowdedConnectScenario
         }
     }
 
-    /// <summary>Opens the crowd with plain connect() calls; returns the time the last thousand took.</summary>
+    /// <summary>Opens the crowd up to <paramref name="size"/> with plain connect() calls; returns the time the last thousand (or fewer) took.</summary>
     private static TimeSpan OpenCrowd(List<Socket> crowd, int size, IPEndPoint destination, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
@@ -110,10 +126,6 @@ internal static class CrowdedConnectScenario
                 clock.Restart();
             }
 
-            if (crowd.Count % 4000 == 0)
-            {
-                Progress.Line(Name, $"  {Format.N(crowd.Count)} open");
-            }
         }
 
         return clock.Elapsed;

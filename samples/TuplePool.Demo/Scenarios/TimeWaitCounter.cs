@@ -1,17 +1,23 @@
 using System.Globalization;
+using System.Net;
 
 namespace TuplePool.Demo.Scenarios;
 
 /// <summary>
 /// Counts TIME_WAIT entries from /proc/net/tcp (what <c>ss -tan state time-wait</c> shows) whose
-/// local port is in a range and whose remote port is one server's.
+/// local port is in a range and whose remote port is one server's; optionally only those whose
+/// local address is one of a set (plain sockets and the pool use different sources).
 /// </summary>
 internal static class TimeWaitCounter
 {
     private const string TimeWaitState = "06";
 
-    public static int? Count(PortRange localPorts, int remotePort)
+    public static int? Count(PortRange localPorts, int remotePort, IReadOnlyCollection<IPAddress>? localAddresses = null)
     {
+        // /proc/net/tcp prints an IPv4 address as its 32 bits in host order, in hex.
+        var hexAddresses = localAddresses?
+            .Select(a => BitConverter.ToUInt32(a.GetAddressBytes()).ToString("X8", CultureInfo.InvariantCulture))
+            .ToHashSet(StringComparer.Ordinal);
         try
         {
             var count = 0;
@@ -24,7 +30,8 @@ internal static class TimeWaitCounter
                     continue;
                 }
 
-                if (Port(fields[1]) is { } local && localPorts.Contains(local) && Port(fields[2]) == remotePort)
+                if (Port(fields[1]) is { } local && localPorts.Contains(local) && Port(fields[2]) == remotePort
+                    && (hexAddresses is null || hexAddresses.Contains(fields[1][..fields[1].IndexOf(':', StringComparison.Ordinal)])))
                 {
                     count++;
                 }
