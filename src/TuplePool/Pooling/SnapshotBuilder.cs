@@ -94,7 +94,7 @@ internal sealed class SnapshotBuilder(DestinationRegistry destinations, TupleLoo
         return new PoolTotals(count, open - idle, idle, timeWait, remaining, natActive, natHolding, natRemaining);
     }
 
-    /// <summary>One entry per source of each address's family, quarantined or not (a source with nothing on the tuple shows its whole capacity).</summary>
+    /// <summary>One entry per source of each address's family, quarantined or not (a source with nothing on the tuple shows its whole capacity), and one per address a prefix has in use there.</summary>
     public IReadOnlyList<TupleUsage> UsageFor(IReadOnlyList<IPEndPoint> addresses)
     {
         var usage = new List<TupleUsage>();
@@ -110,6 +110,17 @@ internal sealed class SnapshotBuilder(DestinationRegistry destinations, TupleLoo
             var entry = tuples.Budget.Find(address);
             foreach (var source in tuples.SourcesFor(address.Address))
             {
+                if (source.Prefix is { } prefix)
+                {
+                    // A prefix shows the addresses it has in use there, like listed sources.
+                    foreach (var lent in prefix.InUse(entry))
+                    {
+                        usage.Add(Usage(lent, idle.GetValueOrDefault(lent)));
+                    }
+
+                    continue;
+                }
+
                 usage.Add(entry?.Find(source.Address) is { } ledger
                     ? Usage(ledger, idle.GetValueOrDefault(ledger))
                     : new TupleUsage(DestinationKeys.Copy(source.Address), DestinationKeys.Copy(address), capacity, 0, 0, 0, capacity, 0));
