@@ -106,7 +106,11 @@ public sealed class SocketPool : ISocketPool, IDisposable
         _budget = new TupleBudget(kernel, options, _time, fleet, census);
         var selector = new SourceSelector(options.SourceAddresses, options.SourceSelection, options.SourceQuarantine, _budget, _time, options.SourcePrefixes);
         selector.SourceRestored += source => Log.SourceRestored(logger, source.Address);
-        var socketConnector = connector ?? new SocketConnector(kernel, options.LocalPortRange) { KeepAlive = options.KeepAlive };
+        var socketConnector = connector ?? new SocketConnector(kernel, options.LocalPortRange)
+        {
+            KeepAlive = options.KeepAlive,
+            FreeBindPrefixes = options.SourcePrefixes.Where(static p => p.BaseAddress.AddressFamily == AddressFamily.InterNetworkV6).ToList(),
+        };
         _metrics = new TuplePoolMetrics(meterFactory, options, _time);
         _opener = new ConnectionOpener(selector, socketConnector, census, _metrics, logger, _time, options, _disposing.Token);
         _tuples = new TupleLookup(selector, _budget, _time);

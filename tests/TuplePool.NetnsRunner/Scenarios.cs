@@ -18,6 +18,10 @@ internal static class Scenarios
             ["nat-server"] = NatServerScenario.RunAsync,
             ["nat-client"] = NatClientScenario.RunAsync,
             ["pool-behind-nat"] = PoolBehindNatScenario.RunAsync,
+
+            // The source-prefix lab (tests/TuplePool.Tests/Sources/SourcePrefixNetnsTests.cs).
+            ["prefix-server"] = SourcePrefixScenario.RunServerAsync,
+            ["source-prefix"] = SourcePrefixScenario.RunClientAsync,
         };
 
         // The fault scenarios report named checks rather than figures (Faults/).

@@ -29,10 +29,13 @@ public sealed class TuplePoolOptions
     /// destination has the most room, normally one with nothing on it, so N connections to one
     /// destination port use N sources; only addresses in use are followed (and shown in
     /// <see cref="ISocketPool.GetSnapshot"/>), so memory does not grow with the prefix. The
-    /// network's own address and an IPv4 network's broadcast address are not used. The pool
-    /// does not set <c>IP_FREEBIND</c>: the prefix must be routed to this machine, and start-up
-    /// validation binds an address of it to check (an address the machine does not serve would
-    /// send SYNs whose answers never come back). A prefix must hold at least 4 addresses (IPv4
+    /// network's own address and an IPv4 network's broadcast address are not used. An IPv4
+    /// socket binds an address of a local route as it is; an IPv6 socket does not, so the pool
+    /// sets <c>IP_FREEBIND</c> on sockets bound to an IPv6 prefix's address (and only there).
+    /// With it any address binds, served or not, so start-up validation checks that this machine
+    /// serves each prefix: an address of it binds (IPv4), or a local route covers it
+    /// (<c>/proc/net/ipv6_route</c>); a connection from an address the machine does not serve
+    /// would time out, its answers routed elsewhere. A prefix must hold at least 4 addresses (IPv4
     /// /30, IPv6 /126 or shorter), must not overlap another or contain a
     /// <see cref="SourceAddresses"/> entry; it counts as a source of its family, beside the
     /// listed addresses.

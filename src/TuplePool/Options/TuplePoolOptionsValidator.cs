@@ -66,7 +66,8 @@ internal static class TuplePoolOptionsValidator
         => Validate(
             options,
             kernel is null ? static () => KernelSettings.Current : () => kernel,
-            probeSources ? SourceAddressProbe.TryBind : static _ => null);
+            probeSources ? SourceAddressProbe.TryBind : static _ => null,
+            probeSources ? SourcePrefixProbe.Check : static _ => null);
 
     /// <summary>
     /// Throws <see cref="ArgumentException"/> listing every problem when <paramref name="options"/>
@@ -91,16 +92,28 @@ internal static class TuplePoolOptionsValidator
     /// (the rules that need them are skipped rather than judged against a guessed default) when it
     /// returns null, when the machine is not Linux, or when the port range could not be read.
     /// </param>
-    /// <param name="probe">Returns null when a source address can be bound, else why not.</param>
+    /// <param name="probe">Returns null when a source address can be bound, else why not; prefixes are checked with it through <see cref="SourcePrefixProbe"/>.</param>
     public static IReadOnlyList<string> Validate(TuplePoolOptions options, Func<KernelSettings?> readKernel, Func<IPAddress, string?> probe)
+    {
+        ArgumentNullException.ThrowIfNull(probe);
+        return Validate(options, readKernel, probe, network => SourcePrefixProbe.Check(network, probe, ProcFileSystem.Default));
+    }
+
+    /// <summary>The rules, with the kernel facts, the address probe and the prefix probe as seams.</summary>
+    /// <param name="options">The options to check.</param>
+    /// <param name="readKernel">See <see cref="Validate(TuplePoolOptions, Func{KernelSettings?}, Func{IPAddress, string?})"/>.</param>
+    /// <param name="probe">Returns null when a source address can be bound, else why not.</param>
+    /// <param name="probePrefix">Returns null when this machine serves a source prefix, else why not (<see cref="SourcePrefixProbe.Check(IPNetwork)"/>).</param>
+    public static IReadOnlyList<string> Validate(TuplePoolOptions options, Func<KernelSettings?> readKernel, Func<IPAddress, string?> probe, Func<IPNetwork, string?> probePrefix)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(readKernel);
         ArgumentNullException.ThrowIfNull(probe);
+        ArgumentNullException.ThrowIfNull(probePrefix);
 
         var failures = new List<string>();
         ValidateSourceAddresses(options, probe, failures);
-        ValidateSourcePrefixes(options, probe, failures);
+        ValidateSourcePrefixes(options, probePrefix, failures);
         ValidatePorts(options, () => readKernel() is { IsLinux: true, PortRangeIsFallback: false } known ? known : null, failures);
 
         // MaxConnectionsPerDestination and MaxPendingAcquires may stay unlimited: what they bound
@@ -258,11 +271,11 @@ internal static class TuplePoolOptionsValidator
 
     /// <summary>
     /// Each prefix: a real network of its family, large enough to be more than a list, disjoint
-    /// from the other prefixes and from the listed addresses, and served by this machine (an
-    /// address of it, picked at random, binds without <c>IP_FREEBIND</c>); with a NAT's
+    /// from the other prefixes and from the listed addresses, and served by this machine
+    /// (<see cref="SourcePrefixProbe"/>); with a NAT's
     /// destinations listed, a source for each of their families.
     /// </summary>
-    private static void ValidateSourcePrefixes(TuplePoolOptions options, Func<IPAddress, string?> probe, List<string> failures)
+    private static void ValidateSourcePrefixes(TuplePoolOptions options, Func<IPNetwork, string?> probe, List<string> failures)
     {
         var prefixes = options.SourcePrefixes;
         if (prefixes is null)
@@ -320,11 +333,10 @@ internal static class TuplePoolOptionsValidator
                 }
             }
 
-            var probed = PrefixAddresses.RandomAddress(network);
-            if (probe(probed) is { } problem)
+            if (probe(network) is { } problem)
             {
                 var route = baseAddress.AddressFamily == AddressFamily.InterNetworkV6 ? "ip -6 route" : "ip route";
-                failures.Add(Invariant($"SourcePrefixes[{i}]: {network} is not served by this machine: {probed}, an address of it picked at random, {problem.Replace(SourceAddressProbe.NotAssignedAdvice, string.Empty, StringComparison.Ordinal)}. Route the prefix to this machine with `{route} add local {network} dev lo` (AnyIP); the pool does not set IP_FREEBIND."));
+                failures.Add(Invariant($"SourcePrefixes[{i}]: {network} {problem}. Route the prefix to this machine with `{route} add local {network} dev lo` (AnyIP)."));
             }
         }
 

@@ -3,6 +3,7 @@ using System.Text;
 using Microsoft.Extensions.Configuration;
 using TuplePool.Options;
 using TuplePool.Platform;
+using TuplePool.Tests.Platform;
 
 namespace TuplePool.Tests.Options;
 
@@ -88,14 +89,38 @@ public sealed class SourcePrefixOptionsTests
         Assert.StartsWith("SourcePrefixes[0]: 127.64.0.0/16 contains SourceAddresses[1] (::ffff:127.64.0.9)", failure, StringComparison.Ordinal);
     }
 
+    private const string NotAssigned = "is not assigned to this machine (binding a socket to it failed with EADDRNOTAVAIL)" + SourceAddressProbe.NotAssignedAdvice;
+
     [Fact]
     public void Validate_NotServedByThisMachine_GivesTheRouteToAdd()
     {
-        var failure = Assert.Single(Validate(WithPrefixes("2001:2:0:1::/64"), static _ => "is not assigned to this machine (binding a socket to it failed with EADDRNOTAVAIL)" + SourceAddressProbe.NotAssignedAdvice));
+        var failures = TuplePoolOptionsValidator.Validate(WithPrefixes("198.18.64.0/24"), () => Kernel, static _ => null, n => SourcePrefixProbe.Check(n, static _ => NotAssigned, new FakeProcFileSystem()));
 
-        Assert.StartsWith("SourcePrefixes[0]: 2001:2:0:1::/64 is not served by this machine: 2001:2:0:1:", failure, StringComparison.Ordinal);
-        Assert.Contains("`ip -6 route add local 2001:2:0:1::/64 dev lo`", failure, StringComparison.Ordinal);
+        var failure = Assert.Single(failures);
+        Assert.StartsWith("SourcePrefixes[0]: 198.18.64.0/24 is not served by this machine: 198.18.64.", failure, StringComparison.Ordinal);
+        Assert.Contains(", an address of it picked at random, is not assigned to this machine (binding a socket to it failed with EADDRNOTAVAIL). ", failure, StringComparison.Ordinal);
+        Assert.EndsWith("Route the prefix to this machine with `ip route add local 198.18.64.0/24 dev lo` (AnyIP).", failure, StringComparison.Ordinal);
         Assert.DoesNotContain("ip address", failure, StringComparison.Ordinal); // the listed address's advice is not a prefix's
+    }
+
+    [Fact]
+    public void SourcePrefixProbe_IPv6_ServedWhenALocalRouteCoversIt_ThoughNoAddressOfItIsAssigned()
+    {
+        // /proc/net/ipv6_route in a namespace after `ip -6 route add local 2001:2:0:1::/64 dev lo` (Linux 6.18).
+        var proc = new FakeProcFileSystem
+        {
+            [LocalRoutes.Ipv6RouteFile] = """
+                20010002000000010000000000000000 40 00000000000000000000000000000000 00 00000000000000000000000000000000 00000400 00000001 00000000 80000001       lo
+                00000000000000000000000000000001 80 00000000000000000000000000000000 00 00000000000000000000000000000000 00000000 00000003 00000000 80200001       lo
+                20010002000000020000000000000000 40 00000000000000000000000000000000 00 00000000000000000000000000000000 00000400 00000001 00000000 00000001     eth0
+                """,
+        };
+
+        Assert.Null(SourcePrefixProbe.Check(IPNetwork.Parse("2001:2:0:1::/64"), static _ => NotAssigned, proc));
+        Assert.Null(SourcePrefixProbe.Check(IPNetwork.Parse("2001:2:0:1:8000::/65"), static _ => NotAssigned, proc)); // inside the route
+        Assert.StartsWith("is not served by this machine: no local route in /proc/net/ipv6_route covers it", SourcePrefixProbe.Check(IPNetwork.Parse("2001:2:0:2::/64"), static _ => NotAssigned, proc), StringComparison.Ordinal); // a route, not a local one
+        Assert.NotNull(SourcePrefixProbe.Check(IPNetwork.Parse("2001:2::/48"), static _ => NotAssigned, proc)); // wider than the route
+        Assert.StartsWith("cannot be checked", SourcePrefixProbe.Check(IPNetwork.Parse("2001:2:0:1::/64"), static _ => NotAssigned, new FakeProcFileSystem()), StringComparison.Ordinal);
     }
 
     [Fact]
