@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Net;
 
 namespace TuplePool.Doctor;
 
@@ -19,6 +20,14 @@ internal sealed class DoctorArguments
           --config FILE        Also check a TuplePool configuration (an appsettings.json file).
           --section NAME       The configuration section of the pool (default TuplePool;
                                a keyed pool: TuplePool:NAME).
+          --destination IP:PORT
+                               With --config and a Nat section: judge the NAT for this
+                               destination (repeatable; default: each of Nat.Destinations).
+          --rate N             With --config and a Nat section: new connections/s to one
+                               destination (the whole fleet's with TuplePool.Redis); the
+                               doctor predicts the waiting at that rate.
+          --concurrent N       With --rate: connections open at once to that destination
+                               (default 0).
           --proc-root DIR      Read captured /proc text from DIR instead of /proc.
           -h, --help           Show this text.
         """;
@@ -35,7 +44,18 @@ internal sealed class DoctorArguments
 
     public string ProcRoot { get; private set; } = "/proc";
 
+    /// <summary>Destinations named with <c>--destination</c>, in order.</summary>
+    public IReadOnlyList<IPEndPoint> Destinations => _destinations;
+
+    /// <summary>New connections/s to one destination (<c>--rate</c>); null when not given.</summary>
+    public double? Rate { get; private set; }
+
+    /// <summary>Connections open at once to one destination (<c>--concurrent</c>).</summary>
+    public int Concurrent { get; private set; }
+
     public bool Help { get; private set; }
+
+    private readonly List<IPEndPoint> _destinations = [];
 
     /// <summary>Parses <paramref name="args"/> (the command name first); throws <see cref="DoctorInputException"/> with what is wrong.</summary>
     public static DoctorArguments Parse(IReadOnlyList<string> args)
@@ -58,6 +78,7 @@ internal sealed class DoctorArguments
         }
 
         var sectionGiven = false;
+        var concurrentGiven = false;
         for (var i = 1; i < args.Count; i++)
         {
             var arg = args[i];
@@ -93,6 +114,35 @@ internal sealed class DoctorArguments
                     }
 
                     break;
+                case "--destination":
+                    var destination = Value(args, ref i);
+                    // Without a port IPEndPoint parses port 0: the NAT's budget is per IP and port.
+                    if (!IPEndPoint.TryParse(destination, out var endpoint) || endpoint.Port == 0)
+                    {
+                        throw new DoctorInputException($"--destination: '{destination}' is not IP:PORT (e.g. 198.51.100.7:443 or [2001:db8::7]:443).");
+                    }
+
+                    result._destinations.Add(endpoint);
+                    break;
+                case "--rate":
+                    var rate = Value(args, ref i);
+                    if (!double.TryParse(rate, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var perSecond) || perSecond is <= 0 or > 10_000_000)
+                    {
+                        throw new DoctorInputException($"--rate: '{rate}' is not a number of new connections per second above 0 and at most 10000000.");
+                    }
+
+                    result.Rate = perSecond;
+                    break;
+                case "--concurrent":
+                    var concurrent = Value(args, ref i);
+                    if (!int.TryParse(concurrent, NumberStyles.None, CultureInfo.InvariantCulture, out var open) || open > 10_000_000)
+                    {
+                        throw new DoctorInputException($"--concurrent: '{concurrent}' is not a number from 0 to 10000000.");
+                    }
+
+                    result.Concurrent = open;
+                    concurrentGiven = true;
+                    break;
                 case "--proc-root":
                     result.ProcRoot = Value(args, ref i);
                     if (!Directory.Exists(result.ProcRoot))
@@ -109,6 +159,16 @@ internal sealed class DoctorArguments
         if (sectionGiven && result.ConfigFile is null)
         {
             throw new DoctorInputException("--section needs --config FILE.");
+        }
+
+        if ((result.Rate is not null || result._destinations.Count > 0) && result.ConfigFile is null)
+        {
+            throw new DoctorInputException("--rate and --destination judge the NAT of a configuration: they need --config FILE (with a Nat section).");
+        }
+
+        if (concurrentGiven && result.Rate is null)
+        {
+            throw new DoctorInputException("--concurrent needs --rate N.");
         }
 
         return result;

@@ -33,7 +33,8 @@ internal static class DoctorCommand
             return ExitCodes.BadInput;
         }
 
-        var report = Examine(new ProcTree(arguments.ProcRoot), config, arguments.Top);
+        var question = new NatQuestion(arguments.Destinations, arguments.Rate, arguments.Concurrent);
+        var report = Examine(new ProcTree(arguments.ProcRoot), config, arguments.Top, census: null, question);
         if (arguments.Json)
         {
             JsonReportWriter.Write(report, output);
@@ -51,7 +52,8 @@ internal static class DoctorCommand
     /// <param name="config">The pool's configuration, when one was given.</param>
     /// <param name="top">How many tuples to list.</param>
     /// <param name="census">Where the sockets come from (see <see cref="HostFacts.Read"/>); a seam for tests.</param>
-    internal static DoctorReport Examine(ProcTree tree, LoadedConfig? config, int top, IKernelCensus? census = null)
+    /// <param name="nat">What the command line asks of the configured NAT (<c>--destination</c>, <c>--rate</c>).</param>
+    internal static DoctorReport Examine(ProcTree tree, LoadedConfig? config, int top, IKernelCensus? census = null, NatQuestion? nat = null)
     {
         var facts = HostFacts.Read(tree, census);
         var plan = PoolPlan.Create(facts, config?.Options);
@@ -71,9 +73,15 @@ internal static class DoctorCommand
         AddAll(KernelFeaturesCheck.Run(facts, config?.Options));
         report.Add(OpenFilesCheck.Run(facts, plan));
         report.Add(ConntrackCheck.Run(facts));
+        if (ConntrackCheck.Timeouts(facts, config?.Options.Nat) is { } timeouts)
+        {
+            report.Add(timeouts);
+        }
+
         if (config is not null)
         {
             AddAll(ConfigCheck.Run(facts, config, plan));
+            AddAll(NatCheck.Run(config.Options, nat ?? NatQuestion.None));
         }
 
         return report;

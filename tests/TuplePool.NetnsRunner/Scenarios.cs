@@ -13,6 +13,7 @@ internal static class Scenarios
         {
             ["happy-eyeballs"] = HappyEyeballsScenario.RunAsync,
             ["time-wait-ledger"] = TimeWaitLedgerScenario.RunAsync,
+            ["kernel-follow"] = KernelFollowScenario.RunAsync,
 
             // The NAT lab (tests/TuplePool.Tests/Support/NatLab.cs): its server, plain clients, the pool.
             ["nat-server"] = NatServerScenario.RunAsync,

@@ -21,6 +21,13 @@ internal static class SocketTable
         return counts;
     }
 
+    /// <summary>
+    /// Client-side sockets to <paramref name="port"/> our close left behind: FIN-WAIT-1/2, CLOSING,
+    /// LAST-ACK and TIME-WAIT (<c>ss -Htan dport = :port</c>, those states).
+    /// </summary>
+    public static int AfterCloseTo(int port)
+        => ClientSocketsTo(port).Where(s => s.Key is "FIN-WAIT-1" or "FIN-WAIT-2" or "CLOSING" or "LAST-ACK" or "TIME-WAIT").Sum(s => s.Value);
+
     /// <summary>Client-side TIME_WAIT entries to <paramref name="port"/>: <c>ss -Htan state time-wait dport = :port</c>.</summary>
     public static int TimeWaitTo(int port) => Run($"-Htan state time-wait dport = :{port}").Count;
 

@@ -10,6 +10,9 @@ internal static class SysctlReader
     public const string TcpTwRecyclePath = "/proc/sys/net/ipv4/tcp_tw_recycle";
     public const string ConntrackCountPath = "/proc/sys/net/netfilter/nf_conntrack_count";
     public const string ConntrackMaxPath = "/proc/sys/net/netfilter/nf_conntrack_max";
+    public const string ConntrackTimeWaitPath = "/proc/sys/net/netfilter/nf_conntrack_tcp_timeout_time_wait";
+    public const string ConntrackClosePath = "/proc/sys/net/netfilter/nf_conntrack_tcp_timeout_close";
+    public const string ConntrackEstablishedPath = "/proc/sys/net/netfilter/nf_conntrack_tcp_timeout_established";
     public const string SelfLimitsPath = "/proc/self/limits";
 
     /// <summary>What reading a one-number file gave.</summary>

@@ -191,7 +191,7 @@ internal sealed partial class SocketConnector : ISocketConnector
         return false;
     }
 
-    // --- TCP keepalive (issue 10.4; owned by the connect-path work, kept apart from the rest) ---
+    // --- TCP keepalive ---
 
     /// <summary>Keepalive for every socket this connector opens; null (the default) leaves it off.</summary>
     internal TcpKeepAlive? KeepAlive { get; init; }

@@ -148,10 +148,17 @@ public static class TuplePoolServiceCollectionExtensions
         // IOptionsMonitor caches the validated instance, so the pool gets exactly the options
         // ValidateOnStart checked.
         var options = services.GetRequiredService<IOptionsMonitor<TuplePoolOptions>>().Get(name);
-        return new SocketPool(
-            options,
-            services.GetService<TimeProvider>() ?? TimeProvider.System,
-            services.GetService<ILoggerFactory>(),
-            services.GetService<IMeterFactory>());
+        var time = services.GetService<TimeProvider>() ?? TimeProvider.System;
+        var loggerFactory = services.GetService<ILoggerFactory>();
+        var meterFactory = services.GetService<IMeterFactory>();
+
+        // A registered fleet budget (AddTuplePoolRedisFleet) is one instance of the fleet and
+        // serves one pool: the default one, and only with a NAT to share.
+        if (name == Options.Options.DefaultName && options.Nat is not null && services.GetService<IFleetBudget>() is { } fleet)
+        {
+            return new SocketPool(options, fleet, time, loggerFactory, meterFactory);
+        }
+
+        return new SocketPool(options, time, loggerFactory, meterFactory);
     }
 }

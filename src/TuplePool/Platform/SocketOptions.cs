@@ -129,7 +129,7 @@ internal static class SocketOptions
     }
 
     /// <summary>
-    /// TCP keepalive (issue 10.4): <c>SO_KEEPALIVE</c> on, then <c>TCP_KEEPIDLE</c>,
+    /// TCP keepalive: <c>SO_KEEPALIVE</c> on, then <c>TCP_KEEPIDLE</c>,
     /// <c>TCP_KEEPINTVL</c> and <c>TCP_KEEPCNT</c> (whole seconds; the options validator
     /// guarantees them). Set before connect, so a connection is probed from its first idle
     /// period. False when the platform rejects an option.

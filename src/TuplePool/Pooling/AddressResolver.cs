@@ -31,7 +31,7 @@ internal sealed partial class AddressResolver
     private readonly TimeSpan _lookupTimeout;
     private readonly ILogger _logger;
     private readonly Func<string, AddressFamily, CancellationToken, Task<IPAddress[]>> _lookup;
-    private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly SemaphoreSlim? _gate; // one lookup of a name at a time; an address needs none
     private volatile IPEndPoint[] _current;
     private long _resolvedAt;
     private Failure? _failure;
@@ -59,6 +59,7 @@ internal sealed partial class AddressResolver
                 break;
             case DnsEndPoint name:
                 _name = name;
+                _gate = new SemaphoreSlim(1, 1);
                 _current = [];
                 break;
             default:
@@ -82,7 +83,7 @@ internal sealed partial class AddressResolver
         var token = linked?.Token ?? cancellationToken;
         try
         {
-            await _gate.WaitAsync(token).ConfigureAwait(false);
+            await _gate!.WaitAsync(token).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
@@ -138,7 +139,7 @@ internal sealed partial class AddressResolver
         }
         finally
         {
-            _gate.Release();
+            _gate!.Release();
         }
     }
 

@@ -33,7 +33,7 @@ namespace TuplePool.Pooling;
 /// <list type="bullet">
 /// <item>Thread A fails to take a slot under MaxConnectionsPerDestination; thread B closes the
 /// only connection and looks at the line: empty, nobody to wake. A joins the line and looks
-/// again: the slot is free, so A wakes itself and takes it. (Issue 9.1: A looked "again" with
+/// again: the slot is free, so A wakes itself and takes it. (Once A looked "again" with
 /// no addresses, saw no room, and slept until AcquireTimeout.)</item>
 /// <item>A looks again just before B pushes its returned connection: A sees nothing and sleeps;
 /// B, having pushed, sees A in line and wakes it; A takes the connection from the idle store.</item>
@@ -77,7 +77,7 @@ internal sealed partial class DestinationPool : IConnectionOwner, IRoomWatcher
     private readonly OpenConnections _connections = new();
     private readonly ResiliencePipeline _pipeline;
     private readonly AddressResolver _resolver;
-    private readonly ITimer _expiryTimer;
+    private ITimer? _expiryTimer; // made by the first wait that needs it (ExpiryTimer); StoppedTimer once disposed
     private readonly DestinationMetrics _metrics;
     private int _open;
     private int _users;
@@ -95,7 +95,6 @@ internal sealed partial class DestinationPool : IConnectionOwner, IRoomWatcher
         _idle = new IdleStore(_settings.MaxIdle);
         _lastActive = _settings.Now();
         _metrics = context.Metrics.ForDestination(key, () => PendingAcquires);
-        _expiryTimer = PoolTimers.Create(_settings.TimeProvider, static state => ((DestinationPool)state!)._waiters.WakeOne(), this);
     }
 
     /// <summary>The pool's own copy of the destination; never handed out.</summary>
@@ -356,7 +355,7 @@ internal sealed partial class DestinationPool : IConnectionOwner, IRoomWatcher
         // Opening takes a slot only inside the slow path, which is closed now: _open cannot grow.
         Debug.Assert(Volatile.Read(ref _open) == 0 && _waiters.Count == 0, "A retired destination still has connections or waiters.");
         _context.Tuples.Unwatch(this, _resolver.Current);
-        _expiryTimer.Dispose();
+        DisposeExpiryTimer();
         _metrics.Dispose(); // its series stop
         return true;
     }
@@ -364,7 +363,7 @@ internal sealed partial class DestinationPool : IConnectionOwner, IRoomWatcher
     public void Dispose()
     {
         _context.Tuples.Unwatch(this, _resolver.Current);
-        _expiryTimer.Dispose();
+        DisposeExpiryTimer();
         _metrics.Dispose();
         _waiters.FailAll();
         DrainIdle();
@@ -553,11 +552,48 @@ internal sealed partial class DestinationPool : IConnectionOwner, IRoomWatcher
         var due = time.GetElapsedTime(time.GetTimestamp(), at);
         try
         {
-            _expiryTimer.Change(due < TimeSpan.Zero ? TimeSpan.Zero : due, Timeout.InfiniteTimeSpan);
+            ExpiryTimer().Change(due < TimeSpan.Zero ? TimeSpan.Zero : due, Timeout.InfiniteTimeSpan);
         }
         catch (ObjectDisposedException)
         {
             // Disposed (or retired, which no waiter can see): nothing left to wake.
         }
+    }
+
+    /// <summary>
+    /// The timer that wakes a waiter when a hold expires, made at the first wait that needs one:
+    /// most destinations never wait, and a crawl knows many of them (DestinationMemoryTests).
+    /// </summary>
+    private ITimer ExpiryTimer()
+    {
+        if (Volatile.Read(ref _expiryTimer) is { } timer)
+        {
+            return timer;
+        }
+
+        var created = PoolTimers.Create(_settings.TimeProvider, static state => ((DestinationPool)state!)._waiters.WakeOne(), this);
+        if (Interlocked.CompareExchange(ref _expiryTimer, created, null) is { } winner)
+        {
+            created.Dispose(); // another wait made it first, or the destination was disposed
+            return winner;
+        }
+
+        return created;
+    }
+
+    private void DisposeExpiryTimer() => Interlocked.Exchange(ref _expiryTimer, StoppedTimer.Instance)?.Dispose();
+
+    /// <summary>Stands for the expiry timer of a disposed destination: arming it does nothing.</summary>
+    private sealed class StoppedTimer : ITimer
+    {
+        public static readonly StoppedTimer Instance = new();
+
+        public bool Change(TimeSpan dueTime, TimeSpan period) => false;
+
+        public void Dispose()
+        {
+        }
+
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }
 }

@@ -1,3 +1,4 @@
+using System.Net.Sockets;
 using System.Collections.Concurrent;
 using System.Net;
 using System.Runtime.CompilerServices;
@@ -18,6 +19,7 @@ internal sealed class DestinationRegistry : IDestinationOwner
 
     private readonly ConcurrentDictionary<EndPoint, DestinationPool> _destinations = new();
     private readonly PoolContext _context;
+    private readonly Func<AddressFamily, bool> _hasSourceFor; // one delegate for every destination's resolver, not one each
     private DestinationPool? _lastUsed;
     private int _count;
     private volatile bool _disposed;
@@ -25,6 +27,7 @@ internal sealed class DestinationRegistry : IDestinationOwner
     public DestinationRegistry(PoolContext context)
     {
         _context = context;
+        _hasSourceFor = context.Tuples.HasSourceFor;
         Reaper = new IdleReaper(this, context.Tuples.Budget, context.Settings);
         Snapshots = new SnapshotBuilder(this, context.Tuples, context.Errors.Refusals);
     }
@@ -180,7 +183,7 @@ internal sealed class DestinationRegistry : IDestinationOwner
         var settings = _context.Settings;
         var resolver = new AddressResolver(
             key is IPEndPoint ip ? DestinationKeys.Copy(ip) : key, // the resolver's address is a ledger key: its own copy
-            _context.Tuples.HasSourceFor,
+            _hasSourceFor,
             settings.TimeProvider,
             settings.Options.DnsRefreshInterval,
             settings.Options.ConnectTimeout,

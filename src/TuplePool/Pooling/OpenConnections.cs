@@ -16,7 +16,8 @@ namespace TuplePool.Pooling;
 /// </remarks>
 internal sealed class OpenConnections
 {
-    private readonly Dictionary<long, Entry> _entries = new();
+    private readonly object _gate = new();
+    private Dictionary<long, Entry>? _entries; // only while something is open: a crawl knows many destinations with none
     private long _nextId;
     private int _seenCollections = -1;
 
@@ -24,27 +25,30 @@ internal sealed class OpenConnections
     {
         get
         {
-            lock (_entries)
+            lock (_gate)
             {
-                return _entries.Count;
+                return _entries?.Count ?? 0;
             }
         }
     }
 
     public void Add(PooledConnection connection)
     {
-        lock (_entries)
+        lock (_gate)
         {
             connection.Id = ++_nextId;
-            _entries.Add(connection.Id, new Entry(new WeakReference<PooledConnection>(connection), connection.Charge));
+            (_entries ??= []).Add(connection.Id, new Entry(new WeakReference<PooledConnection>(connection), connection.Charge));
         }
     }
 
     public void Remove(PooledConnection connection)
     {
-        lock (_entries)
+        lock (_gate)
         {
-            _entries.Remove(connection.Id);
+            if (_entries is not null && _entries.Remove(connection.Id) && _entries.Count == 0)
+            {
+                _entries = null;
+            }
         }
     }
 
@@ -58,8 +62,13 @@ internal sealed class OpenConnections
         }
 
         Volatile.Write(ref _seenCollections, collections);
-        lock (_entries)
+        lock (_gate)
         {
+            if (_entries is null)
+            {
+                return;
+            }
+
             List<long>? gone = null;
             foreach (var (id, entry) in _entries)
             {
@@ -75,6 +84,11 @@ internal sealed class OpenConnections
                 foreach (var id in gone)
                 {
                     _entries.Remove(id);
+                }
+
+                if (_entries.Count == 0)
+                {
+                    _entries = null;
                 }
             }
         }

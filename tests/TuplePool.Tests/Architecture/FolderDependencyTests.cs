@@ -5,7 +5,7 @@ namespace TuplePool.Tests.Architecture;
 
 /// <summary>
 /// The folders of <c>src/TuplePool</c> form layers: each one uses types of the folders below it
-/// and none above, so no two folders depend on each other (issue 8). Read from the source text:
+/// and none above, so no two folders depend on each other. Read from the source text:
 /// every type a folder declares, and every other folder's file that names it outside comments
 /// and strings. The expected layering is written out, so a new dependency is a visible decision.
 /// </summary>

@@ -265,7 +265,7 @@ public sealed class TupleBudgetOnLoopbackTests
         await using var server = new LoopbackServer(IPAddress.IPv6Loopback);
         await using var pool = CreateSut(TestSources.Take(1), PortSlices.Next(10));
 
-        // A configuration error, not exhaustion (issue 13.2).
+        // A configuration error, not exhaustion.
         var error = await Assert.ThrowsAsync<SocketException>(() => pool.AcquireAsync(server.EndPoint).AsTask());
 
         Assert.Equal(SocketError.AddressFamilyNotSupported, error.SocketErrorCode);

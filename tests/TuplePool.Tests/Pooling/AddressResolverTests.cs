@@ -50,7 +50,7 @@ public sealed class AddressResolverTests
     [Fact]
     public async Task InfiniteRefreshInterval_ANameIsLookedUpOnce()
     {
-        // Issue 9.5: "infinite" (-1 ms) compared as "always stale".
+        // "infinite" (-1 ms) compared as "always stale".
         var resolver = CreateSut(Name(), refresh: Timeout.InfiniteTimeSpan);
 
         for (var i = 0; i < 5; i++)
@@ -79,7 +79,7 @@ public sealed class AddressResolverTests
     [Fact]
     public async Task UnresolvableName_ThrowsHostNotFoundNamingIt_AndIsNotAskedAgainForAWhile()
     {
-        // Issue 9.10: a raw SocketException each time, one lookup per caller.
+        // a raw SocketException each time, one lookup per caller.
         _answer = () => throw new SocketException((int)SocketError.HostNotFound);
         var resolver = CreateSut(new DnsEndPoint("db.example", 5432));
 
@@ -113,7 +113,7 @@ public sealed class AddressResolverTests
     [Fact]
     public async Task LookupThatNeverAnswers_IsBoundedByConnectTimeout()
     {
-        // Issue 9.5: the lookup was bounded by neither timeout.
+        // the lookup was bounded by neither timeout.
         _pending = new TaskCompletionSource<IPAddress[]>(TaskCreationOptions.RunContinuationsAsynchronously);
         var resolver = CreateSut(Name(), lookupTimeout: TimeSpan.FromSeconds(10));
 
@@ -155,7 +155,7 @@ public sealed class AddressResolverTests
     [Fact]
     public async Task NameOfOnlyTheFamilyWithoutSources_IsAConfigurationError()
     {
-        // Issue 13.2: a family mismatch says so, instead of "exhausted" or "host not found".
+        // a family mismatch says so, instead of "exhausted" or "host not found".
         _answer = () => [V6];
         var resolver = CreateSut(new DnsEndPoint("v6only.example", 443), hasSourceFor: f => f == AddressFamily.InterNetwork);
 

@@ -52,7 +52,7 @@ public sealed class DestinationMemoryTests
 
         Assert.Equal(0, pool.Destinations.Count);
         Assert.Empty(pool.GetSnapshot().Tuples);
-        Assert.True(end - start < 256 * 1024, $"{end - start:N0} B still held after every destination was forgotten.");
+        AssertOnlyTableCapacityLeft(start, end, destinations);
     }
 
     [Fact]
@@ -78,7 +78,7 @@ public sealed class DestinationMemoryTests
 
         Assert.Equal(0, pool.Destinations.Count);
         Assert.Empty(pool.GetSnapshot().Tuples);
-        Assert.True(end - start < 256 * 1024, $"{end - start:N0} B still held after every destination was forgotten.");
+        AssertOnlyTableCapacityLeft(start, end, destinations);
     }
 
     [Fact]
@@ -103,6 +103,17 @@ public sealed class DestinationMemoryTests
         AdvanceBySweeps(TimeSpan.FromSeconds(10));
         Assert.Equal(0, pool.Destinations.Count);
     }
+
+    /// <summary>
+    /// What may stay after every destination is forgotten: the capacity of the three hash tables
+    /// keyed by destination (the registry, the budget's addresses, the metrics' destinations),
+    /// which keep their bucket arrays as every .NET dictionary does: 8 B a slot, up to about 3.6
+    /// slots per destination at the peak after a resize (measured with dotnet-gcdump: 290,848 B
+    /// for each of two tables after 10,000 destinations, 140,176 B for the third). The objects of a
+    /// destination are about 1 KB together, so one left per destination would show far above this.
+    /// </summary>
+    private static void AssertOnlyTableCapacityLeft(long start, long end, int peakDestinations)
+        => Assert.True(end - start <= 96L * peakDestinations, $"{end - start:N0} B still held after all {peakDestinations:N0} destinations were forgotten (at most {96L * peakDestinations:N0}: the hash tables' capacity).");
 
     private static long Heap()
     {
@@ -138,16 +149,8 @@ public sealed class DestinationMemoryTests
 
     private SocketPool CreateSut(out Func<int> connects, Action<TuplePoolOptions>? configure = null)
     {
-        var count = 0;
-        connects = () => Volatile.Read(ref count);
-        var connector = Substitute.For<ISocketConnector>();
-        connector
-            .ConnectAsync(Arg.Any<IPAddress>(), Arg.Any<IPEndPoint>(), Arg.Any<CancellationToken>())
-            .Returns(call =>
-            {
-                Interlocked.Increment(ref count);
-                return new ValueTask<Socket>(new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp)); // never connected: no traffic
-            });
+        var connector = new UnconnectedSockets();
+        connects = () => connector.Count;
         var options = new TuplePoolOptions
         {
             LocalPortRange = new PortRange(40000, 40999),
@@ -158,5 +161,22 @@ public sealed class DestinationMemoryTests
         };
         configure?.Invoke(options);
         return new SocketPool(options, _time, null, null, connector, Substitute.For<IKernelCensus>(), TestKernel.Create());
+    }
+
+    /// <summary>
+    /// Hands out sockets that are never connected. Not a substitute: NSubstitute records every
+    /// call with its arguments, and 100,000 recorded calls would be measured as the pool's heap.
+    /// </summary>
+    private sealed class UnconnectedSockets : ISocketConnector
+    {
+        private int _count;
+
+        public int Count => Volatile.Read(ref _count);
+
+        public ValueTask<Socket> ConnectAsync(IPAddress source, IPEndPoint destination, CancellationToken cancellationToken)
+        {
+            Interlocked.Increment(ref _count);
+            return new ValueTask<Socket>(new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp));
+        }
     }
 }

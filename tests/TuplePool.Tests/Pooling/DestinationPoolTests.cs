@@ -156,7 +156,7 @@ public sealed class DestinationPoolTests : IAsyncLifetime
     [Fact]
     public async Task AbandonedLease_OnceCollected_FreesItsPortAndSlot()
     {
-        // Issue 9.8: a lease never disposed (an HttpResponseMessage never disposed) held its
+        // a lease never disposed (an HttpResponseMessage never disposed) held its
         // ledger and open count for good.
         var pool = CreateSut(configure: o => o.MaxConnectionsPerDestination = 1);
         await AcquireAndReturnAsync(pool);

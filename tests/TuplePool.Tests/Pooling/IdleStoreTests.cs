@@ -30,7 +30,7 @@ public sealed class IdleStoreTests : IAsyncLifetime
     [Fact]
     public async Task Push_WhenFull_GivesUpTheOldest()
     {
-        // Issue 9.10: the store gave up the previously newest connection, keeping the oldest.
+        // the store gave up the previously newest connection, keeping the oldest.
         var c = await _connections.MakeAsync(5);
         var store = new IdleStore(capacity: 3, stripes: 1);
         store.Push(c[0]);

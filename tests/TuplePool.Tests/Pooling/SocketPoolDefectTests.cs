@@ -15,7 +15,7 @@ using TuplePool.Tests.Support;
 namespace TuplePool.Tests.Pooling;
 
 /// <summary>
-/// Defects found in review (issues 9 and 13), each pinned by the situation that shows it.
+/// Situations that once broke the pool, each pinned by the case that shows it.
 /// Real loopback sockets in the test's own port slice; a fake clock for everything timed.
 /// </summary>
 public sealed class SocketPoolDefectTests
@@ -48,7 +48,7 @@ public sealed class SocketPoolDefectTests
     [Fact]
     public async Task LostWakeUp_ACloseBetweenAFailedSlotAndJoiningTheLine_StillReachesTheWaiter()
     {
-        // Issue 9.1: MaxConnectionsPerDestination = 1, the only connection closes after the
+        // MaxConnectionsPerDestination = 1, the only connection closes after the
         // second caller failed to take the slot but before it joined the line.
         var time = new HookedTimeProvider();
         await using var server = new LoopbackServer();
@@ -74,7 +74,7 @@ public sealed class SocketPoolDefectTests
     [Fact]
     public async Task AcquireAsync_CallerChangesThePortOfItsEndPoint_GetsASocketToTheNewPort()
     {
-        // Issue 9.3: the caller's IPEndPoint is mutable; the pool must not keep or compare it by reference.
+        // the caller's IPEndPoint is mutable; the pool must not keep or compare it by reference.
         await using var a = new LoopbackServer();
         await using var b = new LoopbackServer();
         await using var pool = CreateSut(new FakeTimeProvider());
@@ -96,7 +96,7 @@ public sealed class SocketPoolDefectTests
     [Fact]
     public async Task AcquireAsync_IPv4MappedDestinationWithIPv4Sources_ConnectsOverIPv4OnOneLedger()
     {
-        // Issue 9.4: ::ffff:127.0.0.1 is 127.0.0.1 to the kernel.
+        // ::ffff:127.0.0.1 is 127.0.0.1 to the kernel.
         await using var server = new LoopbackServer();
         await using var pool = CreateSut(new FakeTimeProvider());
         var mapped = new IPEndPoint(IPAddress.Loopback.MapToIPv6(), server.EndPoint.Port);
@@ -134,7 +134,7 @@ public sealed class SocketPoolDefectTests
     [Fact]
     public async Task Eviction_ADestinationLeftEmpty_DisappearsFromSnapshots()
     {
-        // Issue 9.6: every destination used to stay for good, its ledgers in every snapshot.
+        // every destination used to stay for good, its ledgers in every snapshot.
         var time = new FakeTimeProvider();
         await using var server = new LoopbackServer();
         await using var pool = CreateSut(time, configure: o => o.IdleTimeout = TimeSpan.FromSeconds(10));
@@ -174,7 +174,7 @@ public sealed class SocketPoolDefectTests
     [Fact]
     public async Task AcquireDurationListenerThrows_TheLeaseIsNotLost()
     {
-        // Issue 9.8: an exception from a metrics listener after the lease existed lost the lease.
+        // an exception from a metrics listener after the lease existed lost the lease.
         using var meters = new SingleMeterFactory();
         await using var server = new LoopbackServer();
         await using var pool = CreateSut(new FakeTimeProvider(), meterFactory: meters);
@@ -209,7 +209,7 @@ public sealed class SocketPoolDefectTests
     [Fact]
     public async Task ValidateOnAcquireOff_ASocketTheCallerDisposed_IsNotLentAgain()
     {
-        // Issue 9.10: without the poll on acquire, nothing looked at the socket before lending it.
+        // without the poll on acquire, nothing looked at the socket before lending it.
         await using var server = new LoopbackServer();
         await using var pool = CreateSut(new FakeTimeProvider(), configure: o => o.ValidateOnAcquire = false);
         var lease = await pool.AcquireAsync(server.EndPoint);
@@ -225,7 +225,7 @@ public sealed class SocketPoolDefectTests
     [Fact]
     public async Task SeveralWaitersTimingOutTogether_EachGetsTheRealUsage()
     {
-        // Issue 13.1: only the first refused waiter got the usage; the others an empty list and
+        // only the first refused waiter got the usage; the others an empty list and
         // the message "(no source address of the destination's address family ...)".
         var time = new FakeTimeProvider();
         using var logs = new FakeLoggerProvider();
@@ -256,7 +256,7 @@ public sealed class SocketPoolDefectTests
     [Fact]
     public async Task IPv6DestinationWithOnlyIPv4Sources_IsAConfigurationErrorNamingTheFamily()
     {
-        // Issue 13.2: this said "exhausted, widen the port range".
+        // this said "exhausted, widen the port range".
         var connector = Substitute.For<ISocketConnector>();
         await using var pool = CreateSut(new FakeTimeProvider(), connector: connector);
         var destination = new IPEndPoint(IPAddress.IPv6Loopback, 20998); // never reached: no source can serve it
@@ -272,7 +272,6 @@ public sealed class SocketPoolDefectTests
     [Fact]
     public void DefaultLease_Stream_SaysTheLeaseWasNeverAcquired()
     {
-        // Issue 13.8.
         var error = Assert.Throws<ObjectDisposedException>(() => default(SocketLease).Stream);
 
         Assert.Contains("never acquired", error.Message, StringComparison.Ordinal);
@@ -305,7 +304,7 @@ public sealed class SocketPoolDefectTests
         var first = await Assert.ThrowsAsync<SocketException>(() => pool.AcquireAsync(name).AsTask());
         var second = await Assert.ThrowsAsync<SocketException>(() => pool.AcquireAsync(name).AsTask());
 
-        // Issue 9.10: a typed error naming the host, not a raw one per caller.
+        // a typed error naming the host, not a raw one per caller.
         Assert.Equal(SocketError.HostNotFound, first.SocketErrorCode);
         Assert.Contains("'nowhere.example'", first.Message, StringComparison.Ordinal);
         Assert.Equal(first.Message, second.Message);
@@ -324,7 +323,7 @@ public sealed class SocketPoolDefectTests
     [Fact]
     public async Task Eviction_TheDestinationsPendingSeriesStops()
     {
-        // Issue 9.6 / 13.5: snapshots and metrics stop showing a destination that is gone.
+        // snapshots and metrics stop showing a destination that is gone.
         var time = new FakeTimeProvider();
         using var meters = new SingleMeterFactory();
         await using var server = new LoopbackServer();
@@ -357,7 +356,7 @@ public sealed class SocketPoolDefectTests
     [Fact]
     public async Task AbandonedLease_OnceCollected_TheReaperFreesItsBudget()
     {
-        // Issue 9.8: a lease never disposed held its ledger and open count for good.
+        // a lease never disposed held its ledger and open count for good.
         var time = new FakeTimeProvider();
         await using var server = new LoopbackServer();
         await using var pool = CreateSut(time, capacity: 1);
@@ -391,7 +390,7 @@ public sealed class SocketPoolDefectTests
     [Fact]
     public async Task ReaperStopping_ADestinationAddedAtThatMoment_KeepsItRunning()
     {
-        // Issue 9.9: the stop cleared its flag with a plain store, which a later load could pass;
+        // the stop cleared its flag with a plain store, which a later load could pass;
         // now an interlocked exchange. Pinned here: a start in the window is not lost.
         var time = new FakeTimeProvider();
         await using var server = new LoopbackServer();
@@ -416,7 +415,7 @@ public sealed class SocketPoolDefectTests
     [Fact]
     public async Task StaleLeaseCopy_CannotInvalidateTheNextBorrowersLease()
     {
-        // Issue 9.10: the copy checked its token, then set a flag the next lease inherited.
+        // the copy checked its token, then set a flag the next lease inherited.
         await using var server = new LoopbackServer();
         await using var pool = CreateSut(new FakeTimeProvider());
         var first = await pool.AcquireAsync(server.EndPoint);
@@ -451,7 +450,7 @@ public sealed class SocketPoolDefectTests
     [Fact]
     public async Task AcquireAsync_MulticastOrSubnetBroadcast_ThrowsArgumentExceptionAndNeverConnects()
     {
-        // Issue 9.10: accepted, then "Network is unreachable" from the kernel. The connector is a
+        // accepted, then "Network is unreachable" from the kernel. The connector is a
         // substitute, and ff01::1 is interface-local: no packet could leave the host.
         var connector = Substitute.For<ISocketConnector>();
         await using var pool = CreateSut(new FakeTimeProvider(), configure: o => o.SourceAddresses = [], connector: connector);
@@ -468,7 +467,7 @@ public sealed class SocketPoolDefectTests
     [Fact]
     public async Task KernelCountsPortsHeldByOthers_TheUsageAndMessageShowThem()
     {
-        // Issue 13.2: "0 active, 0 idle, 0 TIME_WAIT of 10" for a tuple used by nobody, yet full.
+        // "0 active, 0 idle, 0 TIME_WAIT of 10" for a tuple used by nobody, yet full.
         var time = new FakeTimeProvider();
         var connector = Substitute.For<ISocketConnector>();
         connector.ConnectAsync(Arg.Any<IPAddress>(), Arg.Any<IPEndPoint>(), Arg.Any<CancellationToken>())

@@ -18,7 +18,7 @@ public sealed class SocketPoolDnsTests
     [Fact]
     public async Task DnsRefreshIntervalInfinite_ANameIsResolvedOnce()
     {
-        // Issue 9.5: "infinite" compared as a TimeSpan of -1 ms, so every new connection asked DNS again.
+        // "infinite" compared as a TimeSpan of -1 ms, so every new connection asked DNS again.
         var lookups = 0;
         using var listener = new MeterListener
         {

@@ -4,7 +4,7 @@ using TuplePool.Tests.Support;
 namespace TuplePool.Tests.Pooling;
 
 /// <summary>
-/// Issue 9.2: the pool's TIME_WAIT charge against <c>ss</c> after every kind of close, in a
+/// the pool's TIME_WAIT charge against <c>ss</c> after every kind of close, in a
 /// namespace with <c>tcp_tw_reuse=0</c> so each TIME_WAIT is real and lasts 60 s. HttpClient
 /// through UseTuplePool (disposed; idle-expired with its read-ahead pending; server closing
 /// first; server resetting) and raw leases (idle; read pending; reset read by the caller;
