@@ -20,5 +20,10 @@ if (args.Length > 0 && args[0] == IdleProbe.Switch)
     return await IdleProbe.RunAsync(args);
 }
 
+if (args.Length > 0 && args[0] == ReaperProbe.Switch)
+{
+    return await ReaperProbe.RunAsync(args);
+}
+
 var summaries = BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args, BenchmarkConfig.Create(args));
 return summaries.Any(summary => summary.HasCriticalValidationErrors || summary.Reports.Any(report => !report.Success)) ? 1 : 0;

@@ -1,17 +1,13 @@
-using System.Net;
 using System.Net.Sockets;
 
 namespace TuplePool.HealthChecks;
 
 /// <summary>
-/// Reads a <see cref="SocketPool"/> for the health check. The one place that knows how: when
-/// SocketPool gains more numbers, only this class changes.
+/// Reads a <see cref="SocketPool"/> for the health check, through its public snapshot only
+/// (<see cref="SocketPool.GetSnapshot"/>): tuples, waiting callers, both kinds of refusal (the pool
+/// counts its own, so nothing has to listen to its metrics) and the quarantine of each source.
+/// Nothing internal, so this package works with any TuplePool of the same public API.
 /// </summary>
-/// <remarks>
-/// Tuples, waiting callers and refusals from one <see cref="SocketPool.GetSnapshot"/> (the pool
-/// counts its own refusals, so nothing has to listen to its metrics); quarantine from the pool's
-/// sources (<c>SocketPool.IsFamilyQuarantined</c>).
-/// </remarks>
 internal sealed class SocketPoolHealthSource(SocketPool pool) : IPoolHealthSource
 {
     public PoolHealthReading Read()
@@ -20,17 +16,31 @@ internal sealed class SocketPoolHealthSource(SocketPool pool) : IPoolHealthSourc
         return new PoolHealthReading(
             snapshot.Tuples,
             snapshot.PendingAcquires,
-            QuarantinedFamilies(),
+            QuarantinedFamilies(snapshot.Sources),
             snapshot.RefusedAcquires,
-            snapshot.LastRefusal);
+            snapshot.LastRefusal,
+            snapshot.BackgroundRefusals,
+            snapshot.LastBackgroundRefusal);
     }
 
-    private List<AddressFamily> QuarantinedFamilies()
+    /// <summary>The families that have configured sources, every one of them quarantined.</summary>
+    internal static List<AddressFamily> QuarantinedFamilies(IReadOnlyList<SourceStatus> sources)
     {
         var families = new List<AddressFamily>();
         foreach (var family in (ReadOnlySpan<AddressFamily>)[AddressFamily.InterNetwork, AddressFamily.InterNetworkV6])
         {
-            if (pool.IsFamilyQuarantined(family))
+            var any = false;
+            var all = true;
+            foreach (var source in sources)
+            {
+                if (source.Address.AddressFamily == family)
+                {
+                    any = true;
+                    all &= source.IsQuarantined;
+                }
+            }
+
+            if (any && all)
             {
                 families.Add(family);
             }
@@ -41,10 +51,10 @@ internal sealed class SocketPoolHealthSource(SocketPool pool) : IPoolHealthSourc
 }
 
 /// <summary>
-/// Any other <see cref="ISocketPool"/>: its tuples are all there is to read. Its waiting callers
-/// and refusals are left unknown, since an implementation that never fills them in reports 0.
+/// Any other <see cref="ISocketPool"/>: its tuples are all there is to read. Its waiting callers,
+/// refusals and sources are left unknown, since an implementation that never fills them in reports 0.
 /// </summary>
 internal sealed class SnapshotHealthSource(ISocketPool pool) : IPoolHealthSource
 {
-    public PoolHealthReading Read() => new(pool.GetSnapshot().Tuples, null, null, null, null);
+    public PoolHealthReading Read() => new(pool.GetSnapshot().Tuples, null, null, null, null, null, null);
 }

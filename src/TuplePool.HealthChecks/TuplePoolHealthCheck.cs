@@ -5,10 +5,13 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 namespace TuplePool.HealthChecks;
 
 /// <summary>
-/// The health of one pool. Unhealthy when every source of an address family is quarantined or a
-/// caller was refused for exhaustion within <see cref="TuplePoolHealthCheckOptions.RefusalWindow"/>;
-/// Degraded when a tuple is above <see cref="TuplePoolHealthCheckOptions.BudgetThreshold"/> of its
-/// budget or callers are waiting; otherwise Healthy. The data lists the busiest tuples.
+/// The health of one pool, as its callers saw it. Unhealthy when every source of an address family
+/// is quarantined or a caller received a refusal within
+/// <see cref="TuplePoolHealthCheckOptions.RefusalWindow"/>; Degraded when only background
+/// refusals came in that window (connection attempts of <c>SocketsHttpHandler</c> no request was
+/// reported to receive), when a tuple of a source in use is above
+/// <see cref="TuplePoolHealthCheckOptions.BudgetThreshold"/> of its budget, or when callers are
+/// waiting; otherwise Healthy. The data lists the busiest tuples.
 /// </summary>
 internal sealed class TuplePoolHealthCheck(IPoolHealthSource source, TuplePoolHealthCheckOptions options, TimeProvider timeProvider) : IHealthCheck
 {
@@ -28,9 +31,16 @@ internal sealed class TuplePoolHealthCheck(IPoolHealthSource source, TuplePoolHe
         {
             unhealthy.Add(Invariant($"callers were refused for exhaustion in the last {options.RefusalWindow.TotalSeconds:0.#} s (most recently {(now - last).TotalSeconds:0.#} s ago, {reading.RefusedTotal ?? 0} in all)"));
         }
+        else if (reading.LastBackground is { } background && now - background < options.RefusalWindow)
+        {
+            // No caller saw these: HttpClient served the requests that started the attempts with
+            // other connections (or they were cancelled). Short of room, not failing callers.
+            degraded.Add(Invariant($"background connection attempts were refused for exhaustion in the last {options.RefusalWindow.TotalSeconds:0.#} s, no request received them (most recently {(now - background).TotalSeconds:0.#} s ago, {reading.BackgroundTotal ?? 0} in all)"));
+        }
 
+        // A quarantined source's tuples give no port: that is the quarantine (above), not use.
         var busiest = reading.Tuples
-            .Where(static t => t.Capacity > 0)
+            .Where(static t => t.Capacity > 0 && !t.IsQuarantined)
             .OrderByDescending(static t => Share(t))
             .ThenBy(static t => t.Remaining)
             .ToList();
@@ -51,11 +61,17 @@ internal sealed class TuplePoolHealthCheck(IPoolHealthSource source, TuplePoolHe
             ["busiest"] = busiest.Take(options.BusiestTuples).Select(Describe).ToArray(),
             ["pendingAcquires"] = reading.PendingAcquires is { } pending ? pending : "unknown",
             ["refusedTotal"] = reading.RefusedTotal is { } total ? total : "unknown",
+            ["backgroundRefusedTotal"] = reading.BackgroundTotal is { } backgroundTotal ? backgroundTotal : "unknown",
             ["quarantinedFamilies"] = reading.QuarantinedFamilies is { } families ? families.Select(FamilyName).ToArray() : "unknown",
         };
         if (reading.LastRefusal is { } lastRefusal)
         {
             data["lastRefusal"] = lastRefusal.ToString("O", CultureInfo.InvariantCulture);
+        }
+
+        if (reading.LastBackground is { } lastBackground)
+        {
+            data["lastBackgroundRefusal"] = lastBackground.ToString("O", CultureInfo.InvariantCulture);
         }
 
         HealthCheckResult result;

@@ -11,10 +11,13 @@ public sealed class TuplePoolHealthCheckOptions
     public double BudgetThreshold { get; set; } = 0.9;
 
     /// <summary>
-    /// Unhealthy while a caller was refused for exhaustion (<see cref="TupleBudgetExhaustedException"/>)
-    /// within this window: the pool's <see cref="TuplePoolSnapshot.LastRefusal"/> is compared with the
-    /// container's <see cref="TimeProvider"/> (the clock <c>AddTuplePool</c> gives the pool too).
-    /// Default 30 s; positive.
+    /// Unhealthy while a caller received a refusal (<see cref="TupleBudgetExhaustedException"/>, or a
+    /// wait for room it cancelled) within this window, Degraded while only background refusals came
+    /// in it (connection attempts of <c>SocketsHttpHandler</c> no request was reported to receive,
+    /// <see cref="TuplePoolSnapshot.BackgroundRefusals"/>): the pool's
+    /// <see cref="TuplePoolSnapshot.LastRefusal"/> and <see cref="TuplePoolSnapshot.LastBackgroundRefusal"/>
+    /// are compared with the container's <see cref="TimeProvider"/> (the clock <c>AddTuplePool</c>
+    /// gives the pool too). Default 30 s; positive.
     /// </summary>
     public TimeSpan RefusalWindow { get; set; } = TimeSpan.FromSeconds(30);
 

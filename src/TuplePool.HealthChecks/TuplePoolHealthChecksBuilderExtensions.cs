@@ -14,8 +14,9 @@ public static class TuplePoolHealthChecksBuilderExtensions
 
     /// <summary>
     /// Checks the default pool (<c>services.AddTuplePool()</c>): Degraded when a tuple is above
-    /// 90 % of its port budget or callers are waiting, Unhealthy when every source of an address
-    /// family is quarantined or callers were refused for exhaustion in the last 30 s (see
+    /// 90 % of its port budget, callers are waiting, or background connection attempts no request
+    /// saw were refused in the last 30 s; Unhealthy when every source of an address family is
+    /// quarantined or callers received a refusal in the last 30 s (see
     /// <see cref="TuplePoolHealthCheckOptions"/>). Registered as <c>"tuplepool"</c>.
     /// </summary>
     /// <param name="builder">The health checks builder.</param>

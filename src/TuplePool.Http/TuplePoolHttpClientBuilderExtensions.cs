@@ -23,7 +23,10 @@ public static class TuplePoolHttpClientBuilderExtensions
     /// this call (<c>ConfigurePrimaryHttpMessageHandler</c>) would bypass the pool: the client's first
     /// <c>CreateClient</c> then throws <see cref="InvalidOperationException"/> saying so. Requests that find no free
     /// port within <see cref="TuplePoolOptions.AcquireTimeout"/> fail with
-    /// <see cref="HttpRequestException"/> whose inner exception is <see cref="TupleBudgetExhaustedException"/>.
+    /// <see cref="HttpRequestException"/> whose inner exception is <see cref="TupleBudgetExhaustedException"/>;
+    /// the client reports each such request to the pool as one that received the refusal
+    /// (<see cref="TupleBudgetExhaustedException.MarkReceived"/>), so health checks tell refusals
+    /// callers got from those of connection attempts no request saw.
     /// </remarks>
     /// <param name="builder">The client's builder, from <c>AddHttpClient</c>.</param>
     /// <returns><paramref name="builder"/>, for chaining.</returns>
@@ -55,10 +58,11 @@ public static class TuplePoolHttpClientBuilderExtensions
                     $"UseTuplePool(\"{poolName}\") found no TuplePool named '{poolName}'. Register it with services.AddTuplePool(\"{poolName}\", ...)."))));
     }
 
-    /// <summary>Marks the client as pooled and registers the filter that fails it if its handler is later replaced.</summary>
+    /// <summary>Marks the client as pooled and registers the filters that fail it if its handler is later replaced and report the refusals its requests receive.</summary>
     private static void Guard(IHttpClientBuilder builder)
     {
         builder.Services.Configure<PoolClientMarker>(builder.Name, static m => m.UsesTuplePool = true);
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IHttpMessageHandlerBuilderFilter, PrimaryHandlerGuard>());
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IHttpMessageHandlerBuilderFilter, RefusalReceiptFilter>());
     }
 }

@@ -10,7 +10,8 @@ namespace TuplePool.Yarp;
 /// <see cref="ForwarderHttpClientFactory.ConfigureHandler"/>: SSL, <c>MaxConnectionsPerServer</c>,
 /// the cluster's <c>HttpClient</c> configuration, its 15 s <c>ConnectTimeout</c>), then the
 /// application's <see cref="TuplePoolProxyOptions.ConfigureHandler"/>, then the cluster's pool as
-/// the <see cref="SocketsHttpHandler.ConnectCallback"/>.
+/// the <see cref="SocketsHttpHandler.ConnectCallback"/>; wrapped so a request's refusal is reported
+/// as received (<see cref="RefusalReceiptHandler"/>).
 /// </summary>
 internal sealed class TuplePoolForwarderHttpClientFactory(
     ClusterPools pools,
@@ -23,6 +24,10 @@ internal sealed class TuplePoolForwarderHttpClientFactory(
     /// <summary>YARP reuses the old client when the cluster's <c>HttpClient</c> configuration is unchanged; the pool must be unchanged too.</summary>
     protected override bool CanReuseOldClient(ForwarderHttpClientContext context)
         => base.CanReuseOldClient(context) && PoolChoice.Same(context.OldMetadata, context.NewMetadata);
+
+    /// <summary>YARP's wrapping, inside one that reports each request the pool refused as having received the refusal.</summary>
+    protected override HttpMessageHandler WrapHandler(ForwarderHttpClientContext context, HttpMessageHandler handler)
+        => new RefusalReceiptHandler(base.WrapHandler(context, handler));
 
     protected override void ConfigureHandler(ForwarderHttpClientContext context, SocketsHttpHandler handler)
     {

@@ -8,10 +8,11 @@ public sealed class TuplePoolProxyOptions
 {
     /// <summary>
     /// The <c>Retry-After</c> a client is told when its request was answered with 503 because no
-    /// port was free to the destination (rounded up to whole seconds). The request has already
-    /// waited <see cref="TuplePoolOptions.AcquireTimeout"/> for room, so a client coming straight
-    /// back would most likely meet the same full budget; room comes as the proxy's connections to
-    /// that destination close and their TIME_WAIT ends.
+    /// port was free to the destination and the refusal had no hint of its own (rounded up to whole
+    /// seconds). A refusal says when room may come by itself where the pool knows it
+    /// (<see cref="TupleBudgetExhaustedException.RetryAfter"/>: the next TIME_WAIT or NAT hold
+    /// ending, a quarantine's end), and that is sent instead; this value is for refusals only a
+    /// close can end (every port held by open connections, the connection limit).
     /// </summary>
     /// <value>Default: 5 seconds. Zero or positive, at most one day.</value>
     public TimeSpan RetryAfter { get; set; } = TuplePoolProxyDefaults.RetryAfter;

@@ -42,13 +42,22 @@ public sealed class SocketPool : ISocketPool, IDisposable
     private volatile bool _disposed;
 
     /// <summary>Creates a pool.</summary>
+    /// <remarks>
+    /// The options are checked by the same rules as <c>AddTuplePool</c>'s start-up validation,
+    /// the source address probe included: each of <see cref="TuplePoolOptions.SourceAddresses"/> is
+    /// bound once to a TCP socket with port 0 and closed again (nothing is sent), so an address
+    /// that is not assigned to this machine fails here, as it fails <c>ValidateOnStart</c>, instead
+    /// of being quarantined at the first connect. A source that goes away later (an address
+    /// removed at run time) is quarantined then, and tried again after
+    /// <see cref="TuplePoolOptions.SourceQuarantine"/>.
+    /// </remarks>
     /// <param name="options">The settings; copied, so later changes have no effect.</param>
     /// <param name="timeProvider">The clock for timeouts, TIME_WAIT and idle expiry; <see cref="TimeProvider.System"/> when null.</param>
     /// <param name="loggerFactory">Where log messages go (category <c>TuplePool.SocketPool</c>); none when null.</param>
     /// <param name="meterFactory">Creates the <c>TuplePool</c> meter; a standalone meter when null.</param>
-    /// <exception cref="ArgumentException">An option is invalid; the message names it.</exception>
+    /// <exception cref="ArgumentException">An option is invalid, or a source address is not assigned to this machine; the message names it, as start-up validation does.</exception>
     public SocketPool(TuplePoolOptions options, TimeProvider? timeProvider = null, ILoggerFactory? loggerFactory = null, IMeterFactory? meterFactory = null)
-        : this(options, timeProvider, loggerFactory, meterFactory, connector: null, census: null, kernel: null)
+        : this(options, timeProvider, loggerFactory, meterFactory, connector: null, census: null, kernel: null, probeSources: true)
     {
     }
 
@@ -58,17 +67,23 @@ public sealed class SocketPool : ISocketPool, IDisposable
     /// is then the whole fleet's) are drawn from <paramref name="fleetBudget"/>'s grants, so
     /// the fleet together never holds more than the NAT has.
     /// </summary>
+    /// <remarks>The options are checked as by the other constructor, each source address bound once (no traffic).</remarks>
     /// <param name="options">The settings; copied. <see cref="TuplePoolOptions.Nat"/> must be set.</param>
     /// <param name="fleetBudget">Where this instance's share of the NAT comes from (for example <c>TuplePool.Redis.RedisFleetBudget</c>); the pool does not dispose it.</param>
     /// <param name="timeProvider">The clock; <see cref="TimeProvider.System"/> when null.</param>
     /// <param name="loggerFactory">Where log messages go; none when null.</param>
     /// <param name="meterFactory">Creates the <c>TuplePool</c> meter; a standalone meter when null.</param>
-    /// <exception cref="ArgumentException">An option is invalid, or <see cref="TuplePoolOptions.Nat"/> is not set.</exception>
+    /// <exception cref="ArgumentException">An option is invalid, a source address is not assigned to this machine, or <see cref="TuplePoolOptions.Nat"/> is not set.</exception>
     public SocketPool(TuplePoolOptions options, IFleetBudget fleetBudget, TimeProvider? timeProvider = null, ILoggerFactory? loggerFactory = null, IMeterFactory? meterFactory = null)
-        : this(options, timeProvider, loggerFactory, meterFactory, connector: null, census: null, kernel: null, fleet: fleetBudget ?? throw new ArgumentNullException(nameof(fleetBudget)))
+        : this(options, timeProvider, loggerFactory, meterFactory, connector: null, census: null, kernel: null, fleet: fleetBudget ?? throw new ArgumentNullException(nameof(fleetBudget)), probeSources: true)
     {
     }
 
+    /// <summary>
+    /// The pool with its seams (connector, census, kernel facts, DNS, fleet) for tests. Without
+    /// <paramref name="probeSources"/> the source addresses are not bound at construction: a source
+    /// that is not assigned is left to run-time quarantine, as tests of quarantine need.
+    /// </summary>
     internal SocketPool(
         TuplePoolOptions options,
         TimeProvider? timeProvider,
@@ -78,7 +93,8 @@ public sealed class SocketPool : ISocketPool, IDisposable
         IKernelCensus? census,
         KernelSettings? kernel,
         Func<string, AddressFamily, CancellationToken, Task<IPAddress[]>>? dnsLookup = null,
-        IFleetBudget? fleet = null)
+        IFleetBudget? fleet = null,
+        bool probeSources = false)
     {
         ArgumentNullException.ThrowIfNull(options);
         options = options.Clone();
@@ -86,9 +102,10 @@ public sealed class SocketPool : ISocketPool, IDisposable
         var logger = (ILogger?)loggerFactory?.CreateLogger<SocketPool>() ?? NullLogger.Instance;
         kernel ??= KernelSettings.Read(ProcFileSystem.Default);
 
-        // Same rules as start-up validation, except the bind probe: a source not (yet) assigned
-        // is left to run-time quarantine so one bad address does not stop the others.
-        TuplePoolOptionsValidator.ThrowIfInvalid(options, kernel, probeSources: false, nameof(options));
+        // Same rules as start-up validation (ValidateTuplePoolOptions), the bind probe included
+        // for the public constructors, so a pool built by hand and one built by AddTuplePool
+        // accept and refuse the same options.
+        TuplePoolOptionsValidator.ThrowIfInvalid(options, kernel, probeSources, nameof(options));
         foreach (var fallback in kernel.Fallbacks)
         {
             Log.KernelFallback(logger, fallback);
@@ -114,7 +131,7 @@ public sealed class SocketPool : ISocketPool, IDisposable
         _metrics = new TuplePoolMetrics(meterFactory, options, _time);
         _opener = new ConnectionOpener(selector, socketConnector, census, _metrics, logger, _time, options, _disposing.Token);
         _tuples = new TupleLookup(selector, _budget, _time);
-        var errors = new AcquireErrors(new RefusalRecord(_time), _metrics, logger, options.AcquireTimeout);
+        var errors = new AcquireErrors(new RefusalRecord(_time), _metrics, logger, options.AcquireTimeout, _time);
         _waiters = WaiterPolicy.CreatePool(_time);
         var context = new PoolContext(settings, _opener, _tuples, errors, _metrics, _waiters, logger, dnsLookup);
         _destinations = new DestinationRegistry(context);
@@ -149,9 +166,6 @@ public sealed class SocketPool : ISocketPool, IDisposable
     /// <summary>For the connect path's tests: the opener every destination connects with.</summary>
     internal ConnectionOpener Opener => _opener;
 
-    /// <summary>For health checks: <paramref name="family"/> has configured sources and every one is quarantined.</summary>
-    internal bool IsFamilyQuarantined(AddressFamily family) => _tuples.AllSourcesQuarantined(family);
-
     internal DestinationRegistry Destinations => _destinations;
 
     /// <inheritdoc />
@@ -169,12 +183,14 @@ public sealed class SocketPool : ISocketPool, IDisposable
     }
 
     /// <summary>
-    /// As <see cref="AcquireAsync(EndPoint, CancellationToken)"/>, bounded by <paramref name="timeout"/>
+    /// As <see cref="AcquireAsync(EndPoint, CancellationToken)"/>, for a connection attempt of
+    /// <c>SocketsHttpHandler</c> (<c>UseTuplePool</c>): bounded by <paramref name="timeout"/>
     /// instead of <see cref="TuplePoolOptions.AcquireTimeout"/> (the shorter of the two makes
-    /// sense): how <c>UseTuplePool</c> makes an exhausted budget surface as
-    /// <see cref="TupleBudgetExhaustedException"/> before <c>SocketsHttpHandler.ConnectTimeout</c> cancels it.
+    /// sense), so an exhausted budget surfaces as <see cref="TupleBudgetExhaustedException"/> before
+    /// <c>SocketsHttpHandler.ConnectTimeout</c> cancels it; and a refusal counts as a background one
+    /// (<see cref="TupleBudgetExhaustedException.IsBackground"/>) until a request is reported to receive it.
     /// </summary>
-    internal ValueTask<SocketLease> AcquireAsync(EndPoint destination, TimeSpan timeout, CancellationToken cancellationToken)
+    internal ValueTask<SocketLease> AcquireForHttpAsync(EndPoint destination, TimeSpan timeout, CancellationToken cancellationToken)
     {
         if (_disposed)
         {
@@ -183,8 +199,8 @@ public sealed class SocketPool : ISocketPool, IDisposable
 
         var pool = _destinations.Get(destination);
         return _metrics.AcquireDurationEnabled
-            ? AcquireTimedAsync(pool, timeout, cancellationToken)
-            : pool.AcquireAsync(timeout, cancellationToken);
+            ? AcquireTimedAsync(pool, timeout, cancellationToken, AcquirePurpose.HttpConnect)
+            : pool.AcquireAsync(timeout, AcquirePurpose.HttpConnect, cancellationToken);
     }
 
     /// <inheritdoc />
@@ -239,13 +255,13 @@ public sealed class SocketPool : ISocketPool, IDisposable
         }
     }
 
-    private async ValueTask<SocketLease> AcquireTimedAsync(DestinationPool pool, TimeSpan timeout, CancellationToken cancellationToken)
+    private async ValueTask<SocketLease> AcquireTimedAsync(DestinationPool pool, TimeSpan timeout, CancellationToken cancellationToken, AcquirePurpose purpose = AcquirePurpose.Caller)
     {
         var started = _time.GetTimestamp();
         SocketLease lease;
         try
         {
-            lease = await pool.AcquireAsync(timeout, cancellationToken).ConfigureAwait(false);
+            lease = await pool.AcquireAsync(timeout, purpose, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e)
         {

@@ -1,7 +1,6 @@
-using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
-using System.Text;
+using TuplePool.Budget;
 
 namespace TuplePool;
 
@@ -12,9 +11,17 @@ namespace TuplePool;
 /// fail a connect with <c>EADDRNOTAVAIL</c>; <see cref="SocketException.SocketErrorCode"/> is
 /// <see cref="SocketError.AddressNotAvailable"/> so existing handlers keep working.
 /// </summary>
+/// <remarks>
+/// <see cref="Cause"/> names what held the room (the README's "Refusal causes" table says what to
+/// do about each), and the message says it with the numbers of every source under it;
+/// <see cref="RetryAfter"/> says when room may come by itself.
+/// </remarks>
 public sealed class TupleBudgetExhaustedException : SocketException
 {
     private readonly string _message;
+    private IRefusalReceipts? _receipts;
+    private long _ticket;
+    private int _background;
 
     /// <summary>Creates the exception for <paramref name="destination"/> with the usage of each source.</summary>
     public TupleBudgetExhaustedException(EndPoint destination, IReadOnlyList<TupleUsage> usage)
@@ -22,28 +29,30 @@ public sealed class TupleBudgetExhaustedException : SocketException
     {
     }
 
-    /// <summary>Creates the exception for <paramref name="destination"/> with the usage of each source and of the NAT on the path.</summary>
+    /// <summary>
+    /// Creates the exception for <paramref name="destination"/> with the usage of each source and
+    /// of the NAT on the path; <see cref="Cause"/> is judged from that usage alone.
+    /// </summary>
     public TupleBudgetExhaustedException(EndPoint destination, IReadOnlyList<TupleUsage> usage, IReadOnlyList<NatUsage> nat)
+        : this(destination, usage, nat, RefusalFacts.None)
+    {
+    }
+
+    /// <summary>The pool's refusal: the usage and what else it knew when it gave up.</summary>
+    internal TupleBudgetExhaustedException(EndPoint destination, IReadOnlyList<TupleUsage> usage, IReadOnlyList<NatUsage> nat, RefusalFacts facts)
         : base((int)SocketError.AddressNotAvailable)
     {
         ArgumentNullException.ThrowIfNull(destination);
         ArgumentNullException.ThrowIfNull(usage);
         ArgumentNullException.ThrowIfNull(nat);
+        ArgumentNullException.ThrowIfNull(facts);
         Destination = destination;
         Usage = usage;
         Nat = nat;
-        _message = BuildMessage(destination, usage, nat, waitLineLimit: null);
-    }
-
-    /// <summary>Refused at once: <paramref name="waitLineLimit"/> callers were already waiting for room.</summary>
-    internal TupleBudgetExhaustedException(EndPoint destination, IReadOnlyList<TupleUsage> usage, IReadOnlyList<NatUsage> nat, int waitLineLimit)
-        : base((int)SocketError.AddressNotAvailable)
-    {
-        Destination = destination;
-        Usage = usage;
-        Nat = nat;
-        WaitLineFull = true;
-        _message = BuildMessage(destination, usage, nat, waitLineLimit);
+        WaitLineFull = facts.WaitLineLimit is not null;
+        Cause = RefusalExplanation.Classify(usage, nat, facts);
+        RetryAfter = facts.RetryAfter is { } after && after < TimeSpan.Zero ? TimeSpan.Zero : facts.RetryAfter;
+        _message = RefusalExplanation.Describe(destination, usage, nat, facts);
     }
 
     /// <summary>The destination that had no room.</summary>
@@ -55,6 +64,22 @@ public sealed class TupleBudgetExhaustedException : SocketException
     /// <summary>The NAT's usage for each of the destination's addresses behind it (<see cref="TuplePoolOptions.Nat"/>); empty when none is.</summary>
     public IReadOnlyList<NatUsage> Nat { get; }
 
+    /// <summary>
+    /// What held the room the caller needed, named from the same numbers the message shows:
+    /// the pool's own connections, its TIME_WAIT, other sockets' TIME_WAIT or other sockets, the
+    /// connection limit, quarantined sources, the NAT, or the wait line.
+    /// </summary>
+    public RefusalCause Cause { get; }
+
+    /// <summary>
+    /// When room may come by itself, from the moment of the refusal: the next port the pool
+    /// charges for TIME_WAIT or a kernel refusal freeing, the NAT's next hold ending, or a
+    /// quarantined source coming back. Null when only a close of a connection can bring room
+    /// (<see cref="RefusalCause.ActiveConnections"/>, <see cref="RefusalCause.ConnectionLimit"/>), or
+    /// when the exception was not thrown by a pool. TuplePool.Yarp sends it as the 503's <c>Retry-After</c>.
+    /// </summary>
+    public TimeSpan? RetryAfter { get; }
+
     /// <summary>True when the NAT on the path was the limit: it had no port left to any of the destination's addresses, whatever the local tuples had.</summary>
     public bool NatIsTheLimit => Nat.Count > 0 && Nat.All(static n => n.Remaining == 0);
 
@@ -65,63 +90,42 @@ public sealed class TupleBudgetExhaustedException : SocketException
     /// </summary>
     public bool WaitLineFull { get; }
 
+    /// <summary>
+    /// True while no caller is known to have received this refusal: it was met in a connection
+    /// attempt of a <see cref="System.Net.Http.SocketsHttpHandler"/> (<c>UseTuplePool</c>), and
+    /// <c>HttpClient</c> hands such an error only to the request that started the attempt, and only
+    /// if that request still waits for it; one served by another connection meanwhile never sees
+    /// it. The pool counts it as a background refusal
+    /// (<see cref="TuplePoolSnapshot.BackgroundRefusals"/>) until <see cref="MarkReceived"/> is
+    /// called. False for a refusal <c>AcquireAsync</c> threw to its caller.
+    /// </summary>
+    public bool IsBackground => Volatile.Read(ref _background) == 1;
+
     /// <inheritdoc />
     public override string Message => _message;
 
-    /// <summary>"127.0.0.2: 1 active, 0 idle, 0 TIME_WAIT, 0 held by other sockets of 2; …", as the message and log event 4 show it.</summary>
-    internal static string Describe(IReadOnlyList<TupleUsage> usage)
+    /// <summary>
+    /// Reports that a caller received this refusal (a request failed with it): the pool then
+    /// counts it among <see cref="TuplePoolSnapshot.RefusedAcquires"/> instead of
+    /// <see cref="TuplePoolSnapshot.BackgroundRefusals"/>. <c>TuplePool.Http</c>'s
+    /// <c>UseTuplePool()</c> and <c>TuplePool.Yarp</c> call it for every request that fails with it;
+    /// with a bare <c>SocketsHttpHandler.UseTuplePool</c>, call it where a request's
+    /// <see cref="System.Net.Http.HttpRequestException"/> carries it as its inner exception. Once
+    /// per refusal; later calls, and calls on a refusal that is not <see cref="IsBackground"/>, do nothing.
+    /// </summary>
+    public void MarkReceived()
     {
-        var text = new StringBuilder();
-        for (var i = 0; i < usage.Count; i++)
+        if (Interlocked.Exchange(ref _background, 0) == 1)
         {
-            if (i > 0)
-            {
-                text.Append("; ");
-            }
-
-            var u = usage[i];
-            text.Append(CultureInfo.InvariantCulture, $"{u.Source}: {u.Active} active, {u.Idle} idle, {u.TimeWait} TIME_WAIT, {u.External} held by other sockets of {u.Capacity}");
+            _receipts!.Received(_ticket);
         }
-
-        return text.ToString();
     }
 
-    private static string BuildMessage(EndPoint destination, IReadOnlyList<TupleUsage> usage, IReadOnlyList<NatUsage> nat, int? waitLineLimit)
+    /// <summary>Makes the refusal a background one, counted in <paramref name="receipts"/> under <paramref name="ticket"/> until a caller is reported to receive it.</summary>
+    internal void AwaitReceipt(IRefusalReceipts receipts, long ticket)
     {
-        var text = new StringBuilder();
-        var natFull = nat.Count > 0 && nat.All(static n => n.Remaining == 0);
-        if (waitLineLimit is { } limit)
-        {
-            text.Append(CultureInfo.InvariantCulture, $"No port is free to {destination} and the wait line is full: {limit} callers are already waiting (TuplePoolOptions.MaxPendingAcquires)");
-        }
-        else if (natFull)
-        {
-            text.Append(CultureInfo.InvariantCulture, $"No port is free to {destination} through the NAT on the path: this instance holds every port the NAT gives it there");
-        }
-        else
-        {
-            text.Append(CultureInfo.InvariantCulture, $"No local port is free to {destination}: every source address has used its tuple budget");
-        }
-
-        if (natFull)
-        {
-            text.Append(" (").AppendJoin("; ", nat.Select(static n => n.ToString())).Append(").");
-            text.Append(" A NAT that runs out drops the SYN, so the pool waits instead of connecting. Reuse connections (a close keeps the NAT's port for NatOptions.HoldAfterClose),")
-                .Append(" give the NAT more addresses or ports and raise NatOptions.PortsPerDestination, or, in a fleet, check the share the fleet budget grants.");
-            return text.ToString();
-        }
-
-        text.Append(usage.Count == 0
-            ? " (no usage recorded)."
-            : $" ({Describe(usage)}).");
-        var external = usage.Sum(u => u.External);
-        if (external > 0)
-        {
-            text.Append(CultureInfo.InvariantCulture, $" The kernel counts {external} ports of these tuples held by sockets this pool does not own (other processes, or TIME_WAIT an earlier run left).");
-        }
-
-        text.Append(" Add source addresses (TuplePoolOptions.SourceAddresses), widen the port range (LocalPortRange or net.ipv4.ip_local_port_range),")
-            .Append(" or reuse connections instead of closing them (each graceful close holds its port in TIME_WAIT for 60 s).");
-        return text.ToString();
+        _receipts = receipts;
+        _ticket = ticket;
+        Volatile.Write(ref _background, 1);
     }
 }

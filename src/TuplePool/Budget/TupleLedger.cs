@@ -37,6 +37,7 @@ internal sealed class TupleLedger
     private List<ClosedSocket>? _closed;
     private int _open;
     private int _external;
+    private int _externalTimeWait;
     private long _externalUntil;
     private bool _aboveNinetyPercent;
     private bool _retired;
@@ -346,7 +347,9 @@ internal sealed class TupleLedger
     /// partial correction from the census would leave "room" the kernel refuses, and acquirers
     /// would spin on it. Returns how many ports we hold (for the log line).
     /// </summary>
-    public int CorrectFromKernel(TimeSpan holdFor)
+    /// <param name="holdFor">How long the tuple counts as full.</param>
+    /// <param name="kernelTimeWait">The sockets on the tuple the kernel lists in TIME_WAIT (the census, read with the refusal); those of the external ports are named as such.</param>
+    public int CorrectFromKernel(TimeSpan holdFor, int kernelTimeWait = 0)
     {
         lock (_gate)
         {
@@ -354,6 +357,9 @@ internal sealed class TupleLedger
             ExpireLocked(now);
             var ours = _open - 1 + ClosedCount; // the failed attempt still holds its reservation
             _external = Math.Max(0, Capacity - ours);
+
+            // The kernel's TIME_WAIT count includes our own closes in TIME-WAIT; the rest are others'.
+            _externalTimeWait = Math.Clamp(kernelTimeWait - CountClosed(inTimeWait: true), 0, _external);
             _externalUntil = now + Timestamps.ToTicks(holdFor, TimeProvider);
             return ours;
         }
@@ -368,6 +374,19 @@ internal sealed class TupleLedger
             {
                 ExpireLocked(TimeProvider.GetTimestamp());
                 return _external;
+            }
+        }
+    }
+
+    /// <summary>Of <see cref="External"/>, the ports the kernel listed in TIME_WAIT when it refused (correction still in force).</summary>
+    public int ExternalTimeWait
+    {
+        get
+        {
+            lock (_gate)
+            {
+                ExpireLocked(TimeProvider.GetTimestamp());
+                return _externalTimeWait;
             }
         }
     }
@@ -498,6 +517,7 @@ internal sealed class TupleLedger
         if (_external > 0 && _externalUntil <= now)
         {
             _external = 0;
+            _externalTimeWait = 0;
         }
     }
 }

@@ -23,7 +23,7 @@ public sealed class TuplePoolSnapshot
     /// <summary>Creates a snapshot.</summary>
     /// <param name="tuples">One entry per tuple.</param>
     /// <param name="pendingAcquires">Callers waiting; 0 or more.</param>
-    /// <param name="refusedAcquires">Acquires refused with <see cref="TupleBudgetExhaustedException"/> so far; 0 or more.</param>
+    /// <param name="refusedAcquires">Refusals callers received so far; 0 or more.</param>
     /// <param name="lastRefusal">When the last of them was; null exactly when <paramref name="refusedAcquires"/> is 0.</param>
     /// <exception cref="ArgumentException"><paramref name="lastRefusal"/> is null with refusals, or set without any.</exception>
     public TuplePoolSnapshot(IReadOnlyList<TupleUsage> tuples, int pendingAcquires, long refusedAcquires, DateTimeOffset? lastRefusal)
@@ -31,22 +31,52 @@ public sealed class TuplePoolSnapshot
     {
     }
 
-    /// <summary>Creates a snapshot with the NAT's ledgers.</summary>
+    /// <summary>Creates a snapshot with the NAT's ledgers, no background refusal and no source listed.</summary>
     /// <param name="tuples">One entry per tuple.</param>
     /// <param name="pendingAcquires">Callers waiting; 0 or more.</param>
-    /// <param name="refusedAcquires">Acquires refused with <see cref="TupleBudgetExhaustedException"/> so far; 0 or more.</param>
+    /// <param name="refusedAcquires">Refusals callers received so far; 0 or more.</param>
     /// <param name="lastRefusal">When the last of them was; null exactly when <paramref name="refusedAcquires"/> is 0.</param>
     /// <param name="nat">One entry per destination behind the NAT that holds something.</param>
     /// <exception cref="ArgumentException"><paramref name="lastRefusal"/> is null with refusals, or set without any.</exception>
     public TuplePoolSnapshot(IReadOnlyList<TupleUsage> tuples, int pendingAcquires, long refusedAcquires, DateTimeOffset? lastRefusal, IReadOnlyList<NatUsage> nat)
+        : this(tuples, pendingAcquires, refusedAcquires, lastRefusal, nat, backgroundRefusals: 0, lastBackgroundRefusal: null, sources: [])
+    {
+    }
+
+    /// <summary>Creates a snapshot.</summary>
+    /// <param name="tuples">One entry per tuple.</param>
+    /// <param name="pendingAcquires">Callers waiting; 0 or more.</param>
+    /// <param name="refusedAcquires">Refusals callers received so far; 0 or more.</param>
+    /// <param name="lastRefusal">When the last of them was; null exactly when <paramref name="refusedAcquires"/> is 0.</param>
+    /// <param name="nat">One entry per destination behind the NAT that holds something.</param>
+    /// <param name="backgroundRefusals">Refusals no caller was reported to receive so far; 0 or more.</param>
+    /// <param name="lastBackgroundRefusal">When the last of them was; null exactly when <paramref name="backgroundRefusals"/> is 0.</param>
+    /// <param name="sources">One entry per configured source address.</param>
+    /// <exception cref="ArgumentException">A time is null with refusals, or set without any.</exception>
+    public TuplePoolSnapshot(
+        IReadOnlyList<TupleUsage> tuples,
+        int pendingAcquires,
+        long refusedAcquires,
+        DateTimeOffset? lastRefusal,
+        IReadOnlyList<NatUsage> nat,
+        long backgroundRefusals,
+        DateTimeOffset? lastBackgroundRefusal,
+        IReadOnlyList<SourceStatus> sources)
     {
         ArgumentNullException.ThrowIfNull(nat);
         ArgumentNullException.ThrowIfNull(tuples);
+        ArgumentNullException.ThrowIfNull(sources);
         ArgumentOutOfRangeException.ThrowIfNegative(pendingAcquires);
         ArgumentOutOfRangeException.ThrowIfNegative(refusedAcquires);
+        ArgumentOutOfRangeException.ThrowIfNegative(backgroundRefusals);
         if ((refusedAcquires == 0) != (lastRefusal is null))
         {
             throw new ArgumentException("lastRefusal is the time of the last of refusedAcquires: null when there is none, set when there is one.", nameof(lastRefusal));
+        }
+
+        if ((backgroundRefusals == 0) != (lastBackgroundRefusal is null))
+        {
+            throw new ArgumentException("lastBackgroundRefusal is the time of the last of backgroundRefusals: null when there is none, set when there is one.", nameof(lastBackgroundRefusal));
         }
 
         Tuples = tuples;
@@ -54,6 +84,9 @@ public sealed class TuplePoolSnapshot
         PendingAcquires = pendingAcquires;
         RefusedAcquires = refusedAcquires;
         LastRefusal = lastRefusal;
+        BackgroundRefusals = backgroundRefusals;
+        LastBackgroundRefusal = lastBackgroundRefusal;
+        Sources = sources;
     }
 
     /// <summary>One entry per (source, destination IP, destination port) tuple.</summary>
@@ -72,18 +105,41 @@ public sealed class TuplePoolSnapshot
     public int PendingAcquires { get; }
 
     /// <summary>
-    /// Acquires the pool has refused with <see cref="TupleBudgetExhaustedException"/> since it was
-    /// created: no room within <see cref="TuplePoolOptions.AcquireTimeout"/>, or the wait line full
-    /// (<see cref="TuplePoolOptions.MaxPendingAcquires"/>). Kept by the pool itself, whether or not
-    /// its metrics are listened to; the <c>tuplepool.budget.exhausted</c> counter counts the same.
+    /// Refusals a caller received since the pool was created: <see cref="TupleBudgetExhaustedException"/>
+    /// (no room within <see cref="TuplePoolOptions.AcquireTimeout"/>, or the wait line full,
+    /// <see cref="TuplePoolOptions.MaxPendingAcquires"/>) or a wait for room the caller cancelled
+    /// (<c>error.type</c> <c>budget_wait_canceled</c>). Every refusal <c>AcquireAsync</c> throws to
+    /// its caller counts here; one met in a connection attempt of <c>SocketsHttpHandler</c> counts
+    /// only once a request is reported to have received it
+    /// (<see cref="TupleBudgetExhaustedException.MarkReceived"/>), else in
+    /// <see cref="BackgroundRefusals"/>. Kept by the pool itself, whether or not its metrics are
+    /// listened to; the <c>tuplepool.budget.exhausted</c> counter counts both kinds.
     /// </summary>
     public long RefusedAcquires { get; }
 
     /// <summary>
     /// When the last of <see cref="RefusedAcquires"/> happened, on the pool's
-    /// <see cref="TimeProvider"/> (UTC); null when the pool has refused nobody.
+    /// <see cref="TimeProvider"/> (UTC); null when no caller has received a refusal.
     /// </summary>
     public DateTimeOffset? LastRefusal { get; }
+
+    /// <summary>
+    /// Refusals met in connection attempts of <c>SocketsHttpHandler</c> (<c>UseTuplePool</c>) that
+    /// no request was reported to receive (<see cref="TupleBudgetExhaustedException.IsBackground"/>):
+    /// <c>HttpClient</c> hands such an error only to the request that started the attempt, and only
+    /// while it still waits, so one served by another connection, or cancelled, never sees it.
+    /// </summary>
+    public long BackgroundRefusals { get; }
+
+    /// <summary>When the last of <see cref="BackgroundRefusals"/> happened, on the pool's <see cref="TimeProvider"/> (UTC); null when there is none.</summary>
+    public DateTimeOffset? LastBackgroundRefusal { get; }
+
+    /// <summary>
+    /// Every configured source address (<see cref="TuplePoolOptions.SourceAddresses"/>) and whether
+    /// it is quarantined; empty when the kernel chooses the source. A quarantined source may hold
+    /// nothing, and then has no entry in <see cref="Tuples"/>.
+    /// </summary>
+    public IReadOnlyList<SourceStatus> Sources { get; }
 
     /// <summary>Sum of <see cref="TupleUsage.Active"/> over all tuples.</summary>
     public int TotalActive => Tuples.Sum(t => t.Active);
@@ -94,7 +150,7 @@ public sealed class TuplePoolSnapshot
     /// <summary>Sum of <see cref="TupleUsage.TimeWait"/> over all tuples.</summary>
     public int TotalTimeWait => Tuples.Sum(t => t.TimeWait);
 
-    /// <summary>Totals, waiting callers, refusals (when there were any), then one line per tuple.</summary>
+    /// <summary>Totals, waiting callers, refusals (when there were any), quarantined sources, then one line per tuple.</summary>
     public override string ToString()
     {
         var culture = System.Globalization.CultureInfo.InvariantCulture;
@@ -103,6 +159,19 @@ public sealed class TuplePoolSnapshot
         if (LastRefusal is { } last)
         {
             text.Append(culture, $"; {RefusedAcquires} refused, the last at {last:O}");
+        }
+
+        if (LastBackgroundRefusal is { } lastBackground)
+        {
+            text.Append(culture, $"; {BackgroundRefusals} refused in background connection attempts, the last at {lastBackground:O}");
+        }
+
+        foreach (var source in Sources)
+        {
+            if (source.IsQuarantined)
+            {
+                text.AppendLine().Append(source);
+            }
         }
 
         foreach (var tuple in Tuples)

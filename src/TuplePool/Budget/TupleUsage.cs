@@ -20,11 +20,31 @@ public sealed class TupleUsage
     {
     }
 
-    /// <summary>Creates a usage record.</summary>
+    /// <summary>Creates a usage record of a source that is not quarantined, with no ports the kernel listed in TIME_WAIT among <paramref name="external"/>.</summary>
     public TupleUsage(IPAddress source, IPEndPoint destination, int capacity, int active, int idle, int timeWait, int remaining, int external, int closing)
+        : this(source, destination, capacity, active, idle, timeWait, remaining, external, closing, externalTimeWait: 0, isQuarantined: false)
+    {
+    }
+
+    /// <summary>Creates a usage record.</summary>
+    /// <param name="source">The local address.</param>
+    /// <param name="destination">The remote address and port.</param>
+    /// <param name="capacity">Ports the tuple may use.</param>
+    /// <param name="active">Connections leased out or being opened.</param>
+    /// <param name="idle">Connections in the idle store.</param>
+    /// <param name="timeWait">Ports in TIME_WAIT after the pool's own graceful closes.</param>
+    /// <param name="remaining">Ports free for a new connection; 0 for a quarantined source.</param>
+    /// <param name="external">Ports the kernel holds for sockets the pool does not own.</param>
+    /// <param name="closing">Ports of the pool's closed sockets the kernel still holds in FIN-WAIT-1/2, CLOSING or LAST-ACK.</param>
+    /// <param name="externalTimeWait">Of <paramref name="external"/>, those the kernel listed in TIME_WAIT; 0 to <paramref name="external"/>.</param>
+    /// <param name="isQuarantined">The source is quarantined: binding to it failed, and it gives no port until <see cref="TuplePoolOptions.SourceQuarantine"/> has passed.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="externalTimeWait"/> is negative or more than <paramref name="external"/>.</exception>
+    public TupleUsage(IPAddress source, IPEndPoint destination, int capacity, int active, int idle, int timeWait, int remaining, int external, int closing, int externalTimeWait, bool isQuarantined)
     {
         ArgumentNullException.ThrowIfNull(source);
         ArgumentNullException.ThrowIfNull(destination);
+        ArgumentOutOfRangeException.ThrowIfNegative(externalTimeWait);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(externalTimeWait, Math.Max(0, external));
         Source = source;
         Destination = destination;
         Capacity = capacity;
@@ -34,6 +54,8 @@ public sealed class TupleUsage
         Remaining = remaining;
         External = external;
         Closing = closing;
+        ExternalTimeWait = externalTimeWait;
+        IsQuarantined = isQuarantined;
     }
 
     /// <summary>The local address (<see cref="IPAddress.Any"/> or <see cref="IPAddress.IPv6Any"/> when the kernel chooses).</summary>
@@ -68,7 +90,8 @@ public sealed class TupleUsage
     public int Closing { get; }
 
     /// <summary>
-    /// Ports free for new connections: Capacity − Active − Idle − TimeWait − Closing − External; never negative.
+    /// Ports free for new connections: Capacity − Active − Idle − TimeWait − Closing − External,
+    /// never negative; 0 while the source <see cref="IsQuarantined"/> (it gives no port then).
     /// </summary>
     public int Remaining { get; }
 
@@ -82,8 +105,21 @@ public sealed class TupleUsage
     /// </summary>
     public int External { get; }
 
+    /// <summary>
+    /// Of <see cref="External"/>, the ports the kernel listed in TIME_WAIT when it refused one:
+    /// closes of an earlier process (a restart within 60 s), or the pool's own closes outliving
+    /// their charge. They end within 60 s of their close (<c>TCP_TIMEWAIT_LEN</c>).
+    /// </summary>
+    public int ExternalTimeWait { get; }
+
+    /// <summary>
+    /// The source is quarantined: binding to it failed (<see cref="TuplePoolOptions.SourceQuarantine"/>),
+    /// so it opens no connection on this tuple and <see cref="Remaining"/> is 0 until it is back.
+    /// </summary>
+    public bool IsQuarantined { get; }
+
     /// <inheritdoc />
     public override string ToString() => string.Create(
         CultureInfo.InvariantCulture,
-        $"{Source} -> {Destination}: {Active} active, {Idle} idle, {TimeWait} TIME_WAIT, {(Closing > 0 ? $"{Closing} closing, " : string.Empty)}{External} held by others, {Remaining} of {Capacity} free");
+        $"{Source}{(IsQuarantined ? " (quarantined)" : string.Empty)} -> {Destination}: {Active} active, {Idle} idle, {TimeWait} TIME_WAIT, {(Closing > 0 ? $"{Closing} closing, " : string.Empty)}{External} held by others{(ExternalTimeWait > 0 ? $" ({ExternalTimeWait} in TIME_WAIT)" : string.Empty)}, {Remaining} of {Capacity} free");
 }

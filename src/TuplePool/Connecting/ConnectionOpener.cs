@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging;
 using Polly;
 using Polly.Retry;
 using TuplePool.Budget;
+using TuplePool.Internal;
 using TuplePool.Platform;
 using TuplePool.Sources;
 using TuplePool.Telemetry;
@@ -50,6 +51,7 @@ internal sealed class ConnectionOpener
     private readonly CancellationToken _disposing;
     private readonly ResiliencePipeline _attemptPipeline;
     private readonly AddressAttempt?[] _spareAttempts = new AddressAttempt?[Math.Min(16, Environment.ProcessorCount * 2)];
+    private readonly KeyedEventThrottle<ConnectionTuple> _nearlyFullLog = new(); // log event 3, per tuple
 
     public ConnectionOpener(
         SourceSelector selector,
@@ -345,8 +347,8 @@ internal sealed class ConnectionOpener
                     // process, or TIME_WAIT outliving its charge): the tuple is charged as full for
                     // the hold, before the failed attempt's port goes back; the census count, of
                     // sockets in our port search's range, is for the log.
-                    var kernelCount = CountInKernel(tuple);
-                    var poolCount = charge.Local.CorrectFromKernel(KernelCorrectionHold);
+                    var (kernelCount, kernelTimeWait) = CountInKernel(tuple);
+                    var poolCount = charge.Local.CorrectFromKernel(KernelCorrectionHold, kernelTimeWait);
                     Log.KernelCorrection(_logger, tuple.Source, tuple.Destination, kernelCount, poolCount, KernelCorrectionHold);
                     _metrics.RecordConnectError("address_not_available", tuple);
                     TuplePoolTracing.AttemptFailed(tuple.Source, "address_not_available");
@@ -406,27 +408,49 @@ internal sealed class ConnectionOpener
         attempt.Dispose();
     }
 
-    private int CountInKernel(ConnectionTuple tuple)
+    /// <summary>The sockets on the tuple in our port search's range, and those in TIME_WAIT (a refusal names them apart: see <see cref="TupleLedger.CorrectFromKernel"/>).</summary>
+    private (int Sockets, int TimeWait) CountInKernel(ConnectionTuple tuple)
     {
         try
         {
-            // Only sockets in the range our sockets' port search walks stand in its way. Asked of
-            // the kernel for this tuple alone (netlink filters it there), not by reading the table.
-            return _census.TryCount(tuple.Source, tuple.Destination, TcpStateMask.Connections, _selector.Budget.SearchRange, out var count) ? count : 0;
+            // Only sockets in the range our sockets' port search walks stand in its way. One
+            // question to the kernel for this tuple alone (netlink filters it there), not a read
+            // of the whole table; the list is the error path's only allocation.
+            var found = new List<KernelSocket>();
+            if (!_census.TryQuery(tuple.Source, tuple.Destination, TcpStateMask.Connections, found))
+            {
+                return (0, 0);
+            }
+
+            var range = _selector.Budget.SearchRange;
+            int sockets = 0, timeWait = 0;
+            foreach (var socket in found)
+            {
+                if (range.Contains(socket.LocalPort))
+                {
+                    sockets++;
+                    timeWait += socket.State == TcpState.TimeWait ? 1 : 0;
+                }
+            }
+
+            return (sockets, timeWait);
         }
 #pragma warning disable CA1031 // The census is advice on the error path; without it the tuple is treated as full.
         catch (Exception)
 #pragma warning restore CA1031
         {
-            return 0;
+            return (0, 0);
         }
     }
 
     private void WarnWhenNearlyFull(TupleLedger ledger)
     {
-        if (ledger.Capacity > 0 && ledger.CrossedNinetyPercent())
+        // Once per crossing, and at most once per EventThrottle.Interval for the tuple: during an
+        // exhaustion kernel refusals make it cross again every second.
+        if (ledger.Capacity > 0 && ledger.CrossedNinetyPercent()
+            && _nearlyFullLog.TryPass(ledger.Tuple, _timeProvider.GetTimestamp(), Timestamps.ToTicks(EventThrottle.Interval, _timeProvider), out var suppressed))
         {
-            Log.TupleNearlyExhausted(_logger, ledger.Tuple.Source, ledger.Tuple.Destination, ledger.Capacity - ledger.Remaining, ledger.Capacity);
+            Log.TupleNearlyExhausted(_logger, ledger.Tuple.Source, ledger.Tuple.Destination, ledger.Capacity - ledger.Remaining, ledger.Capacity, suppressed);
         }
     }
 

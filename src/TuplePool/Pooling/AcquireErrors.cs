@@ -1,6 +1,8 @@
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
+using TuplePool.Budget;
+using TuplePool.Internal;
 using TuplePool.Telemetry;
 
 namespace TuplePool.Pooling;
@@ -15,17 +17,21 @@ internal sealed class AcquireErrors(
     RefusalRecord refusals,
     TuplePoolMetrics metrics,
     ILogger logger,
-    TimeSpan acquireTimeout)
+    TimeSpan acquireTimeout,
+    TimeProvider timeProvider)
 {
+    private readonly long _logIntervalTicks = Timestamps.ToTicks(EventThrottle.Interval, timeProvider);
+    private readonly KeyedEventThrottle<EndPoint> _refusalLog = new(); // log event 4, per destination
+
     /// <summary>The refusals counted so far, for snapshots and health checks.</summary>
     public RefusalRecord Refusals => refusals;
 
     /// <summary>No source had room within AcquireTimeout.</summary>
-    public TupleBudgetExhaustedException Exhausted(EndPoint destination, BudgetUsage usage, DestinationMetrics? destinationMetrics = null)
+    public TupleBudgetExhaustedException Exhausted(EndPoint destination, BudgetUsage usage, RefusalFacts facts, AcquirePurpose purpose, DestinationMetrics? destinationMetrics = null)
     {
         destination = DestinationKeys.Copy(destination); // the caller gets its own: ours is a key
-        var error = new TupleBudgetExhaustedException(destination, usage.Tuples, usage.Nat);
-        Report(destination, usage.Describe(), destinationMetrics);
+        var error = new TupleBudgetExhaustedException(destination, usage.Tuples, usage.Nat, facts);
+        Report(error, purpose, destination, error.Message, destinationMetrics);
         return error;
     }
 
@@ -35,11 +41,11 @@ internal sealed class AcquireErrors(
     /// that says the wait was for budget (the usage is its inner
     /// <see cref="TupleBudgetExhaustedException"/>), counted and logged as a refusal.
     /// </summary>
-    public OperationCanceledException GaveUpWaiting(EndPoint destination, BudgetUsage usage, CancellationToken cancellationToken, DestinationMetrics? destinationMetrics = null)
+    public OperationCanceledException GaveUpWaiting(EndPoint destination, BudgetUsage usage, RefusalFacts facts, AcquirePurpose purpose, CancellationToken cancellationToken, DestinationMetrics? destinationMetrics = null)
     {
         destination = DestinationKeys.Copy(destination);
-        var budget = new TupleBudgetExhaustedException(destination, usage.Tuples, usage.Nat);
-        Report(destination, $"the caller cancelled its wait; {usage.Describe()}", destinationMetrics);
+        var budget = new TupleBudgetExhaustedException(destination, usage.Tuples, usage.Nat, facts);
+        Report(budget, purpose, destination, $"the caller cancelled its wait; {budget.Message}", destinationMetrics);
         return new OperationCanceledException(
             $"The caller's cancellation ended its wait for room to {Show(destination)}: {budget.Message}",
             budget,
@@ -47,11 +53,11 @@ internal sealed class AcquireErrors(
     }
 
     /// <summary>MaxPendingAcquires callers were already waiting: refused without waiting.</summary>
-    public TupleBudgetExhaustedException WaitLineFull(EndPoint destination, BudgetUsage usage, int limit, DestinationMetrics? destinationMetrics = null)
+    public TupleBudgetExhaustedException WaitLineFull(EndPoint destination, BudgetUsage usage, RefusalFacts facts, int limit, AcquirePurpose purpose, DestinationMetrics? destinationMetrics = null)
     {
         destination = DestinationKeys.Copy(destination);
-        var error = new TupleBudgetExhaustedException(destination, usage.Tuples, usage.Nat, limit);
-        Report(destination, $"the wait line is full ({limit} callers waiting, TuplePoolOptions.MaxPendingAcquires); {usage.Describe()}", destinationMetrics);
+        var error = new TupleBudgetExhaustedException(destination, usage.Tuples, usage.Nat, facts with { WaitLineLimit = limit });
+        Report(error, purpose, destination, error.Message, destinationMetrics);
         return error;
     }
 
@@ -71,9 +77,22 @@ internal sealed class AcquireErrors(
             + $"Add an {wanted} source address or prefix, or connect to an {other} address of the destination.");
     }
 
-    private void Report(EndPoint destination, string usage, DestinationMetrics? destinationMetrics)
+    /// <summary>
+    /// Counts the refusal — as one a caller received, or, met in a SocketsHttpHandler connection
+    /// attempt, as a background one until a caller is reported to receive it — and logs it
+    /// (event 4, throttled per destination).
+    /// </summary>
+    private void Report(TupleBudgetExhaustedException error, AcquirePurpose purpose, EndPoint destination, string refusal, DestinationMetrics? destinationMetrics)
     {
-        refusals.Record();
+        if (purpose == AcquirePurpose.HttpConnect)
+        {
+            error.AwaitReceipt(refusals, refusals.RecordBackground());
+        }
+        else
+        {
+            refusals.Record();
+        }
+
         if (destinationMetrics is not null)
         {
             destinationMetrics.RecordExhausted();
@@ -89,7 +108,11 @@ internal sealed class AcquireErrors(
             metrics.RecordExhausted(host, port);
         }
 
-        Log.BudgetExhausted(logger, destination, acquireTimeout, usage);
+        var suppressed = 0;
+        if (logger.IsEnabled(LogLevel.Error) && _refusalLog.TryPass(destination, timeProvider.GetTimestamp(), _logIntervalTicks, out suppressed))
+        {
+            Log.BudgetExhausted(logger, destination, error.Cause, acquireTimeout, refusal, suppressed);
+        }
     }
 
     private static string FamilyName(AddressFamily family) => family == AddressFamily.InterNetworkV6 ? "IPv6" : "IPv4";
@@ -97,12 +120,18 @@ internal sealed class AcquireErrors(
     private static string Show(EndPoint destination) => destination is DnsEndPoint name ? $"{name.Host}:{name.Port}" : destination.ToString() ?? string.Empty;
 }
 
-/// <summary>The usage of the tuples and NAT ledgers that could serve one destination, read when an acquire gave up.</summary>
-internal readonly record struct BudgetUsage(IReadOnlyList<TupleUsage> Tuples, IReadOnlyList<NatUsage> Nat)
+/// <summary>Who waits for an acquire's lease, and so who sees its refusal.</summary>
+internal enum AcquirePurpose
 {
-    /// <summary>As the log line and the message show it: the tuples, then the NAT's.</summary>
-    public string Describe()
-        => Nat.Count == 0
-            ? TupleBudgetExhaustedException.Describe(Tuples)
-            : $"{TupleBudgetExhaustedException.Describe(Tuples)}; {string.Join("; ", Nat)}";
+    /// <summary>A caller of <c>AcquireAsync</c>: it receives the refusal.</summary>
+    Caller,
+
+    /// <summary>
+    /// A connection attempt of <c>SocketsHttpHandler</c> (the <c>UseTuplePool</c> callback): its
+    /// refusal reaches a request only if the one that started the attempt still waits for it.
+    /// </summary>
+    HttpConnect,
 }
+
+/// <summary>The usage of the tuples and NAT ledgers that could serve one destination, read when an acquire gave up.</summary>
+internal readonly record struct BudgetUsage(IReadOnlyList<TupleUsage> Tuples, IReadOnlyList<NatUsage> Nat);

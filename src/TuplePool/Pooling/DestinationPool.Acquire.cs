@@ -34,14 +34,14 @@ internal sealed partial class DestinationPool
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<SocketLease> AcquireSlowAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    private async ValueTask<SocketLease> AcquireSlowAsync(TimeSpan timeout, AcquirePurpose purpose, CancellationToken cancellationToken)
     {
         if (!TryEnter())
         {
-            return await _owner.AcquireAgainAsync(this, timeout, cancellationToken).ConfigureAwait(false);
+            return await _owner.AcquireAgainAsync(this, timeout, purpose, cancellationToken).ConfigureAwait(false);
         }
 
-        var state = new AcquireState(DeadlineAfter(timeout));
+        var state = new AcquireState(DeadlineAfter(timeout), purpose);
         try
         {
             while (true)
@@ -66,7 +66,7 @@ internal sealed partial class DestinationPool
                         // finally got room for: what it ran out of is the budget's time.
                         state.Wake = HeldWake.None;
                         RecordWaitEnded(state.WaitStarted);
-                        throw _context.Errors.Exhausted(Key, _owner.UsageFor(state.Addresses ?? _resolver.Current), _metrics);
+                        throw Refused(state.Addresses ?? _resolver.Current, state.Purpose);
                     }
 
                     state.Addresses = addresses;
@@ -80,7 +80,7 @@ internal sealed partial class DestinationPool
                 }
 
                 BeginWait(ref state);
-                (state.Wake, state.Handed) = await WaitInLineAsync(state.Deadline, state.Wake != HeldWake.None, state.Addresses, state.WaitStarted, cancellationToken).ConfigureAwait(false);
+                (state.Wake, state.Handed) = await WaitInLineAsync(state.Deadline, state.Wake != HeldWake.None, state.Addresses, state.WaitStarted, state.Purpose, cancellationToken).ConfigureAwait(false);
             }
         }
         catch
@@ -196,7 +196,7 @@ internal sealed partial class DestinationPool
         {
             state.Wake = HeldWake.None; // no room was found: the next in line would find none either
             RecordWaitEnded(state.WaitStarted);
-            throw _context.Errors.Exhausted(Key, _owner.UsageFor(state.Addresses ?? _resolver.Current), _metrics);
+            throw Refused(state.Addresses ?? _resolver.Current, state.Purpose);
         }
 
         if (state.WaitStarted == 0)
@@ -212,7 +212,7 @@ internal sealed partial class DestinationPool
     /// refusal), the caller cancelled, or the pool was disposed.
     /// </summary>
     private async ValueTask<(HeldWake Wake, PooledConnection? Handed)> WaitInLineAsync(
-        long deadline, bool atFront, IReadOnlyList<IPEndPoint>? addresses, long waitStarted, CancellationToken cancellationToken)
+        long deadline, bool atFront, IReadOnlyList<IPEndPoint>? addresses, long waitStarted, AcquirePurpose purpose, CancellationToken cancellationToken)
     {
         var current = addresses ?? _resolver.Current;
         var waiter = _context.Waiters.Get();
@@ -222,7 +222,7 @@ internal sealed partial class DestinationPool
             var ticket = waiter.Prepare();
             if (!_waiters.TryEnqueue(waiter, ticket, atFront, _settings.MaxPendingAcquires))
             {
-                throw _context.Errors.WaitLineFull(Key, _owner.UsageFor(current), _settings.MaxPendingAcquires, _metrics);
+                throw WaitLineFull(current, purpose);
             }
 
             if (_owner.IsDisposed && _waiters.TryRemove(waiter))
@@ -257,11 +257,11 @@ internal sealed partial class DestinationPool
                     // Only a Connection wake hands a connection over; the others come with none.
                     _waiters.TryRemove(waiter);
                     RecordWaitEnded(waitStarted);
-                    throw _context.Errors.Exhausted(Key, _owner.UsageFor(addresses ?? _resolver.Current), _metrics);
+                    throw Refused(addresses ?? _resolver.Current, purpose);
                 case WakeReason.Canceled:
                     _waiters.TryRemove(waiter);
                     RecordWaitEnded(waitStarted);
-                    throw _context.Errors.GaveUpWaiting(Key, _owner.UsageFor(addresses ?? _resolver.Current), cancellationToken, _metrics);
+                    throw GaveUpWaiting(addresses ?? _resolver.Current, purpose, cancellationToken);
                 default:
                     _waiters.TryRemove(waiter);
                     ThrowHelper.ThrowPoolDisposed();
@@ -317,6 +317,7 @@ internal sealed partial class DestinationPool
     /// </summary>
     private SocketLease Lend(PooledConnection connection, bool isReused, ref AcquireState state)
     {
+        connection.LeasedSince = LeaseClock();
         if (_metrics.UseTimeEnabled)
         {
             connection.LentAt = _settings.Now();
@@ -395,10 +396,13 @@ internal sealed partial class DestinationPool
     }
 
     /// <summary>One caller's way through the slow path.</summary>
-    private struct AcquireState(long deadline)
+    private struct AcquireState(long deadline, AcquirePurpose purpose)
     {
         /// <summary>When the acquire must be done by (a timestamp; <see cref="long.MaxValue"/> for never).</summary>
         public readonly long Deadline = deadline;
+
+        /// <summary>Who waits for the lease, and so who sees a refusal.</summary>
+        public readonly AcquirePurpose Purpose = purpose;
 
         /// <summary>When the caller first joined the line; 0 while it has not.</summary>
         public long WaitStarted;

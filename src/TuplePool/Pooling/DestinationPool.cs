@@ -73,7 +73,7 @@ internal sealed partial class DestinationPool : IConnectionOwner, IRoomWatcher
     private readonly PoolSettings _settings;
     private readonly IDestinationOwner _owner;
     private readonly IdleStore _idle;
-    private readonly WaiterQueue _waiters = new();
+    private readonly WaiterQueue _waiters;
     private readonly OpenConnections _connections = new();
     private readonly ResiliencePipeline _pipeline;
     private readonly AddressResolver _resolver;
@@ -92,6 +92,7 @@ internal sealed partial class DestinationPool : IConnectionOwner, IRoomWatcher
         _owner = owner;
         _pipeline = pipeline;
         _resolver = resolver;
+        _waiters = new WaiterQueue(context.Waiting);
         _idle = new IdleStore(_settings.MaxIdle);
         _lastActive = _settings.Now();
         _metrics = context.Metrics.ForDestination(key, () => PendingAcquires);
@@ -127,11 +128,16 @@ internal sealed partial class DestinationPool : IConnectionOwner, IRoomWatcher
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ValueTask<SocketLease> AcquireAsync(CancellationToken cancellationToken) => AcquireAsync(_settings.AcquireTimeout, cancellationToken);
 
+    /// <summary>An acquire for a caller, bounded by <paramref name="timeout"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public ValueTask<SocketLease> AcquireAsync(TimeSpan timeout, CancellationToken cancellationToken) => AcquireAsync(timeout, AcquirePurpose.Caller, cancellationToken);
+
     /// <summary>
     /// The hot path: an idle hit completes synchronously and allocates nothing. Otherwise the slow
-    /// path (<c>DestinationPool.Acquire.cs</c>), bounded by <paramref name="timeout"/>.
+    /// path (<c>DestinationPool.Acquire.cs</c>), bounded by <paramref name="timeout"/>;
+    /// <paramref name="purpose"/> says who would see its refusal.
     /// </summary>
-    public ValueTask<SocketLease> AcquireAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    public ValueTask<SocketLease> AcquireAsync(TimeSpan timeout, AcquirePurpose purpose, CancellationToken cancellationToken)
     {
         MarkAcquired(); // for MinIdlePerDestination (DestinationPool.Warm.cs)
         if (_waiters.Count == 0)
@@ -141,6 +147,7 @@ internal sealed partial class DestinationPool : IConnectionOwner, IRoomWatcher
             {
                 if (CanLend(resident))
                 {
+                    resident.LeasedSince = LeaseClock();
                     if (_metrics.UseTimeEnabled)
                     {
                         resident.LentAt = _settings.Now();
@@ -156,6 +163,7 @@ internal sealed partial class DestinationPool : IConnectionOwner, IRoomWatcher
             {
                 if (CanLend(connection!))
                 {
+                    connection!.LeasedSince = LeaseClock();
                     if (_metrics.UseTimeEnabled)
                     {
                         connection!.LentAt = _settings.Now();
@@ -168,7 +176,7 @@ internal sealed partial class DestinationPool : IConnectionOwner, IRoomWatcher
             }
         }
 
-        return AcquireSlowAsync(timeout, cancellationToken);
+        return AcquireSlowAsync(timeout, purpose, cancellationToken);
     }
 
     /// <summary>
@@ -456,6 +464,11 @@ internal sealed partial class DestinationPool : IConnectionOwner, IRoomWatcher
     {
         var open = Interlocked.Decrement(ref _open);
         Debug.Assert(open >= 0, "More connections closed than were opened.");
+        if (open == 0)
+        {
+            _owner.LastClosed(this);
+        }
+
         Volatile.Write(ref _lastActive, _settings.Now());
         if (_waiters.Count != 0)
         {
@@ -491,7 +504,11 @@ internal sealed partial class DestinationPool : IConnectionOwner, IRoomWatcher
     {
         if (_settings.MaxConnections == int.MaxValue)
         {
-            Interlocked.Increment(ref _open);
+            if (Interlocked.Increment(ref _open) == 1)
+            {
+                _owner.FirstOpened(this);
+            }
+
             return true;
         }
 
@@ -501,6 +518,11 @@ internal sealed partial class DestinationPool : IConnectionOwner, IRoomWatcher
             var seen = Interlocked.CompareExchange(ref _open, open + 1, open);
             if (seen == open)
             {
+                if (open == 0)
+                {
+                    _owner.FirstOpened(this);
+                }
+
                 return true;
             }
 
@@ -514,6 +536,10 @@ internal sealed partial class DestinationPool : IConnectionOwner, IRoomWatcher
     {
         var open = Interlocked.Decrement(ref _open);
         Debug.Assert(open >= 0, "An open slot was released twice.");
+        if (open == 0)
+        {
+            _owner.LastClosed(this);
+        }
     }
 
     /// <summary>

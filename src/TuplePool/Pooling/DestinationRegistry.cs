@@ -18,6 +18,7 @@ internal sealed class DestinationRegistry : IDestinationOwner
     private const int MaxLookups = 8;
 
     private readonly ConcurrentDictionary<EndPoint, DestinationPool> _destinations = new();
+    private readonly ConcurrentDictionary<DestinationPool, byte> _withConnections = new(ReferenceEqualityComparer.Instance);
     private readonly PoolContext _context;
     private readonly Func<AddressFamily, bool> _hasSourceFor; // one delegate for every destination's resolver, not one each
     private DestinationPool? _lastUsed;
@@ -46,21 +47,31 @@ internal sealed class DestinationRegistry : IDestinationOwner
     public int Count => Volatile.Read(ref _count);
 
     /// <summary>Callers waiting in line, over every destination.</summary>
-    public int PendingAcquires
-    {
-        get
-        {
-            var pending = 0;
-            foreach (var entry in _destinations)
-            {
-                pending += entry.Value.PendingAcquires;
-            }
-
-            return pending;
-        }
-    }
+    public int PendingAcquires => _context.Waiting.Value;
 
     public ICollection<DestinationPool> All => _destinations.Values;
+
+    /// <summary>
+    /// The destinations with a connection open or opening: a snapshot counts idle connections
+    /// there, not in every destination the pool knows (a crawl knows many, most with nothing).
+    /// </summary>
+    public ICollection<DestinationPool> WithConnections => _withConnections.Keys;
+
+    /// <inheritdoc />
+    public void FirstOpened(DestinationPool destination) => _withConnections.TryAdd(destination, 0);
+
+    /// <inheritdoc />
+    public void LastClosed(DestinationPool destination)
+    {
+        _withConnections.TryRemove(destination, out _);
+
+        // A first open may have come between the last close's count and the removal: it added
+        // first and was then removed. Whichever of the two looks last sees the true count.
+        if (destination.OpenCount > 0)
+        {
+            _withConnections.TryAdd(destination, 0);
+        }
+    }
 
     /// <summary>The destination for <paramref name="destination"/>, created when new.</summary>
     /// <exception cref="ArgumentException">Not a destination a TCP connection can be made to.</exception>
@@ -79,8 +90,8 @@ internal sealed class DestinationRegistry : IDestinationOwner
 
     public BudgetUsage UsageFor(IReadOnlyList<IPEndPoint> addresses) => new(Snapshots.UsageFor(addresses), Snapshots.NatUsageFor(addresses));
 
-    public ValueTask<SocketLease> AcquireAgainAsync(DestinationPool retired, TimeSpan timeout, CancellationToken cancellationToken)
-        => GetSlow(retired.Key).AcquireAsync(timeout, cancellationToken);
+    public ValueTask<SocketLease> AcquireAgainAsync(DestinationPool retired, TimeSpan timeout, AcquirePurpose purpose, CancellationToken cancellationToken)
+        => GetSlow(retired.Key).AcquireAsync(timeout, purpose, cancellationToken);
 
     /// <summary>The live destination that replaces <paramref name="retired"/> (created when none yet).</summary>
     public DestinationPool Successor(DestinationPool retired) => GetSlow(retired.Key);

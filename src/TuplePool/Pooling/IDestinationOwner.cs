@@ -17,5 +17,11 @@ internal interface IDestinationOwner
     BudgetUsage UsageFor(IReadOnlyList<IPEndPoint> addresses);
 
     /// <summary><paramref name="retired"/> was evicted as a caller came in: acquire from the destination that replaces it.</summary>
-    ValueTask<SocketLease> AcquireAgainAsync(DestinationPool retired, TimeSpan timeout, CancellationToken cancellationToken);
+    ValueTask<SocketLease> AcquireAgainAsync(DestinationPool retired, TimeSpan timeout, AcquirePurpose purpose, CancellationToken cancellationToken);
+
+    /// <summary><paramref name="destination"/> took its first open slot: it has (or is opening) a connection.</summary>
+    void FirstOpened(DestinationPool destination);
+
+    /// <summary><paramref name="destination"/> gave back its last open slot: nothing of it is open.</summary>
+    void LastClosed(DestinationPool destination);
 }

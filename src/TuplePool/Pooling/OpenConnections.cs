@@ -52,6 +52,46 @@ internal sealed class OpenConnections
         }
     }
 
+    /// <summary>
+    /// The <paramref name="count"/> connections lent longest ago (<see cref="PooledConnection.LeasedSince"/>),
+    /// oldest first. A walk over every open connection, for a refusal's message only.
+    /// </summary>
+    public List<PooledConnection> OldestLeases(int count)
+    {
+        var oldest = new List<PooledConnection>(count + 1);
+        lock (_gate)
+        {
+            if (_entries is null)
+            {
+                return oldest;
+            }
+
+            foreach (var entry in _entries.Values)
+            {
+                if (!entry.Connection.TryGetTarget(out var connection) || !connection.IsLeased || connection.LeasedSince == 0)
+                {
+                    continue;
+                }
+
+                var at = oldest.FindIndex(c => c.LeasedSince > connection.LeasedSince);
+                if (at < 0 && oldest.Count < count)
+                {
+                    oldest.Add(connection);
+                }
+                else if (at >= 0)
+                {
+                    oldest.Insert(at, connection);
+                    if (oldest.Count > count)
+                    {
+                        oldest.RemoveAt(count);
+                    }
+                }
+            }
+        }
+
+        return oldest;
+    }
+
     /// <summary>Takes out the connections the GC collected and adds their charges to <paramref name="abandoned"/>.</summary>
     public void TakeCollected(List<ConnectionCharge> abandoned)
     {

@@ -31,6 +31,9 @@ internal sealed class PoolContext(
     /// <summary>Reusable waiters, so a crowd of waiting callers allocates no waiter per wait.</summary>
     public ObjectPool<Waiter> Waiters { get; } = waiters;
 
+    /// <summary>Callers in line at every destination together, kept as they join and leave (the snapshot's PendingAcquires).</summary>
+    public WaitingCount Waiting { get; } = new();
+
     public ILogger Logger { get; } = logger;
 
     /// <summary>The DNS lookup names are resolved with; <see cref="Dns.GetHostAddressesAsync(string, AddressFamily, CancellationToken)"/> unless a test replaces it.</summary>

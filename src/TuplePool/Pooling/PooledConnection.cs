@@ -92,6 +92,14 @@ internal sealed class PooledConnection
     /// <summary>When the current lease began, while a listener records <c>tuplepool.connection.use_time</c>; else 0.</summary>
     public long LentAt { get; set; }
 
+    /// <summary>
+    /// When the current lease began on the pool's coarse clock (<see cref="PoolSettings.CoarseNow"/>,
+    /// a field read, no clock read), written at every lend and left as it is on return (the
+    /// return path stays a single swap): it counts only while <see cref="IsLeased"/>; 0 before the first lend. How a refusal
+    /// names the oldest leases and their age.
+    /// </summary>
+    public long LeasedSince { get; set; }
+
     /// <summary>The idle-store stripe it was last lent from, where it goes back; -1 before its first lend.</summary>
     public int IdleStripe { get; set; } = -1;
 
@@ -183,6 +191,21 @@ internal sealed class PooledConnection
 
     /// <summary>Called by <see cref="SocketLease.Dispose"/>: the owner ends the lease (once, whichever copy comes first) and takes the connection back.</summary>
     public void EndLease(int token) => Owner.Return(this, token);
+
+    /// <summary>The tuple with its local port, read from the kernel if it was not yet (for a refusal's message; the lessee may have closed the socket).</summary>
+    public string Describe()
+    {
+        try
+        {
+            _ = LocalEndPoint;
+        }
+        catch (Exception e) when (e is ObjectDisposedException or SocketException)
+        {
+            // Closed behind the lease's back, or never bound: the source address is all there is.
+        }
+
+        return ToString();
+    }
 
     /// <summary>The tuple, with the local port once it has been read; never a system call (logs may run after close).</summary>
     public override string ToString() => $"{_localEndPoint?.ToString() ?? Ledger.Tuple.Source.ToString()} -> {Ledger.Tuple.Destination}";

@@ -8,8 +8,9 @@ namespace TuplePool.Pooling;
 /// Reads what the pool holds into the public views: <see cref="TuplePoolSnapshot"/> for every
 /// tuple and NAT ledger that holds something, and the usage of the tuples that could serve one
 /// destination (for the errors an acquire ends with). Idle counts are summed over every
-/// destination, since a name and its address share tuples. The refusals come from the pool's
-/// <see cref="RefusalRecord"/>.
+/// destination, since a name and its address share tuples. A quarantined source's tuples show no
+/// free port (it cannot give one), and every configured source is listed with its quarantine. The
+/// refusals come from the pool's <see cref="RefusalRecord"/>.
 /// </summary>
 internal sealed class SnapshotBuilder(DestinationRegistry destinations, TupleLookup tuples, RefusalRecord refusals)
 {
@@ -25,6 +26,7 @@ internal sealed class SnapshotBuilder(DestinationRegistry destinations, TupleLoo
     public TuplePoolSnapshot Build()
     {
         Interlocked.Increment(ref _builds);
+        var quarantined = Quarantined(out var sources);
         var idle = CountIdleByLedger();
         var usage = new List<TupleUsage>();
         var nat = new List<NatUsage>();
@@ -34,7 +36,7 @@ internal sealed class SnapshotBuilder(DestinationRegistry destinations, TupleLoo
             {
                 if (!ledger.IsRetired)
                 {
-                    usage.Add(Usage(ledger, idle.GetValueOrDefault(ledger)));
+                    usage.Add(Usage(ledger, idle.GetValueOrDefault(ledger), quarantined.Contains(ledger.Tuple.Source)));
                 }
             }
 
@@ -44,14 +46,20 @@ internal sealed class SnapshotBuilder(DestinationRegistry destinations, TupleLoo
             }
         }
 
-        usage.Sort(static (a, b) =>
+        // By source, then destination, as text: each key written once, not at every comparison.
+        var keys = new (string Source, string Destination)[usage.Count];
+        var sorted = usage.ToArray();
+        for (var i = 0; i < sorted.Length; i++)
         {
-            var bySource = string.CompareOrdinal(a.Source.ToString(), b.Source.ToString());
-            return bySource != 0 ? bySource : string.CompareOrdinal(a.Destination.ToString(), b.Destination.ToString());
-        });
+            keys[i] = (sorted[i].Source.ToString(), sorted[i].Destination.ToString());
+        }
+
+        Array.Sort(keys, sorted, TextOrder.Instance);
+        usage = [.. sorted];
         nat.Sort(static (a, b) => string.CompareOrdinal(a.Destination.ToString(), b.Destination.ToString()));
         var (refused, lastRefusal) = refusals.Read();
-        return new TuplePoolSnapshot(usage, destinations.PendingAcquires, refused, lastRefusal, nat);
+        var (background, lastBackground) = refusals.ReadBackground();
+        return new TuplePoolSnapshot(usage, destinations.PendingAcquires, refused, lastRefusal, nat, background, lastBackground, sources);
     }
 
     /// <summary>
@@ -62,8 +70,9 @@ internal sealed class SnapshotBuilder(DestinationRegistry destinations, TupleLoo
     public PoolTotals ReadTotals()
     {
         Interlocked.Increment(ref _totalReads);
+        var quarantined = QuarantinedNow();
         long idle = 0;
-        foreach (var destination in destinations.All)
+        foreach (var destination in destinations.WithConnections)
         {
             idle += destination.IdleCount;
         }
@@ -78,7 +87,7 @@ internal sealed class SnapshotBuilder(DestinationRegistry destinations, TupleLoo
                     count++;
                     open += ledger.Open;
                     timeWait += ledger.TimeWait;
-                    remaining += ledger.Remaining;
+                    remaining += quarantined?.Contains(ledger.Tuple.Source) == true ? 0 : ledger.Remaining;
                 }
             }
 
@@ -94,7 +103,7 @@ internal sealed class SnapshotBuilder(DestinationRegistry destinations, TupleLoo
         return new PoolTotals(count, open - idle, idle, timeWait, remaining, natActive, natHolding, natRemaining);
     }
 
-    /// <summary>One entry per source of each address's family, quarantined or not (a source with nothing on the tuple shows its whole capacity), and one per address a prefix has in use there.</summary>
+    /// <summary>One entry per source of each address's family, quarantined or not (a healthy source with nothing on the tuple shows its whole capacity, a quarantined one none), and one per address a prefix has in use there.</summary>
     public IReadOnlyList<TupleUsage> UsageFor(IReadOnlyList<IPEndPoint> addresses)
     {
         var usage = new List<TupleUsage>();
@@ -105,6 +114,7 @@ internal sealed class SnapshotBuilder(DestinationRegistry destinations, TupleLoo
 
         var idle = CountIdleByLedger();
         var capacity = tuples.Budget.CapacityPerTuple;
+        var now = destinations.Settings.TimeProvider.GetTimestamp();
         foreach (var address in addresses)
         {
             var entry = tuples.Budget.Find(address);
@@ -121,9 +131,10 @@ internal sealed class SnapshotBuilder(DestinationRegistry destinations, TupleLoo
                     continue;
                 }
 
+                var quarantined = source.IsQuarantined(now);
                 usage.Add(entry?.Find(source.Address) is { } ledger
-                    ? Usage(ledger, idle.GetValueOrDefault(ledger))
-                    : new TupleUsage(DestinationKeys.Copy(source.Address), DestinationKeys.Copy(address), capacity, 0, 0, 0, capacity, 0));
+                    ? Usage(ledger, idle.GetValueOrDefault(ledger), quarantined)
+                    : new TupleUsage(DestinationKeys.Copy(source.Address), DestinationKeys.Copy(address), capacity, 0, 0, 0, quarantined ? 0 : capacity, 0, 0, 0, quarantined));
             }
         }
 
@@ -148,7 +159,7 @@ internal sealed class SnapshotBuilder(DestinationRegistry destinations, TupleLoo
     private Dictionary<TupleLedger, int> CountIdleByLedger()
     {
         var idle = new Dictionary<TupleLedger, int>();
-        foreach (var destination in destinations.All)
+        foreach (var destination in destinations.WithConnections)
         {
             destination.CountIdle(idle);
         }
@@ -159,9 +170,52 @@ internal sealed class SnapshotBuilder(DestinationRegistry destinations, TupleLoo
     private static NatUsage Usage(NatLedger nat)
         => new(DestinationKeys.Copy(nat.Destination), nat.Limit, nat.Open, nat.Holding, nat.Remaining, nat.Grant);
 
-    private static TupleUsage Usage(TupleLedger ledger, int idle)
+    /// <summary>
+    /// The configured sources quarantined now (a small set: sources are few), with every
+    /// configured source's status in <paramref name="sources"/>.
+    /// </summary>
+    private HashSet<IPAddress> Quarantined(out List<SourceStatus> sources)
+    {
+        var time = destinations.Settings.TimeProvider;
+        var now = time.GetTimestamp();
+        var utcNow = time.GetUtcNow();
+        var quarantined = new HashSet<IPAddress>();
+        sources = [];
+        foreach (var source in tuples.ConfiguredSources)
+        {
+            DateTimeOffset? until = null;
+            if (source.IsQuarantined(now))
+            {
+                quarantined.Add(source.Address);
+                until = utcNow + time.GetElapsedTime(now, source.QuarantinedUntil);
+            }
+
+            sources.Add(new SourceStatus(DestinationKeys.Copy(source.Address), until));
+        }
+
+        return quarantined;
+    }
+
+    /// <summary>The configured sources quarantined now; null when none is (the common case: nothing allocated).</summary>
+    private HashSet<IPAddress>? QuarantinedNow()
+    {
+        var now = destinations.Settings.TimeProvider.GetTimestamp();
+        HashSet<IPAddress>? quarantined = null;
+        foreach (var source in tuples.ConfiguredSources)
+        {
+            if (source.IsQuarantined(now))
+            {
+                (quarantined ??= []).Add(source.Address);
+            }
+        }
+
+        return quarantined;
+    }
+
+    private static TupleUsage Usage(TupleLedger ledger, int idle, bool quarantined)
     {
         var open = ledger.Open;
+        var external = ledger.External;
 
         // Copies: the ledger's addresses are dictionary keys, and the caller may change what it gets.
         return new TupleUsage(
@@ -171,8 +225,21 @@ internal sealed class SnapshotBuilder(DestinationRegistry destinations, TupleLoo
             Math.Max(0, open - idle),
             Math.Min(idle, open),
             ledger.TimeWait,
-            ledger.Remaining,
-            ledger.External,
-            ledger.Closing);
+            quarantined ? 0 : ledger.Remaining,
+            external,
+            ledger.Closing,
+            Math.Min(ledger.ExternalTimeWait, external),
+            quarantined);
+    }
+
+    private sealed class TextOrder : IComparer<(string Source, string Destination)>
+    {
+        public static readonly TextOrder Instance = new();
+
+        public int Compare((string Source, string Destination) x, (string Source, string Destination) y)
+        {
+            var bySource = string.CompareOrdinal(x.Source, y.Source);
+            return bySource != 0 ? bySource : string.CompareOrdinal(x.Destination, y.Destination);
+        }
     }
 }

@@ -14,15 +14,14 @@ internal sealed class TupleLookup(SourceSelector selector, TupleBudget budget, T
 {
     public TupleBudget Budget => budget;
 
+    /// <summary>Every configured source, quarantined or not; none when the kernel chooses.</summary>
+    public IEnumerable<SourceAddress> ConfiguredSources => selector.Configured;
+
     /// <summary>The configured sources of <paramref name="address"/>'s family, quarantined or not.</summary>
     public IReadOnlyList<SourceAddress> SourcesFor(IPAddress address) => selector.SourcesFor(address);
 
     public bool HasSourceFor(AddressFamily family)
         => selector.SourcesFor(family == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any).Count > 0;
-
-    /// <summary>True when <paramref name="family"/> has configured sources and every one is quarantined.</summary>
-    public bool AllSourcesQuarantined(AddressFamily family)
-        => selector.AllQuarantined(family == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any);
 
     /// <summary>True when a healthy source has a free port to one of <paramref name="addresses"/> (and the NAT, behind one, a port too).</summary>
     public bool HasRoom(IReadOnlyList<IPEndPoint> addresses)

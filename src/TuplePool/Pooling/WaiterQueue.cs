@@ -23,9 +23,13 @@ namespace TuplePool.Pooling;
 internal sealed class WaiterQueue
 {
     private readonly Gate _gate = new();
+    private readonly WaitingCount? _total;
     private Waiter? _first;
     private Waiter? _last;
     private int _count;
+
+    /// <param name="total">The pool's count of waiters at every destination, kept with this line's; null for none.</param>
+    public WaiterQueue(WaitingCount? total = null) => _total = total;
 
     /// <summary>Waiters in line (asleep, not yet woken); read without the lock.</summary>
     public int Count => Volatile.Read(ref _count);
@@ -79,6 +83,7 @@ internal sealed class WaiterQueue
             }
 
             Interlocked.Increment(ref _count);
+            _total?.Add(1);
             return true;
         }
     }
@@ -165,6 +170,7 @@ internal sealed class WaiterQueue
         waiter.Next = null;
         waiter.IsQueued = false;
         var count = Interlocked.Decrement(ref _count);
+        _total?.Add(-1);
         Debug.Assert(count >= 0, "More waiters left the line than joined it.");
         Debug.Assert((count == 0) == (_first is null) && (_first is null) == (_last is null), "The line's links and count disagree.");
     }

@@ -17,11 +17,19 @@ public static class TuplePoolSocketsHttpHandlerExtensions
     /// go to the pool's idle store.
     /// </summary>
     /// <remarks>
-    /// When no port frees up in time, requests fail with <see cref="HttpRequestException"/> whose
+    /// <para>When no port frees up in time, requests fail with <see cref="HttpRequestException"/> whose
     /// <see cref="Exception.InnerException"/> is <see cref="TupleBudgetExhaustedException"/> — also
     /// when the handler's <see cref="SocketsHttpHandler.ConnectTimeout"/> is shorter than
     /// <see cref="TuplePoolOptions.AcquireTimeout"/> (YARP's 15 s): the pool then gives up a little
-    /// before the handler would.
+    /// before the handler would.</para>
+    /// <para>A connection attempt is not a request: <c>HttpClient</c> starts one for a request
+    /// that finds no free connection, serves that request with whichever connection comes first,
+    /// and hands the attempt's error only to that request, only if it still waits. So a refusal
+    /// here counts as a background one (<see cref="TupleBudgetExhaustedException.IsBackground"/>,
+    /// <see cref="TuplePoolSnapshot.BackgroundRefusals"/>) until a request is reported to have
+    /// received it (<see cref="TupleBudgetExhaustedException.MarkReceived"/>): <c>TuplePool.Http</c>'s
+    /// <c>UseTuplePool()</c> and <c>TuplePool.Yarp</c> report every request that fails with it; with
+    /// this handler alone, call it where a request's exception carries it.</para>
     /// Plain-text HTTP/1.1 and HTTP/2 and TLS all go through the callback; HTTP/3 (QUIC) does not
     /// use it and is not budgeted.
     /// </remarks>
@@ -63,8 +71,9 @@ public static class TuplePoolSocketsHttpHandlerExtensions
         // the 30 s AcquireTimeout): bounded a little sooner, a full budget ends as the pool's
         // TupleBudgetExhaustedException instead of a bare cancellation.
         var connectTimeout = handler.ConnectTimeout;
-        var lease = pool is SocketPool socketPool && connectTimeout != Timeout.InfiniteTimeSpan && connectTimeout < socketPool.AcquireTimeout
-            ? await socketPool.AcquireAsync(destination, Shorter(connectTimeout), cancellationToken).ConfigureAwait(false)
+        // A refusal here counts as background until a request is reported to receive it.
+        var lease = pool is SocketPool socketPool
+            ? await socketPool.AcquireForHttpAsync(destination, Bound(socketPool.AcquireTimeout, connectTimeout), cancellationToken).ConfigureAwait(false)
             : await pool.AcquireAsync(destination, cancellationToken).ConfigureAwait(false);
         try
         {
@@ -77,8 +86,14 @@ public static class TuplePoolSocketsHttpHandlerExtensions
             throw;
         }
 
-        static TimeSpan Shorter(TimeSpan connectTimeout)
+        // An infinite AcquireTimeout is longer than any ConnectTimeout, not shorter (it is -1 ms).
+        static TimeSpan Bound(TimeSpan acquireTimeout, TimeSpan connectTimeout)
         {
+            if (connectTimeout == Timeout.InfiniteTimeSpan || (acquireTimeout != Timeout.InfiniteTimeSpan && acquireTimeout <= connectTimeout))
+            {
+                return acquireTimeout;
+            }
+
             var bound = connectTimeout - ConnectTimeoutMargin(connectTimeout);
             return bound > TimeSpan.Zero ? bound : connectTimeout;
         }

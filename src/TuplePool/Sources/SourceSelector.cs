@@ -48,6 +48,9 @@ internal sealed class SourceSelector
         }
     }
 
+    /// <summary>Every configured source, IPv4 first, in the order given; empty when the kernel chooses (for snapshots).</summary>
+    public IEnumerable<SourceAddress> Configured => _ipv4.Concat(_ipv6).Where(static s => !s.IsImplicit);
+
     /// <summary>The budget the selector reserves on.</summary>
     public TupleBudget Budget => _budget;
 

@@ -12,11 +12,13 @@ internal static partial class Log
     [LoggerMessage(2, LogLevel.Information, "Source address {Source} is back in use for new connections.")]
     public static partial void SourceRestored(ILogger logger, IPAddress source);
 
-    [LoggerMessage(3, LogLevel.Warning, "Tuple {Source} -> {Destination} is above 90% of its port budget: {Used} of {Capacity} ports in use or in TIME_WAIT. Add source addresses, widen the port range or reuse connections.")]
-    public static partial void TupleNearlyExhausted(ILogger logger, IPAddress source, IPEndPoint destination, int used, int capacity);
+    // Events 3 and 4 are throttled (EventThrottle, at most one per tuple or destination every 5 s):
+    // Suppressed counts the ones held back since the previous line.
+    [LoggerMessage(3, LogLevel.Warning, "Tuple {Source} -> {Destination} is above 90% of its port budget: {Used} of {Capacity} ports in use, in TIME_WAIT or held by other sockets. Add source addresses, widen the port range or reuse connections. ({Suppressed} more crossings of this tuple not logged since the previous line.)")]
+    public static partial void TupleNearlyExhausted(ILogger logger, IPAddress source, IPEndPoint destination, int used, int capacity, int suppressed);
 
-    [LoggerMessage(4, LogLevel.Error, "No port free to {Destination} within {AcquireTimeout}: {Usage}. Add source addresses (TuplePoolOptions.SourceAddresses), widen the port range, or reuse connections instead of closing them.")]
-    public static partial void BudgetExhausted(ILogger logger, EndPoint destination, TimeSpan acquireTimeout, string usage);
+    [LoggerMessage(4, LogLevel.Error, "Acquire to {Destination} refused ({Cause}, AcquireTimeout {AcquireTimeout}): {Refusal} ({Suppressed} more refusals to this destination not logged since the previous line.)")]
+    public static partial void BudgetExhausted(ILogger logger, EndPoint destination, RefusalCause cause, TimeSpan acquireTimeout, string refusal, int suppressed);
 
     [LoggerMessage(5, LogLevel.Warning, "Kernel setting not read, default used: {Fallback}")]
     public static partial void KernelFallback(ILogger logger, string fallback);

@@ -21,6 +21,10 @@ public sealed class TupleBudgetOnLoopbackTests
         return new SocketPool(options);
     }
 
+    /// <summary>A pool whose sources are not probed at construction: an unassigned one reaches the connect path (the public constructor refuses it).</summary>
+    private static SocketPool CreateUnprobedSut(IList<IPAddress> sources, PortRange range)
+        => TestPools.Unprobed(new TuplePoolOptions { SourceAddresses = sources, LocalPortRange = range, AcquireTimeout = TimeSpan.FromSeconds(15) });
+
     private static async Task<List<SocketLease>> HoldAsync(SocketPool pool, EndPoint destination, int count)
     {
         var leases = new List<SocketLease>(count);
@@ -211,7 +215,7 @@ public sealed class TupleBudgetOnLoopbackTests
     {
         // 192.0.2.1 (TEST-NET-1) is not assigned here: bind fails before any packet is sent.
         await using var server = new LoopbackServer();
-        await using var pool = CreateSut([IPAddress.Parse("192.0.2.1")], PortSlices.Next(10));
+        await using var pool = CreateUnprobedSut([IPAddress.Parse("192.0.2.1")], PortSlices.Next(10));
 
         var error = await Assert.ThrowsAsync<SocketException>(() => pool.AcquireAsync(server.EndPoint).AsTask());
 
@@ -235,7 +239,7 @@ public sealed class TupleBudgetOnLoopbackTests
     public async Task NonLocalSourceAddress_BesideAGoodOne_IsLeftOutAndTheGoodOneServes()
     {
         await using var server = new LoopbackServer();
-        await using var pool = CreateSut([IPAddress.Parse("192.0.2.1"), TestSources.S2], PortSlices.Next(10));
+        await using var pool = CreateUnprobedSut([IPAddress.Parse("192.0.2.1"), TestSources.S2], PortSlices.Next(10));
 
         var leases = await HoldAsync(pool, server.EndPoint, 5);
 

@@ -58,6 +58,22 @@ public sealed partial class ReadmeSnippetTests
     }
 
     [Fact]
+    public async Task Refusals_TheCauseAndTheHint_AndARequestReportedAsReceived()
+    {
+        var token = TestContext.Current.CancellationToken;
+        await using var server = await TestHttpServer.StartAsync(token);
+        await using var pool = new SocketPool(new TuplePoolOptions { SourceAddresses = TestSources.Take(1), LocalPortRange = PortSlices.Integration.Take(1), AcquireTimeout = TimeSpan.FromMilliseconds(200) });
+        using var held = await pool.AcquireAsync(server.EndPoint, token);
+        using var client = new HttpClient(new SocketsHttpHandler().UseTuplePool(pool));
+
+        var said = await Refusals.ReadCauseAsync(pool, server.EndPoint, token);
+        await Assert.ThrowsAsync<HttpRequestException>(() => Refusals.GetAsync(client, new Uri(server.BaseAddress, "/whoami"), token));
+
+        Assert.Equal("ActiveConnections, retry after a close", said);
+        Assert.Equal((2L, 0L), (pool.GetSnapshot().RefusedAcquires, pool.GetSnapshot().BackgroundRefusals)); // the request's refusal reported as received
+    }
+
+    [Fact]
     public async Task RawPool_ReturnsTheSocket_AndTheSnapshotSerialisesWithAddressesAsStrings()
     {
         await using var server = new LoopbackServer(echo: true);

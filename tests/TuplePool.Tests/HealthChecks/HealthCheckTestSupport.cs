@@ -19,7 +19,11 @@ internal sealed class FakeHealthSource : IPoolHealthSource
 
     public DateTimeOffset? LastRefusal { get; set; }
 
-    public PoolHealthReading Read() => new(Tuples, PendingAcquires, QuarantinedFamilies, RefusedTotal, LastRefusal);
+    public long? BackgroundTotal { get; set; }
+
+    public DateTimeOffset? LastBackground { get; set; }
+
+    public PoolHealthReading Read() => new(Tuples, PendingAcquires, QuarantinedFamilies, RefusedTotal, LastRefusal, BackgroundTotal, LastBackground);
 
     /// <summary>A tuple with <paramref name="used"/> of <paramref name="capacity"/> ports taken by active connections.</summary>
     public FakeHealthSource WithTuple(int used, int capacity, string source = "127.0.0.2", int port = 5432)

@@ -232,6 +232,59 @@ public sealed class TuplePoolHealthCheckTests : IDisposable
         Assert.Equal(HealthStatus.Healthy, (await CheckAsync(source, _time, o => o.RefusalWindow = TimeSpan.FromSeconds(5))).Status);
     }
 
+    [Fact]
+    public async Task CheckHealthAsync_OnlyBackgroundRefusalsInTheWindow_IsDegraded_NotUnhealthy()
+    {
+        var source = new FakeHealthSource { RefusedTotal = 0, BackgroundTotal = 12, LastBackground = _time.GetUtcNow() };
+        _time.Advance(TimeSpan.FromSeconds(3));
+
+        var result = await CheckAsync(source, _time);
+        _time.Advance(TimeSpan.FromSeconds(30));
+        var later = await CheckAsync(source, _time);
+
+        Assert.Equal(HealthStatus.Degraded, result.Status);
+        Assert.Contains("background connection attempts were refused for exhaustion in the last 30 s, no request received them (most recently 3 s ago, 12 in all)", result.Description, StringComparison.Ordinal);
+        Assert.Equal(12L, result.Data["backgroundRefusedTotal"]);
+        Assert.Equal(HealthStatus.Healthy, later.Status);
+    }
+
+    [Fact]
+    public async Task CheckHealthAsync_ARefusalACallerReceivedBesideBackgroundOnes_IsUnhealthy()
+    {
+        var source = new FakeHealthSource { RefusedTotal = 1, LastRefusal = _time.GetUtcNow(), BackgroundTotal = 5, LastBackground = _time.GetUtcNow() };
+
+        var result = await CheckAsync(source, _time);
+
+        Assert.Equal(HealthStatus.Unhealthy, result.Status);
+        Assert.Contains("callers were refused for exhaustion", result.Description, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task CheckHealthAsync_AQuarantinedSourcesTuple_DoesNotCountAsUsed()
+    {
+        // Its tuple shows no free port (it cannot give one); that is the quarantine, not use.
+        var source = new FakeHealthSource();
+        source.Tuples.Add(new TupleUsage(NotAssigned, new IPEndPoint(IPAddress.Loopback, 80), 10, 1, 0, 0, 0, 0, 0, 0, isQuarantined: true));
+        source.Tuples.Add(new TupleUsage(TestSources.S2, new IPEndPoint(IPAddress.Loopback, 80), 10, 1, 0, 0, 9));
+
+        var result = await CheckAsync(source, _time);
+
+        Assert.Equal(HealthStatus.Healthy, result.Status);
+        Assert.StartsWith("127.0.0.2 -> 127.0.0.1:80: 1 of 10 ports used", Assert.Single(Busiest(result)), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void TuplePoolPackage_LetsNotTheHealthCheckPackageSeeItsInternals()
+    {
+        // A health-check package of another version than the pool's must not break at run time:
+        // it reads the pool through public API only (the snapshot).
+        var friends = typeof(SocketPool).Assembly.GetCustomAttributes(typeof(System.Runtime.CompilerServices.InternalsVisibleToAttribute), inherit: false)
+            .Cast<System.Runtime.CompilerServices.InternalsVisibleToAttribute>()
+            .Select(a => a.AssemblyName);
+
+        Assert.DoesNotContain("TuplePool.HealthChecks", friends);
+    }
+
     [Theory]
     [InlineData(0.0, 30, 5)]
     [InlineData(1.5, 30, 5)]
@@ -260,6 +313,6 @@ public sealed class TuplePoolHealthCheckTests : IDisposable
             CloseMode = CloseMode.Abortive, // no TIME_WAIT left in the slice for a later run
         };
         configure?.Invoke(options);
-        return new SocketPool(options, _time, loggerFactory: null, withMetrics ? MeterFactory : null);
+        return TestPools.Unprobed(options, _time, loggerFactory: null, withMetrics ? MeterFactory : null); // NotAssigned is quarantined at run time
     }
 }

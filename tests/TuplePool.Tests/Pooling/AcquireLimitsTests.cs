@@ -80,7 +80,7 @@ public sealed class AcquireLimitsTests
         await using var pool = CreateSut(o => o.AcquireTimeout = TimeSpan.FromSeconds(30), capacity: 1);
         using var holder = await pool.AcquireAsync(Destination);
 
-        var waiting = pool.AcquireAsync(Destination, TimeSpan.FromSeconds(1), default).AsTask();
+        var waiting = pool.AcquireForHttpAsync(Destination, TimeSpan.FromSeconds(1), default).AsTask();
         await PoolWait.UntilAsync(() => pool.GetSnapshot().PendingAcquires == 1);
         _time.Advance(TimeSpan.FromSeconds(1));
 

@@ -114,12 +114,12 @@ public sealed class DestinationPoolTests : IAsyncLifetime
         Assert.True(pool.TryRetire(_time.GetTimestamp()));
         var successor = CreateSut();
         var expected = await successor.AcquireAsync(default);
-        _owner.AcquireAgainAsync(pool, Arg.Any<TimeSpan>(), Arg.Any<CancellationToken>()).Returns(new ValueTask<SocketLease>(expected));
+        _owner.AcquireAgainAsync(pool, Arg.Any<TimeSpan>(), AcquirePurpose.Caller, Arg.Any<CancellationToken>()).Returns(new ValueTask<SocketLease>(expected));
 
         var lease = await pool.AcquireAsync(default);
 
         Assert.Equal(expected.LocalEndPoint, lease.LocalEndPoint);
-        await _owner.Received(1).AcquireAgainAsync(pool, Arg.Any<TimeSpan>(), Arg.Any<CancellationToken>());
+        await _owner.Received(1).AcquireAgainAsync(pool, Arg.Any<TimeSpan>(), AcquirePurpose.Caller, Arg.Any<CancellationToken>());
         Assert.Equal(0, pool.OpenCount);
         lease.Dispose();
     }
@@ -285,7 +285,7 @@ public sealed class DestinationPoolTests : IAsyncLifetime
         _metrics.Add(metrics);
         var opener = new ConnectionOpener(selector, new SocketConnector(kernel, slice), Substitute.For<IKernelCensus>(), metrics, NullLogger.Instance, _time, options);
         var tuples = new TupleLookup(selector, budget, _time);
-        var errors = new AcquireErrors(new RefusalRecord(_time), metrics, NullLogger.Instance, options.AcquireTimeout);
+        var errors = new AcquireErrors(new RefusalRecord(_time), metrics, NullLogger.Instance, options.AcquireTimeout, _time);
         var context = new PoolContext(settings, opener, tuples, errors, metrics, WaiterPolicy.CreatePool(_time), NullLogger.Instance);
         var destination = new IPEndPoint(_server.EndPoint.Address, _server.EndPoint.Port);
         var resolver = new AddressResolver(destination, tuples.HasSourceFor, _time, options.DnsRefreshInterval, options.ConnectTimeout, NullLogger.Instance);

@@ -215,7 +215,8 @@ public sealed class SocketPoolTests
         Assert.Equal(server.EndPoint, error.Destination);
         Assert.Equal(2, error.Usage.Count);
         Assert.Contains("127.0.0.2", error.Message, StringComparison.Ordinal);
-        Assert.Contains("Add source addresses", error.Message, StringComparison.Ordinal);
+        Assert.Equal(RefusalCause.ActiveConnections, error.Cause); // every port is leased out
+        Assert.Contains("add source addresses (TuplePoolOptions.SourceAddresses)", error.Message, StringComparison.Ordinal);
         leases.ForEach(l => l.Dispose());
         Assert.Equal(0, pool.GetSnapshot().TotalActive);
     }
@@ -323,6 +324,44 @@ public sealed class SocketPoolTests
 
         Assert.Contains("MaxConnectAttempts", error.Message, StringComparison.Ordinal);
         Assert.Equal("options", error.ParamName);
+    }
+
+    [Fact]
+    public void Constructor_SourceNotAssignedToThisMachine_ThrowsWhatStartUpValidationSays()
+    {
+        // Review: new SocketPool(...) accepted a source DI's ValidateOnStart rejects. The probe
+        // binds a socket to the address (port 0) and closes it: nothing is sent.
+        var options = new TuplePoolOptions { SourceAddresses = [TestSources.S2, IPAddress.Parse("192.0.2.1")] };
+
+        var error = Assert.Throws<ArgumentException>(() => new SocketPool(options));
+        var fleet = Assert.Throws<ArgumentException>(() => new SocketPool(WithNat(options), NSubstitute.Substitute.For<IFleetBudget>()));
+        var startUp = new TuplePool.Hosting.ValidateTuplePoolOptions().Validate(null, options);
+
+        var failure = Assert.Single(startUp.Failures!);
+        Assert.Equal("TuplePool: SourceAddresses[1]: 192.0.2.1 is not assigned to this machine (binding a socket to it failed with EADDRNOTAVAIL); use an address that `ip address` lists, or leave SourceAddresses empty to let the kernel choose.", failure);
+        Assert.StartsWith("TuplePoolOptions are not valid: " + failure["TuplePool: ".Length..], error.Message, StringComparison.Ordinal);
+        Assert.Equal("options", error.ParamName);
+        Assert.Contains("192.0.2.1 is not assigned to this machine", fleet.Message, StringComparison.Ordinal);
+
+        static TuplePoolOptions WithNat(TuplePoolOptions options)
+        {
+            var copy = options.Clone();
+            copy.Nat = new NatOptions { PortsPerDestination = 10 };
+            return copy;
+        }
+    }
+
+    [Fact]
+    public async Task Constructor_AssignedSources_AreProbedWithoutTraffic()
+    {
+        await using var server = new LoopbackServer();
+
+        await using (var pool = new SocketPool(new TuplePoolOptions { SourceAddresses = TestSources.Take(2), LocalPortRange = PortSlices.Next(2) }))
+        {
+            Assert.Equal(2, pool.GetSnapshot().Sources.Count);
+        }
+
+        Assert.Equal(0, server.AcceptedTotal);
     }
 
     [Fact]

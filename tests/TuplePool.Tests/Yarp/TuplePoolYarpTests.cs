@@ -218,8 +218,11 @@ public sealed class TuplePoolYarpTests
         Assert.Null(plain.Headers.RetryAfter);
         Assert.Equal(2, proxy.Errors.Count);
         Assert.All(proxy.Errors, e => Assert.IsType<TupleBudgetExhaustedException>(e.Exception?.InnerException));
-        var tuple = Assert.Single(proxy.PoolOf("c").GetSnapshot().Tuples);
+        var snapshot = proxy.PoolOf("c").GetSnapshot();
+        var tuple = Assert.Single(snapshot.Tuples);
         Assert.Equal((2, 0), (tuple.Active, tuple.Remaining));
+        Assert.Equal((2L, 0L), (snapshot.RefusedAcquires, snapshot.BackgroundRefusals)); // both clients got them (503 and 502): refusals callers received
+        Assert.All(proxy.Errors, e => Assert.False(((TupleBudgetExhaustedException)e.Exception!.InnerException!).IsBackground));
         backend.Release();
         foreach (var response in await Task.WhenAll(held))
         {
