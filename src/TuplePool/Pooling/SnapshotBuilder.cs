@@ -120,18 +120,18 @@ internal sealed class SnapshotBuilder(DestinationRegistry destinations, TupleLoo
             var entry = tuples.Budget.Find(address);
             foreach (var source in tuples.SourcesFor(address.Address))
             {
+                var quarantined = source.IsQuarantined(now);
                 if (source.Prefix is { } prefix)
                 {
                     // A prefix shows the addresses it has in use there, like listed sources.
                     foreach (var lent in prefix.InUse(entry))
                     {
-                        usage.Add(Usage(lent, idle.GetValueOrDefault(lent)));
+                        usage.Add(Usage(lent, idle.GetValueOrDefault(lent), quarantined));
                     }
 
                     continue;
                 }
 
-                var quarantined = source.IsQuarantined(now);
                 usage.Add(entry?.Find(source.Address) is { } ledger
                     ? Usage(ledger, idle.GetValueOrDefault(ledger), quarantined)
                     : new TupleUsage(DestinationKeys.Copy(source.Address), DestinationKeys.Copy(address), capacity, 0, 0, 0, quarantined ? 0 : capacity, 0, 0, 0, quarantined));
