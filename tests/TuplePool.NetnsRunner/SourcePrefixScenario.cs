@@ -68,6 +68,12 @@ internal static class SourcePrefixScenario
         };
 
         var failures = StartupValidation(options);
+        if (failures.Count > 0)
+        {
+            // The public constructor runs the same checks and would throw them.
+            return new JsonObject { ["validation"] = new JsonArray([.. failures.Select(f => JsonValue.Create(f))]) };
+        }
+
         await using var pool = new SocketPool(options);
         var leases = new List<SocketLease>(connections);
         string? error = null;
@@ -89,7 +95,7 @@ internal static class SourcePrefixScenario
         var ssSources = EstablishedSourcesTo(server.Port);
         var report = new JsonObject
         {
-            ["validation"] = new JsonArray([.. failures.Select(f => JsonValue.Create(f))]),
+            ["validation"] = new JsonArray(),
             ["opened"] = leases.Count,
             ["error"] = error,
             ["distinctSources"] = leases.Select(l => l.LocalEndPoint.Address).Distinct().Count(),
