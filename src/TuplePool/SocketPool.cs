@@ -121,9 +121,13 @@ public sealed class SocketPool : ISocketPool, IDisposable
 
         census ??= new KernelCensus(ProcFileSystem.Default);
         _budget = new TupleBudget(kernel, options, _time, fleet, census);
-        var selector = new SourceSelector(options.SourceAddresses, options.SourceSelection, options.SourceQuarantine, _budget, _time);
+        var selector = new SourceSelector(options.SourceAddresses, options.SourceSelection, options.SourceQuarantine, _budget, _time, options.SourcePrefixes);
         selector.SourceRestored += source => Log.SourceRestored(logger, source.Address);
-        var socketConnector = connector ?? new SocketConnector(kernel, options.LocalPortRange) { KeepAlive = options.KeepAlive };
+        var socketConnector = connector ?? new SocketConnector(kernel, options.LocalPortRange)
+        {
+            KeepAlive = options.KeepAlive,
+            FreeBindPrefixes = options.SourcePrefixes.Where(static p => p.BaseAddress.AddressFamily == AddressFamily.InterNetworkV6).ToList(),
+        };
         _metrics = new TuplePoolMetrics(meterFactory, options, _time);
         _opener = new ConnectionOpener(selector, socketConnector, census, _metrics, logger, _time, options, _disposing.Token);
         _tuples = new TupleLookup(selector, _budget, _time);
@@ -141,7 +145,7 @@ public sealed class SocketPool : ISocketPool, IDisposable
                 logger,
                 _budget.EffectiveRange,
                 _budget.CapacityPerTuple,
-                options.SourceAddresses.Count == 0 ? "kernel chooses" : string.Join(", ", options.SourceAddresses),
+                options.SourceAddresses.Count == 0 && options.SourcePrefixes.Count == 0 ? "kernel chooses" : string.Join(", ", options.SourceAddresses.Select(static a => a.ToString()).Concat(options.SourcePrefixes.Select(static p => $"{p} (prefix)"))),
                 kernel.TcpTwReuse,
                 kernel.KernelVersion?.ToString() ?? "unknown",
                 (socketConnector as SocketConnector)?.SocketRange?.ToString() ?? "not set");

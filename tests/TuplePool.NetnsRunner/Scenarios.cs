@@ -22,6 +22,10 @@ internal static class Scenarios
 
             // One instance of a fleet sharing the lab's NAT through Redis (tests/TuplePool.Tests/Nat/FleetBehindNatTests.cs).
             ["pool-in-fleet"] = PoolInFleetScenario.RunAsync,
+
+            // The source-prefix lab (tests/TuplePool.Tests/Sources/SourcePrefixNetnsTests.cs).
+            ["prefix-server"] = SourcePrefixScenario.RunServerAsync,
+            ["source-prefix"] = SourcePrefixScenario.RunClientAsync,
         };
 
         // The fault scenarios report named checks rather than figures (Faults/).

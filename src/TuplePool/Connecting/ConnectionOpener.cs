@@ -274,13 +274,14 @@ internal sealed class ConnectionOpener
 
         var tuple = charge.Tuple;
         attempt.Current = tuple;
-        TuplePoolTracing.AttemptStarted(source.Address);
+        TuplePoolTracing.AttemptStarted(tuple.Source);
         var (timeout, limit) = limits.ForAttempt(now, _timeProvider);
         var token = attempt.StartTimeout(timeout, cancellationToken, _disposing);
         Socket socket;
         try
         {
-            socket = await _connector.ConnectAsync(source.Address, tuple.Destination, token).ConfigureAwait(false);
+            // The tuple's source, not the source's: a prefix's charge names the address it lent.
+            socket = await _connector.ConnectAsync(tuple.Source, tuple.Destination, token).ConfigureAwait(false);
         }
         catch (Exception e)
         {
@@ -335,11 +336,11 @@ internal sealed class ConnectionOpener
                     attempt.LastBindError = bind;
                     if (_selector.Quarantine(source))
                     {
-                        Log.SourceQuarantined(_logger, source.Address, bind.SocketErrorCode.ToString(), _options.SourceQuarantine);
+                        Log.SourceQuarantined(_logger, tuple.Source, bind.SocketErrorCode.ToString(), _options.SourceQuarantine);
                     }
 
                     _metrics.RecordConnectError(ErrorTypes.BindFailed, tuple);
-                    TuplePoolTracing.AttemptFailed(source.Address, ErrorTypes.BindFailed);
+                    TuplePoolTracing.AttemptFailed(tuple.Source, ErrorTypes.BindFailed);
                     break;
                 case SocketException e when IsAddressError(e):
                     // The kernel knows of sockets on this tuple that the ledger does not (another
@@ -348,13 +349,13 @@ internal sealed class ConnectionOpener
                     // sockets in our port search's range, is for the log.
                     var (kernelCount, kernelTimeWait) = CountInKernel(tuple);
                     var poolCount = charge.Local.CorrectFromKernel(KernelCorrectionHold, kernelTimeWait);
-                    Log.KernelCorrection(_logger, source.Address, tuple.Destination, kernelCount, poolCount, KernelCorrectionHold);
+                    Log.KernelCorrection(_logger, tuple.Source, tuple.Destination, kernelCount, poolCount, KernelCorrectionHold);
                     _metrics.RecordConnectError("address_not_available", tuple);
-                    TuplePoolTracing.AttemptFailed(source.Address, "address_not_available");
+                    TuplePoolTracing.AttemptFailed(tuple.Source, "address_not_available");
                     break;
                 default:
                     _metrics.RecordConnectError(error, tuple);
-                    TuplePoolTracing.AttemptFailed(source.Address, error);
+                    TuplePoolTracing.AttemptFailed(tuple.Source, error);
                     break;
             }
         }

@@ -125,6 +125,11 @@ internal sealed partial class SocketConnector : ISocketConnector
                 {
                     SocketOptions.TrySetBindAddressNoPort(socket);
                 }
+
+                if (source.AddressFamily == AddressFamily.InterNetworkV6 && IsFreeBindSource(source))
+                {
+                    SocketOptions.TrySetFreeBind(socket);
+                }
                 else if (_setReuseUnicastPort)
                 {
                     SocketOptions.TrySetReuseUnicastPort(socket);
@@ -161,6 +166,29 @@ internal sealed partial class SocketConnector : ISocketConnector
             Abort(socket);
             throw;
         }
+    }
+
+    /// <summary>
+    /// The IPv6 source prefixes (<see cref="TuplePoolOptions.SourcePrefixes"/>) whose addresses are
+    /// bound with <c>IP_FREEBIND</c>: an IPv6 bind refuses an address of a local route without it
+    /// (<see cref="SocketOptions.TrySetFreeBind"/>). Start-up validation has checked that a local
+    /// route serves each (<c>SourcePrefixProbe</c>). IPv4 prefixes bind without it, and so do
+    /// listed addresses, whose bind error says the address is not (or no longer) assigned.
+    /// </summary>
+    internal IReadOnlyList<IPNetwork> FreeBindPrefixes { get; init; } = [];
+
+    private bool IsFreeBindSource(IPAddress source)
+    {
+        var prefixes = FreeBindPrefixes;
+        for (var i = 0; i < prefixes.Count; i++)
+        {
+            if (prefixes[i].Contains(source))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     // --- TCP keepalive ---

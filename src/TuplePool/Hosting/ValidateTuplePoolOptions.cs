@@ -25,7 +25,7 @@ internal sealed class ValidateTuplePoolOptions : IValidateOptions<TuplePoolOptio
     public ValidateOptionsResult Validate(string? name, TuplePoolOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        var failures = TuplePoolOptionsValidator.Validate(options, _readKernel, SourceAddressProbe.TryBind);
+        var failures = TuplePoolOptionsValidator.Validate(options, _readKernel, SourceAddressProbe.TryBind, SourcePrefixProbe.Check);
         return failures.Count == 0
             ? ValidateOptionsResult.Success
             : ValidateOptionsResult.Fail(failures.Select(f => Prefix(name) + f));

@@ -13,6 +13,9 @@ namespace TuplePool.Options;
 /// </summary>
 internal static class SourceAddressProbe
 {
+    /// <summary>The advice after "is not assigned to this machine": right for a listed address, not for a prefix's (which wants a route).</summary>
+    public const string NotAssignedAdvice = "; use an address that `ip address` lists, or leave SourceAddresses empty to let the kernel choose";
+
     /// <summary>Returns null when the address can be bound, else why not (for a validation message).</summary>
     public static string? TryBind(IPAddress address)
     {
@@ -32,7 +35,7 @@ internal static class SourceAddressProbe
         }
         catch (SocketException e) when (e.SocketErrorCode == SocketError.AddressNotAvailable)
         {
-            return "is not assigned to this machine (binding a socket to it failed with EADDRNOTAVAIL); use an address that `ip address` lists, or leave SourceAddresses empty to let the kernel choose";
+            return "is not assigned to this machine (binding a socket to it failed with EADDRNOTAVAIL)" + NotAssignedAdvice;
         }
         catch (SocketException e) when (e.SocketErrorCode == SocketError.AddressFamilyNotSupported)
         {

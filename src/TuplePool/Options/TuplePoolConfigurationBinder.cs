@@ -95,6 +95,10 @@ internal static class TuplePoolConfigurationBinder
             {
                 settings.Add(static r => r.SourceAddresses());
             }
+            else if (type == typeof(IList<IPNetwork>) && name == nameof(TuplePoolOptions.SourcePrefixes))
+            {
+                settings.Add(static r => r.SourcePrefixes());
+            }
             else if (type == typeof(PortRange?) && name == nameof(TuplePoolOptions.LocalPortRange))
             {
                 settings.Add(static r => r.LocalPortRange());
@@ -260,6 +264,9 @@ internal static class TuplePoolConfigurationBinder
                 }
             }
         }
+
+        /// <summary>Networks in CIDR notation, as for <see cref="NatOptions.Destinations"/>; a configured list replaces the options' one.</summary>
+        public void SourcePrefixes() => Networks(nameof(TuplePoolOptions.SourcePrefixes), v => options.SourcePrefixes = v);
 
         public void LocalPortRange()
         {

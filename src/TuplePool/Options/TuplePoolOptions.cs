@@ -22,6 +22,28 @@ public sealed class TuplePoolOptions
     public IList<IPAddress> SourceAddresses { get; set; } = new List<IPAddress>();
 
     /// <summary>
+    /// Networks whose every address this machine serves (an AnyIP route: <c>ip route add local
+    /// 198.18.64.0/24 dev lo</c>, <c>ip -6 route add local 2001:db8:1::/64 dev lo</c>), for a
+    /// client whose connections to one destination need more sources than a list holds, such as
+    /// a load generator. Each new connection takes an address of the prefix whose tuple to the
+    /// destination has the most room, normally one with nothing on it, so N connections to one
+    /// destination port use N sources; only addresses in use are followed (and shown in
+    /// <see cref="ISocketPool.GetSnapshot"/>), so memory does not grow with the prefix. The
+    /// network's own address and an IPv4 network's broadcast address are not used. An IPv4
+    /// socket binds an address of a local route as it is; an IPv6 socket does not, so the pool
+    /// sets <c>IP_FREEBIND</c> on sockets bound to an IPv6 prefix's address (and only there).
+    /// With it any address binds, served or not, so start-up validation checks that this machine
+    /// serves each prefix: an address of it binds (IPv4), or a local route covers it
+    /// (<c>/proc/net/ipv6_route</c>); a connection from an address the machine does not serve
+    /// would time out, its answers routed elsewhere. A prefix must hold at least 4 addresses (IPv4
+    /// /30, IPv6 /126 or shorter), must not overlap another or contain a
+    /// <see cref="SourceAddresses"/> entry; it counts as a source of its family, beside the
+    /// listed addresses.
+    /// </summary>
+    /// <value>Default: empty, no prefix. Networks in CIDR notation in configuration (<c>["198.18.64.0/24", "2001:db8:1::/64"]</c>).</value>
+    public IList<IPNetwork> SourcePrefixes { get; set; } = new List<IPNetwork>();
+
+    /// <summary>
     /// The local port range this pool's sockets use (Linux ≥ 6.3, <c>IP_LOCAL_PORT_RANGE</c>). A
     /// narrower slice lets several pools or processes share a machine without starving each other.
     /// </summary>
@@ -214,7 +236,7 @@ public sealed class TuplePoolOptions
     /// <summary>
     /// A copy the caller can no longer change: every setting by <see cref="object.MemberwiseClone"/>
     /// (so a new setting needs no edit here), and new instances of the mutable ones, the
-    /// <see cref="SourceAddresses"/> list and its addresses, <see cref="KeepAlive"/> and <see cref="Nat"/>.
+    /// <see cref="SourceAddresses"/> list and its addresses, the <see cref="SourcePrefixes"/> list, <see cref="KeepAlive"/> and <see cref="Nat"/>.
     /// Each source address is copied as the kernel sees it (<see cref="AddressCopies.AsKernelSeesIt"/>):
     /// an IPv4-mapped address becomes the IPv4 address, so the pool budgets and binds it as one.
     /// </summary>
@@ -226,6 +248,7 @@ public sealed class TuplePoolOptions
         copy.SourceAddresses = SourceAddresses is null
             ? null!
             : SourceAddresses.Select(static a => a is null ? null! : AddressCopies.AsKernelSeesIt(a)).ToList();
+        copy.SourcePrefixes = SourcePrefixes is null ? null! : SourcePrefixes.ToList();
         copy.KeepAlive = KeepAlive?.Clone();
         copy.Nat = Nat?.Clone();
         return copy;

@@ -66,7 +66,8 @@ internal static class TuplePoolOptionsValidator
         => Validate(
             options,
             kernel is null ? static () => KernelSettings.Current : () => kernel,
-            probeSources ? SourceAddressProbe.TryBind : static _ => null);
+            probeSources ? SourceAddressProbe.TryBind : static _ => null,
+            probeSources ? SourcePrefixProbe.Check : static _ => null);
 
     /// <summary>
     /// Throws <see cref="ArgumentException"/> listing every problem when <paramref name="options"/>
@@ -91,15 +92,28 @@ internal static class TuplePoolOptionsValidator
     /// (the rules that need them are skipped rather than judged against a guessed default) when it
     /// returns null, when the machine is not Linux, or when the port range could not be read.
     /// </param>
-    /// <param name="probe">Returns null when a source address can be bound, else why not.</param>
+    /// <param name="probe">Returns null when a source address can be bound, else why not; prefixes are checked with it through <see cref="SourcePrefixProbe"/>.</param>
     public static IReadOnlyList<string> Validate(TuplePoolOptions options, Func<KernelSettings?> readKernel, Func<IPAddress, string?> probe)
+    {
+        ArgumentNullException.ThrowIfNull(probe);
+        return Validate(options, readKernel, probe, network => SourcePrefixProbe.Check(network, probe, ProcFileSystem.Default));
+    }
+
+    /// <summary>The rules, with the kernel facts, the address probe and the prefix probe as seams.</summary>
+    /// <param name="options">The options to check.</param>
+    /// <param name="readKernel">See <see cref="Validate(TuplePoolOptions, Func{KernelSettings?}, Func{IPAddress, string?})"/>.</param>
+    /// <param name="probe">Returns null when a source address can be bound, else why not.</param>
+    /// <param name="probePrefix">Returns null when this machine serves a source prefix, else why not (<see cref="SourcePrefixProbe.Check(IPNetwork)"/>).</param>
+    public static IReadOnlyList<string> Validate(TuplePoolOptions options, Func<KernelSettings?> readKernel, Func<IPAddress, string?> probe, Func<IPNetwork, string?> probePrefix)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(readKernel);
         ArgumentNullException.ThrowIfNull(probe);
+        ArgumentNullException.ThrowIfNull(probePrefix);
 
         var failures = new List<string>();
         ValidateSourceAddresses(options, probe, failures);
+        ValidateSourcePrefixes(options, probePrefix, failures);
         ValidatePorts(options, () => readKernel() is { IsLinux: true, PortRangeIsFallback: false } known ? known : null, failures);
 
         // MaxConnectionsPerDestination and MaxPendingAcquires may stay unlimited: what they bound
@@ -251,6 +265,94 @@ internal static class TuplePoolOptionsValidator
             if (probe(address) is { } problem)
             {
                 failures.Add(Invariant($"SourceAddresses[{i}]: {given} {problem}."));
+            }
+        }
+    }
+
+    /// <summary>
+    /// Each prefix: a real network of its family, large enough to be more than a list, disjoint
+    /// from the other prefixes and from the listed addresses, and served by this machine
+    /// (<see cref="SourcePrefixProbe"/>); with a NAT's
+    /// destinations listed, a source for each of their families.
+    /// </summary>
+    private static void ValidateSourcePrefixes(TuplePoolOptions options, Func<IPNetwork, string?> probe, List<string> failures)
+    {
+        var prefixes = options.SourcePrefixes;
+        if (prefixes is null)
+        {
+            failures.Add("SourcePrefixes: is null; leave the list empty for no prefix.");
+            return;
+        }
+
+        var accepted = new List<(IPNetwork Network, int Index)>(prefixes.Count);
+        for (var i = 0; i < prefixes.Count; i++)
+        {
+            var network = prefixes[i];
+            if (network == default(IPNetwork))
+            {
+                failures.Add(Invariant($"SourcePrefixes[{i}]: is an empty network (default(IPNetwork)); write it like \"198.18.64.0/24\" or \"2001:db8:1::/64\"."));
+                continue;
+            }
+
+            var baseAddress = network.BaseAddress;
+            if (baseAddress.IsIPv4MappedToIPv6)
+            {
+                failures.Add(Invariant($"SourcePrefixes[{i}]: {network} is IPv4-mapped IPv6; write the IPv4 network ({baseAddress.MapToIPv4()}/{network.PrefixLength - 96}), which is what the kernel binds."));
+                continue;
+            }
+
+            if (NotUnicast(baseAddress) is { } why)
+            {
+                failures.Add(Invariant($"SourcePrefixes[{i}]: {network} starts at {baseAddress}, which {why}; a prefix holds this machine's own unicast addresses."));
+                continue;
+            }
+
+            var usable = PrefixAddresses.UsableCount(network);
+            if (usable < PrefixAddresses.MinUsable)
+            {
+                failures.Add(Invariant($"SourcePrefixes[{i}]: {network} holds too few addresses to be a prefix ({usable} usable); a prefix needs at least 4 (IPv4 /30, IPv6 /126 or shorter): list single addresses in SourceAddresses."));
+                continue;
+            }
+
+            var overlap = accepted.FindIndex(a => a.Network.Contains(baseAddress) || network.Contains(a.Network.BaseAddress));
+            if (overlap >= 0)
+            {
+                failures.Add(Invariant($"SourcePrefixes[{i}]: {network} overlaps SourcePrefixes[{accepted[overlap].Index}] ({accepted[overlap].Network}); an address belongs to one prefix: list networks that do not overlap."));
+                continue;
+            }
+
+            accepted.Add((network, i));
+            if (options.SourceAddresses is { } addresses)
+            {
+                for (var j = 0; j < addresses.Count; j++)
+                {
+                    if (addresses[j] is { } listed && network.Contains(AddressCopies.AsKernelSeesIt(listed)))
+                    {
+                        failures.Add(Invariant($"SourcePrefixes[{i}]: {network} contains SourceAddresses[{j}] ({listed}); an address is a listed source or a prefix's, not both (it would be budgeted twice): remove it from one."));
+                    }
+                }
+            }
+
+            if (probe(network) is { } problem)
+            {
+                var route = baseAddress.AddressFamily == AddressFamily.InterNetworkV6 ? "ip -6 route" : "ip route";
+                failures.Add(Invariant($"SourcePrefixes[{i}]: {network} {problem}. Route the prefix to this machine with `{route} add local {network} dev lo` (AnyIP)."));
+            }
+        }
+
+        if (accepted.Count > 0 && options.Nat?.Destinations is { } natDestinations)
+        {
+            var families = accepted.Select(a => a.Network.BaseAddress.AddressFamily)
+                .Concat((options.SourceAddresses ?? []).Where(a => a is not null).Select(a => AddressCopies.AsKernelSeesIt(a).AddressFamily))
+                .ToHashSet();
+            for (var k = 0; k < natDestinations.Count; k++)
+            {
+                var destination = natDestinations[k];
+                if (destination != default(IPNetwork) && !families.Contains(destination.BaseAddress.AddressFamily))
+                {
+                    var family = destination.BaseAddress.AddressFamily == AddressFamily.InterNetworkV6 ? "IPv6" : "IPv4";
+                    failures.Add(Invariant($"SourcePrefixes: Nat.Destinations[{k}] ({destination}) is {family}, but no source prefix or address is {family}, so connections there would have no source; add an {family} prefix or address."));
+                }
             }
         }
     }

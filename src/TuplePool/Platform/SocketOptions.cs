@@ -18,6 +18,9 @@ internal static class SocketOptions
     /// <summary>Linux <c>IP_LOCAL_PORT_RANGE</c> (Linux ≥ 6.3).</summary>
     internal const int IpLocalPortRange = 51;
 
+    /// <summary><c>IP_FREEBIND</c> (SOL_IP): bind an address the machine has not assigned.</summary>
+    internal const int IpFreeBind = 15;
+
     /// <summary>Windows <c>SO_REUSE_UNICASTPORT</c> (Windows 10 / Server 2016 and later).</summary>
     internal const int SoReuseUnicastPort = 0x3007;
 
@@ -40,6 +43,27 @@ internal static class SocketOptions
         Span<byte> value = stackalloc byte[sizeof(int)];
         BitConverter.TryWriteBytes(value, 1);
         return TrySetRaw(socket, SolIp, IpBindAddressNoPort, value);
+    }
+
+    /// <summary>
+    /// Sets <c>IP_FREEBIND</c>, so <c>bind()</c> takes an address no interface has. An IPv6 source
+    /// prefix needs it: on Linux 6.18 an IPv4 socket binds an address of a local route
+    /// (<c>ip route add local</c>) without it, an IPv6 socket fails with <c>EADDRNOTAVAIL</c>
+    /// (its bind checks assigned addresses only) and binds and connects with it. Set at
+    /// <c>SOL_IP</c>, which an AF_INET6 socket accepts too (tried there: the same result as
+    /// <c>IPV6_FREEBIND</c>, which needs Linux 4.15). Linux only.
+    /// </summary>
+    public static bool TrySetFreeBind(Socket socket)
+    {
+        ArgumentNullException.ThrowIfNull(socket);
+        if (!OperatingSystem.IsLinux())
+        {
+            return false;
+        }
+
+        Span<byte> value = stackalloc byte[sizeof(int)];
+        BitConverter.TryWriteBytes(value, 1);
+        return TrySetRaw(socket, SolIp, IpFreeBind, value);
     }
 
     /// <summary>

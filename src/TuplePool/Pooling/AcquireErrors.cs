@@ -73,8 +73,8 @@ internal sealed class AcquireErrors(
         var other = families.Count == 1 && families[0] == "IPv6" ? "IPv4" : "IPv6";
         return new SocketException(
             (int)SocketError.AddressFamilyNotSupported,
-            $"TuplePool: no {wanted} source address is configured for {Show(destination)}{resolved}; TuplePoolOptions.SourceAddresses has only {other} addresses. "
-            + $"Add an {wanted} source address, or connect to an {other} address of the destination.");
+            $"TuplePool: no {wanted} source address is configured for {Show(destination)}{resolved}; TuplePoolOptions.SourceAddresses and SourcePrefixes have only {other} sources. "
+            + $"Add an {wanted} source address or prefix, or connect to an {other} address of the destination.");
     }
 
     /// <summary>

@@ -103,7 +103,7 @@ internal sealed class SnapshotBuilder(DestinationRegistry destinations, TupleLoo
         return new PoolTotals(count, open - idle, idle, timeWait, remaining, natActive, natHolding, natRemaining);
     }
 
-    /// <summary>One entry per source of each address's family, quarantined or not (a healthy source with nothing on the tuple shows its whole capacity, a quarantined one none).</summary>
+    /// <summary>One entry per source of each address's family, quarantined or not (a healthy source with nothing on the tuple shows its whole capacity, a quarantined one none), and one per address a prefix has in use there.</summary>
     public IReadOnlyList<TupleUsage> UsageFor(IReadOnlyList<IPEndPoint> addresses)
     {
         var usage = new List<TupleUsage>();
@@ -121,6 +121,17 @@ internal sealed class SnapshotBuilder(DestinationRegistry destinations, TupleLoo
             foreach (var source in tuples.SourcesFor(address.Address))
             {
                 var quarantined = source.IsQuarantined(now);
+                if (source.Prefix is { } prefix)
+                {
+                    // A prefix shows the addresses it has in use there, like listed sources.
+                    foreach (var lent in prefix.InUse(entry))
+                    {
+                        usage.Add(Usage(lent, idle.GetValueOrDefault(lent), quarantined));
+                    }
+
+                    continue;
+                }
+
                 usage.Add(entry?.Find(source.Address) is { } ledger
                     ? Usage(ledger, idle.GetValueOrDefault(ledger), quarantined)
                     : new TupleUsage(DestinationKeys.Copy(source.Address), DestinationKeys.Copy(address), capacity, 0, 0, 0, quarantined ? 0 : capacity, 0, 0, 0, quarantined));

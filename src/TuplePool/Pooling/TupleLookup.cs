@@ -43,7 +43,7 @@ internal sealed class TupleLookup(SourceSelector selector, TupleBudget budget, T
 
             foreach (var source in selector.SourcesFor(address.Address))
             {
-                if (!source.IsQuarantined(now) && (entry is null || entry.RemainingFor(source.Address) > 0))
+                if (!source.IsQuarantined(now) && selector.HasRoom(source, entry))
                 {
                     return true;
                 }
@@ -82,12 +82,10 @@ internal sealed class TupleLookup(SourceSelector selector, TupleBudget budget, T
 
             foreach (var source in selector.SourcesFor(address.Address))
             {
-                var ledger = entry?.Find(source.Address);
                 var quarantinedUntil = source.QuarantinedUntil;
-                var remaining = ledger?.Remaining ?? budget.CapacityPerTuple;
-                var expiry = ledger?.NextExpiryTimestamp;
+                var expiry = SourceSelector.NextExpiryFor(source, entry);
                 var at = quarantinedUntil <= now ? expiry
-                    : remaining > 0 ? quarantinedUntil
+                    : selector.HasRoom(source, entry) ? quarantinedUntil
                     : expiry is { } e ? Math.Max(e, quarantinedUntil)
                     : null;
                 Earliest(ref next, at);

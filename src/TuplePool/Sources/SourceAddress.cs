@@ -2,12 +2,27 @@ using System.Net;
 
 namespace TuplePool.Sources;
 
-/// <summary>One configured (or the implicit "kernel chooses") source address and its health.</summary>
+/// <summary>
+/// One configured source address (or the implicit "kernel chooses" one), or one source prefix
+/// whose addresses <see cref="Prefix"/> hands out, and its health: a prefix is quarantined, and
+/// left out of an open's next attempt, as one source.
+/// </summary>
 internal sealed class SourceAddress(IPAddress address, bool isImplicit)
 {
     private long _quarantinedUntil;
 
+    /// <summary>A source prefix: its <see cref="Address"/> is the network's own, never bound.</summary>
+    public SourceAddress(PrefixSource prefix)
+        : this(prefix.Network.BaseAddress, isImplicit: false)
+    {
+        Prefix = prefix;
+    }
+
+    /// <summary>The address bound; for a prefix the network's own address, which stands for it and is never bound.</summary>
     public IPAddress Address { get; } = address;
+
+    /// <summary>The prefix whose addresses this source lends, or null for a single address.</summary>
+    public PrefixSource? Prefix { get; }
 
     /// <summary>True for the single "let the kernel choose" source used when none are configured.</summary>
     public bool IsImplicit { get; } = isImplicit;
@@ -31,5 +46,5 @@ internal sealed class SourceAddress(IPAddress address, bool isImplicit)
         return previous <= now;
     }
 
-    public override string ToString() => IsImplicit ? $"{Address} (kernel chooses)" : Address.ToString();
+    public override string ToString() => Prefix?.ToString() ?? (IsImplicit ? $"{Address} (kernel chooses)" : Address.ToString());
 }

@@ -8,7 +8,9 @@ namespace TuplePool.Sources;
 /// <summary>
 /// Chooses the source address for a new connection: only sources of the destination's address
 /// family, healthy ones, the one with most remaining budget first (or in turn), and reserves a
-/// port on the chosen tuple.
+/// port on the chosen tuple. A source prefix is one source among the others: its
+/// <see cref="PrefixSource"/> offers the address with most room (normally an untouched one), and
+/// that address's tuple is charged.
 /// </summary>
 internal sealed class SourceSelector
 {
@@ -23,21 +25,26 @@ internal sealed class SourceSelector
     /// <summary>Raised once when a quarantined source is found usable again.</summary>
     public event Action<SourceAddress>? SourceRestored;
 
-    public SourceSelector(IList<IPAddress> configured, SourceSelectionMode mode, TimeSpan quarantine, TupleBudget budget, TimeProvider timeProvider)
+    /// <summary>The sources of <paramref name="configured"/> addresses, then one per prefix of <paramref name="prefixes"/>; with neither, the kernel chooses.</summary>
+    public SourceSelector(IList<IPAddress> configured, SourceSelectionMode mode, TimeSpan quarantine, TupleBudget budget, TimeProvider timeProvider, IList<IPNetwork>? prefixes = null)
     {
         _budget = budget;
         _timeProvider = timeProvider;
         _mode = mode;
         _quarantineTicks = Timestamps.ToTicks(quarantine, timeProvider);
-        if (configured.Count == 0)
+        prefixes ??= [];
+        if (configured.Count == 0 && prefixes.Count == 0)
         {
             _ipv4 = [new SourceAddress(IPAddress.Any, isImplicit: true)];
             _ipv6 = [new SourceAddress(IPAddress.IPv6Any, isImplicit: true)];
         }
         else
         {
-            _ipv4 = configured.Where(a => a.AddressFamily == AddressFamily.InterNetwork).Select(a => new SourceAddress(a, false)).ToArray();
-            _ipv6 = configured.Where(a => a.AddressFamily == AddressFamily.InterNetworkV6).Select(a => new SourceAddress(a, false)).ToArray();
+            var all = configured.Select(a => new SourceAddress(a, false))
+                .Concat(prefixes.Select(p => new SourceAddress(new PrefixSource(p))))
+                .ToList();
+            _ipv4 = all.Where(s => s.Address.AddressFamily == AddressFamily.InterNetwork).ToArray();
+            _ipv6 = all.Where(s => s.Address.AddressFamily == AddressFamily.InterNetworkV6).ToArray();
         }
     }
 
@@ -71,7 +78,7 @@ internal sealed class SourceSelector
             for (var i = 0; i < sources.Count; i++)
             {
                 var candidate = sources[(start + i) % sources.Count];
-                if (IsUsable(candidate, exclude, now) && _budget.TryCharge(new ConnectionTuple(candidate.Address, destination)) is { } charge)
+                if (IsUsable(candidate, exclude, now) && TryCharge(candidate, destination) is { } charge)
                 {
                     source = candidate;
                     return charge;
@@ -94,6 +101,7 @@ internal sealed class SourceSelector
 
         var capacity = _budget.CapacityPerTuple;
         Span<int> remaining = sources.Count <= 64 ? stackalloc int[sources.Count] : new int[sources.Count];
+        IPAddress?[]? picks = null; // the address each prefix offers; made only when there is a prefix
         for (var i = 0; i < sources.Count; i++)
         {
             var candidate = sources[i];
@@ -103,11 +111,30 @@ internal sealed class SourceSelector
                 continue;
             }
 
-            remaining[i] = entry.RemainingFor(candidate.Address);
+            var address = candidate.Address;
+            if (candidate.Prefix is { } prefix)
+            {
+                var picked = prefix.Pick(entry, capacity, out var room);
+                if (picked is null)
+                {
+                    remaining[i] = -1;
+                    continue;
+                }
+
+                picks ??= new IPAddress?[sources.Count];
+                picks[i] = picked;
+                address = picked;
+                remaining[i] = room;
+            }
+            else
+            {
+                remaining[i] = entry.RemainingFor(address);
+            }
+
             if (remaining[i] >= capacity)
             {
                 // Untouched: nothing can beat it. Fill in the rest lazily only if this charge fails.
-                if (_budget.TryCharge(new ConnectionTuple(candidate.Address, destination)) is { } fresh)
+                if (_budget.TryCharge(new ConnectionTuple(address, destination)) is { } fresh)
                 {
                     source = candidate;
                     return fresh;
@@ -134,7 +161,7 @@ internal sealed class SourceSelector
             }
 
             var chosen = sources[best];
-            if (_budget.TryCharge(new ConnectionTuple(chosen.Address, destination)) is { } charge)
+            if (_budget.TryCharge(new ConnectionTuple(picks?[best] ?? chosen.Address, destination)) is { } charge)
             {
                 source = chosen;
                 return charge;
@@ -144,6 +171,38 @@ internal sealed class SourceSelector
         }
 
         return null;
+    }
+
+    /// <summary>
+    /// True when <paramref name="source"/> has a free port to the destination of
+    /// <paramref name="entry"/> (null: nothing is held there): its tuple has one, or, for a prefix,
+    /// one of its addresses has. Quarantine is not looked at.
+    /// </summary>
+    public bool HasRoom(SourceAddress source, DestinationTuples? entry)
+        => source.Prefix is { } prefix ? prefix.HasRoom(entry) : entry is null || entry.RemainingFor(source.Address) > 0;
+
+    /// <summary>
+    /// When a charged port of <paramref name="source"/> to the destination of <paramref name="entry"/>
+    /// next frees by itself (a TIME_WAIT or a census hold ending), or null: for a prefix, the
+    /// earliest over its addresses in use there.
+    /// </summary>
+    public static long? NextExpiryFor(SourceAddress source, DestinationTuples? entry)
+    {
+        if (source.Prefix is not { } prefix)
+        {
+            return entry?.Find(source.Address)?.NextExpiryTimestamp;
+        }
+
+        long? next = null;
+        foreach (var ledger in prefix.InUse(entry))
+        {
+            if (ledger.NextExpiryTimestamp is { } at && (next is null || at < next))
+            {
+                next = at;
+            }
+        }
+
+        return next;
     }
 
     /// <summary>True when a source for <paramref name="destination"/> is neither in <paramref name="tried"/> nor quarantined: another attempt could use it.</summary>
@@ -174,6 +233,31 @@ internal sealed class SourceSelector
         var now = _timeProvider.GetTimestamp();
         var sources = SourcesFor(destination);
         return sources.Count > 0 && sources.All(s => s.IsQuarantined(now));
+    }
+
+    /// <summary>Charges a port of <paramref name="source"/>'s tuple to <paramref name="destination"/>, for a prefix on the address it picks; null when it has no room.</summary>
+    private ConnectionCharge? TryCharge(SourceAddress source, IPEndPoint destination)
+    {
+        if (source.Prefix is not { } prefix)
+        {
+            return _budget.TryCharge(new ConnectionTuple(source.Address, destination));
+        }
+
+        // Another caller may fill the picked address between the pick and the charge: pick again.
+        for (var attempt = 0; attempt < PrefixSource.Probes; attempt++)
+        {
+            if (prefix.Pick(_budget.Find(destination), _budget.CapacityPerTuple, out _) is not { } address)
+            {
+                return null;
+            }
+
+            if (_budget.TryCharge(new ConnectionTuple(address, destination)) is { } charge)
+            {
+                return charge;
+            }
+        }
+
+        return null;
     }
 
     private bool IsUsable(SourceAddress source, IReadOnlyCollection<SourceAddress>? exclude, long now)

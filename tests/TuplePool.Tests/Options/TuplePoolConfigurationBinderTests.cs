@@ -106,6 +106,11 @@ public sealed class TuplePoolConfigurationBinderTests
                         values.Add(($"{property.Name}:0", "127.0.0.2"));
                         expected[property.Name] = new[] { IPAddress.Parse("127.0.0.2") };
                     }
+                    else if (property.PropertyType == typeof(IList<IPNetwork>))
+                    {
+                        values.Add(($"{property.Name}:0", "198.18.64.0/24"));
+                        expected[property.Name] = new[] { IPNetwork.Parse("198.18.64.0/24") };
+                    }
                     else if (property.PropertyType == typeof(PortRange?))
                     {
                         values.Add((property.Name, "41000-41999"));
@@ -141,6 +146,9 @@ public sealed class TuplePoolConfigurationBinderTests
             {
                 case IList<IPAddress> addresses:
                     Assert.Equal((IPAddress[])value!, addresses);
+                    break;
+                case IList<IPNetwork> networks:
+                    Assert.Equal((IPNetwork[])value!, networks);
                     break;
                 case TcpKeepAlive keepAlive:
                     Assert.Equal(value, keepAlive.Time);
@@ -367,7 +375,7 @@ public sealed class TuplePoolConfigurationBinderTests
         var (_, errors) = Bind(Values(("TuplePool:Colour", "blue")).GetSection("TuplePool"));
 
         var error = Assert.Single(errors);
-        Assert.StartsWith("TuplePool:Colour is not a TuplePool setting; the settings are SourceAddresses, LocalPortRange, ", error, StringComparison.Ordinal);
+        Assert.StartsWith("TuplePool:Colour is not a TuplePool setting; the settings are SourceAddresses, SourcePrefixes, LocalPortRange, ", error, StringComparison.Ordinal);
         Assert.Contains("AcquireTimeout", error, StringComparison.Ordinal);
     }
 

@@ -11,6 +11,7 @@ public sealed class TuplePoolOptionsTests
     private static TuplePoolOptions NonDefault() => new()
     {
         SourceAddresses = [IPAddress.Parse("127.0.0.2")],
+        SourcePrefixes = [IPNetwork.Parse("127.64.0.0/16")],
         LocalPortRange = new PortRange(45000, 45099),
         ReservedPortsPerTuple = 1,
         MaxConnectionsPerDestination = 2,
@@ -71,6 +72,11 @@ public sealed class TuplePoolOptionsTests
             {
                 Assert.Equal(original.SourceAddresses, (IList<IPAddress>)value!);
             }
+            else if (property.Name == nameof(TuplePoolOptions.SourcePrefixes))
+            {
+                Assert.Equal(original.SourcePrefixes, (IList<IPNetwork>)value!);
+                Assert.NotSame(original.SourcePrefixes, value);
+            }
             else if (property.Name == nameof(TuplePoolOptions.KeepAlive))
             {
                 Assert.Equivalent(original.KeepAlive, value, strict: true);
@@ -94,6 +100,7 @@ public sealed class TuplePoolOptionsTests
         var copy = original.Clone();
 
         original.SourceAddresses.Add(IPAddress.Parse("127.0.0.3"));
+        original.SourcePrefixes.Add(IPNetwork.Parse("127.65.0.0/16"));
         original.KeepAlive!.RetryCount = 99;
         original.MaxIdlePerDestination = 99;
         original.Nat!.PortsPerDestination = 99;
@@ -101,6 +108,7 @@ public sealed class TuplePoolOptionsTests
 
         Assert.Equal([IPAddress.Parse("127.0.0.2")], copy.SourceAddresses);
         Assert.NotSame(original.SourceAddresses, copy.SourceAddresses);
+        Assert.Equal([IPNetwork.Parse("127.64.0.0/16")], copy.SourcePrefixes);
         Assert.Equal(16, copy.KeepAlive!.RetryCount);
         Assert.Equal(3, copy.MaxIdlePerDestination);
         Assert.Equal(18, copy.Nat!.PortsPerDestination);
