@@ -15,7 +15,7 @@ public sealed partial class ReadmeSnippetTests
     {
         await using var server = new LoopbackServer(echo: true);
 
-        var usage = await BehindANat.RunAsync(server.EndPoint, new IPNetwork(IPAddress.Loopback, 8), TestContext.Current.CancellationToken);
+        var usage = await BehindANat.RunAsync(server.EndPoint, IPNetwork.Parse("127.0.0.0/8"), TestContext.Current.CancellationToken);
 
         Assert.Equal(server.EndPoint, usage.Destination);
         Assert.Equal(128, usage.Capacity);

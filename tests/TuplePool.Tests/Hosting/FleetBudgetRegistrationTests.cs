@@ -17,7 +17,7 @@ public sealed class FleetBudgetRegistrationTests
         await using var server = new LoopbackServer(echo: true);
         var budget = new CountingBudget(grant: 3);
         var services = new ServiceCollection().AddLogging().AddSingleton<IFleetBudget>(budget);
-        static void Nat(TuplePoolOptions o) => o.Nat = new NatOptions { PortsPerDestination = 50, Destinations = { new IPNetwork(IPAddress.Loopback, 8) } };
+        static void Nat(TuplePoolOptions o) => o.Nat = new NatOptions { PortsPerDestination = 50, Destinations = { IPNetwork.Parse("127.0.0.0/8") } };
         services.AddTuplePool(Nat);
         services.AddTuplePool("other", Nat);
         await using var provider = services.BuildServiceProvider();
