@@ -8,7 +8,7 @@ using TuplePool;
 namespace TuplePool.NetnsRunner;
 
 /// <summary>
-/// <c>kernel-follow --port P</c>, in a namespace with <c>tcp_tw_reuse=0</c> and nftables: after
+/// <c>kernel-follow --port P [--late-look 1]</c>, in a namespace with <c>tcp_tw_reuse=0</c> and nftables: after
 /// each way a peer can make our close last shorter or longer than a TIME_WAIT timer says, the
 /// pool's after-close charge (<see cref="TupleUsage.TimeWait"/> + <see cref="TupleUsage.Closing"/>)
 /// beside what <c>ss</c> shows for the tuple in FIN-WAIT-1/2, CLOSING, LAST-ACK or TIME-WAIT.
@@ -45,7 +45,7 @@ internal static class KernelFollowScenario
 
         await using (var pool = NewPool())
         {
-            await LongPhasesAsync(phases, pool, port);
+            await LongPhasesAsync(phases, pool, port, lateLook: args.GetInt("late-look", 0) == 1);
             result["poolActive"] = pool.GetSnapshot().TotalActive;
         }
 
@@ -82,9 +82,10 @@ internal static class KernelFollowScenario
     /// FIN 20 s (FIN-WAIT-2, then TIME-WAIT for 60 s from that FIN), a peer that never reads (our
     /// bytes and FIN sit in FIN-WAIT-1 behind its shut window), a peer that died silently (on its
     /// own port, where nftables drops all it sends: our FIN is retransmitted in FIN-WAIT-1).
-    /// Compared 3 s after the close and again 62 s after it, when a 60 s timer has let them all go.
+    /// Compared 3 s after the close and, with <paramref name="lateLook"/>, again 62 s after it, when
+    /// a 60 s timer has let them all go.
     /// </summary>
-    private static async Task LongPhasesAsync(JsonArray phases, SocketPool pool, int port)
+    private static async Task LongPhasesAsync(JsonArray phases, SocketPool pool, int port, bool lateLook)
     {
         var silentPort = port + 1;
         var delayed = await OpenAsync(pool, port, "delayfin");
@@ -108,6 +109,11 @@ internal static class KernelFollowScenario
             await UntilEqualAsync(pool, [port, silentPort], TimeSpan.FromSeconds(5));
             Record(phases, pool, port, "delayed-fin-and-unread-at-3s");
             Record(phases, pool, silentPort, "died-silently-at-3s");
+
+            if (!lateLook)
+            {
+                return;
+            }
 
             await Task.Delay(TimeSpan.FromSeconds(62) - closedAt.Elapsed);
             await UntilEqualAsync(pool, [port, silentPort], TimeSpan.FromSeconds(17)); // the ledger asks again at most 16 s apart
