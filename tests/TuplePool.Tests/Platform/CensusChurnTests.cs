@@ -118,11 +118,8 @@ public sealed class CensusChurnTests
                 open.Enqueue((client, listener.Accept()));
                 if (open.Count > Churn)
                 {
-                    // The server's end resets first: whatever the client's close then does, it can
-                    // leave no TIME-WAIT on the tuple (a FIN from a client whose linger did not take
-                    // would leave one, counted by the census but not by this bound).
                     var (oldClient, oldServer) = open.Dequeue();
-                    LoopbackSockets.DisposeAbortively([oldServer, oldClient]);
+                    LoopbackSockets.DisposeAbortively([oldClient, oldServer]);
                 }
 
                 cycles++;
@@ -132,7 +129,7 @@ public sealed class CensusChurnTests
         {
             while (open.TryDequeue(out var pair))
             {
-                LoopbackSockets.DisposeAbortively([pair.Server, pair.Client]);
+                LoopbackSockets.DisposeAbortively([pair.Client, pair.Server]);
             }
         }
 
