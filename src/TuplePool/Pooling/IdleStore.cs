@@ -15,8 +15,10 @@ namespace TuplePool.Pooling;
 /// </summary>
 /// <remarks>
 /// <para>Split into stripes (one per processor, up to the capacity) so two threads lending and
-/// returning at once do not fight over one cache line: a thread uses the stripe its managed
-/// thread id points to, and only when that stripe is empty (or full) walks the others.</para>
+/// returning at once do not fight over one cache line: a thread uses the stripe its own number
+/// points to, and only when that stripe is empty (or full) walks the others. Stripes are used
+/// only once a lend finds the first one's resident lent already; until then every thread
+/// uses stripe 0, and the hot path reads no thread-local state (<see cref="StripeIndex"/>).</para>
 /// <para><b>The resident.</b> A stripe's newest connection stays in its slot while it is lent
 /// (its "resident"); whether it can be taken is its own state (<see cref="PooledConnection"/>:
 /// held, leased or idle), changed with one compare-and-swap. Lending the resident is that one
@@ -49,6 +51,7 @@ internal sealed class IdleStore
     private readonly int _capacity;
     private readonly int _stripeCount;
     private Stripe[]? _stripes;
+    private bool _striped;
 
     public IdleStore(int capacity)
         : this(capacity, Environment.ProcessorCount)
@@ -81,6 +84,9 @@ internal sealed class IdleStore
     /// <summary>For tests and the memory figures: true once a connection was stored (the stripes exist).</summary>
     internal bool HasStorage => Volatile.Read(ref _stripes) is not null;
 
+    /// <summary>For tests: true once threads use stripes of their own (<see cref="StripeIndex"/>).</summary>
+    internal bool IsStriped => Volatile.Read(ref _striped);
+
     /// <summary>
     /// The hot path: lends the idle resident of this thread's stripe, if there is one, in one
     /// compare-and-swap. Null when there is none (the caller tries <see cref="TryPop"/>).
@@ -91,9 +97,19 @@ internal sealed class IdleStore
         if (stripes is not null)
         {
             var resident = stripes[StripeIndex(stripes.Length)].Resident;
-            if (resident is not null && resident.TryLendIdle(out token))
+            if (resident is not null)
             {
-                return resident;
+                if (resident.TryLendIdle(out token))
+                {
+                    return resident;
+                }
+
+                // Lent to someone else, or taken under our hands: from now on each thread goes
+                // to its own stripe (see StripeIndex).
+                if (!_striped && stripes.Length > 1)
+                {
+                    Volatile.Write(ref _striped, true);
+                }
             }
         }
 
@@ -263,11 +279,22 @@ internal sealed class IdleStore
     /// The stripe a returned connection goes to: the one it was lent from (a resident's own),
     /// or the borrower's when it came from a ring, or the current thread's for a new connection.
     /// </summary>
-    private static int HomeStripe(PooledConnection connection, int stripeCount)
+    private int HomeStripe(PooledConnection connection, int stripeCount)
     {
         var home = connection.IdleStripe;
         return (uint)home < (uint)stripeCount ? home : StripeIndex(stripeCount);
     }
+
+    /// <summary>
+    /// The stripe this thread lends from and returns to. Until a lend finds the first stripe's
+    /// resident lent already (to another thread, or to this one, still leased), every thread
+    /// uses stripe 0 and the hot path reads no thread-local state; after that (for good) a
+    /// thread uses the stripe its own number picks. This is how Java's <c>LongAdder</c>
+    /// (<c>Striped64</c>) spreads only once there is contention: a destination that one thread
+    /// at a time uses — most of a crawler's — never pays for the spread.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private int StripeIndex(int stripeCount) => _striped ? ThreadStripe(stripeCount) : 0;
 
     /// <summary>
     /// A number of the thread's own picks the stripe: one thread-static read and a multiply,
@@ -275,8 +302,7 @@ internal sealed class IdleStore
     /// Threads get their numbers in turn, spread over 32 bits by Fibonacci hashing, so threads
     /// working at once mostly land on different stripes; two that share one only contend.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int StripeIndex(int stripeCount)
+    private static int ThreadStripe(int stripeCount)
     {
         if (stripeCount == 1)
         {

@@ -214,6 +214,37 @@ public sealed class IdleStoreTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task OneLeaseAtATime_StaysOnTheFirstStripe_ALendThatFindsTheResidentLentSpreadsThreads()
+    {
+        var c = await _connections.MakeAsync(2);
+        var store = new IdleStore(capacity: 4, stripes: 2);
+        store.Push(c[0]);
+        store.Push(c[1]);
+
+        // Lent and returned one at a time: the first stripe's resident every time, no spreading.
+        for (var i = 0; i < 3; i++)
+        {
+            var lent = store.TryLendResident(out var token);
+            Assert.Same(c[1], lent);
+            Assert.Equal(ReturnOutcome.Idle, store.TryReturnResident(lent!, token));
+        }
+
+        Assert.False(store.IsStriped);
+        Assert.Equal(0, c[1].IdleStripe);
+
+        // A second lend while the resident is out: nothing lent from the slot, the store spreads
+        // from now on, and the other connection still comes out of the ring.
+        var first = store.TryLendResident(out var firstToken);
+        Assert.Same(c[1], first);
+        Assert.Null(store.TryLendResident(out _));
+        Assert.True(store.IsStriped);
+        Assert.True(store.TryPop(out var second));
+        Assert.Same(c[0], second);
+        Assert.Equal(ReturnOutcome.Idle, store.TryReturnResident(first!, firstToken));
+        Assert.Equal(1, store.Count);
+    }
+
+    [Fact]
     public async Task ReleaseLeasedResidents_LetsGoOfLentResidents_AndKeepsIdleOnes()
     {
         var c = await _connections.MakeAsync(2);
