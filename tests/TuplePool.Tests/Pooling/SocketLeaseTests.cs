@@ -27,7 +27,7 @@ public sealed class SocketLeaseTests
     [Fact]
     public async Task StaleLeaseCopy_CannotInvalidateTheNextBorrowersLease()
     {
-        // the copy checked its token, then set a flag the next lease inherited.
+        // The stale copy is refused before it sets anything: a flag it set would pass to the next lease.
         await using var server = new LoopbackServer();
         await using var pool = CreateSut(new FakeTimeProvider());
         var first = await pool.AcquireAsync(server.EndPoint);
@@ -47,7 +47,7 @@ public sealed class SocketLeaseTests
     [Fact]
     public async Task AbandonedLease_OnceCollected_TheReaperFreesItsBudget()
     {
-        // a lease never disposed held its ledger and open count for good.
+        // A lease never disposed must not hold its ledger and open count for good.
         var time = new FakeTimeProvider();
         await using var server = new LoopbackServer();
         await using var pool = CreateSut(time, capacity: 1);

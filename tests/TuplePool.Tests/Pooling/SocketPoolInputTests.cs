@@ -88,8 +88,8 @@ public sealed class SocketPoolInputTests
     [Fact]
     public async Task AcquireAsync_AddressWhoseEqualsSaysYesToEverything_IsJudgedAndServedByItsBytes()
     {
-        // Such an address "equals" 0.0.0.0, which the destination checks used to ask it; and a
-        // listener on 127.0.0.9 at A's port means only the bytes tell it from A.
+        // Such an address "equals" 0.0.0.0 when asked, so the destination checks must read its
+        // bytes instead; and a listener on 127.0.0.9 at A's port means only the bytes tell it from A.
         await using var a = new LoopbackServer();
         using var b = BindSamePort(IPAddress.Parse("127.0.0.9"), a.EndPoint.Port);
         await using var pool = CreateSut();
@@ -252,7 +252,7 @@ public sealed class SocketPoolInputTests
     [Fact]
     public async Task IPv6DestinationWithOnlyIPv4Sources_IsAConfigurationErrorNamingTheFamily()
     {
-        // this said "exhausted, widen the port range".
+        // A configuration error, not "exhausted, widen the port range".
         var connector = Substitute.For<ISocketConnector>();
         await using var pool = CreateSut(new FakeTimeProvider(), connector: connector);
         var destination = new IPEndPoint(IPAddress.IPv6Loopback, 20998); // never reached: no source can serve it
@@ -268,8 +268,8 @@ public sealed class SocketPoolInputTests
     [Fact]
     public async Task AcquireAsync_MulticastOrSubnetBroadcast_ThrowsArgumentExceptionAndNeverConnects()
     {
-        // accepted, then "Network is unreachable" from the kernel. The connector is a
-        // substitute, and ff01::1 is interface-local: no packet could leave the host.
+        // Refused up front, not accepted and left to fail with the kernel's "Network is unreachable".
+        // The connector is a substitute, and ff01::1 is interface-local: no packet could leave the host.
         var connector = Substitute.For<ISocketConnector>();
         await using var pool = CreateSut(new FakeTimeProvider(), configure: o => o.SourceAddresses = [], connector: connector);
 

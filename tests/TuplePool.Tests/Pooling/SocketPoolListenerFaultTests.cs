@@ -17,7 +17,7 @@ public sealed class SocketPoolListenerFaultTests
     [Fact]
     public async Task AcquireDurationListenerThrows_TheLeaseIsNotLost()
     {
-        // an exception from a metrics listener after the lease existed lost the lease.
+        // The listener throws once the lease exists: the lease goes back to the pool, not astray.
         using var meters = new SingleMeterFactory();
         await using var server = new LoopbackServer();
         await using var pool = CreateSut(new FakeTimeProvider(), meterFactory: meters);

@@ -26,7 +26,7 @@ public sealed class SocketPoolReaperTests
     [Fact]
     public async Task Eviction_ADestinationLeftEmpty_DisappearsFromSnapshots()
     {
-        // every destination used to stay for good, its ledgers in every snapshot.
+        // A destination with nothing left goes, ledgers and all, rather than staying in every snapshot for good.
         var time = new FakeTimeProvider();
         await using var server = new LoopbackServer();
         await using var pool = CreateSut(time, configure: o => o.IdleTimeout = TimeSpan.FromSeconds(10));
@@ -130,8 +130,9 @@ public sealed class SocketPoolReaperTests
     [Fact]
     public async Task ReaperStopping_ADestinationAddedAtThatMoment_KeepsItRunning()
     {
-        // the stop cleared its flag with a plain store, which a later load could pass;
-        // now an interlocked exchange. Pinned here: a start in the window is not lost.
+        // The stop clears its flag, then looks again: a destination added between the two keeps
+        // the reaper running. (The clear is an interlocked exchange: a plain store could be passed
+        // by the loads of that second look.)
         var time = new FakeTimeProvider();
         await using var server = new LoopbackServer();
         await using var pool = CreateSut(time);

@@ -153,7 +153,7 @@ public sealed partial class SocketPoolRefusalTests
     [Fact]
     public async Task Snapshot_ASourceQuarantinedWhileItHoldsConnections_ShowsNoFreePortAndListsTheQuarantine()
     {
-        // Review: the snapshot showed a quarantined source's tuples with the ports they cannot give.
+        // A quarantined source's tuples show no free port: they have ports, but cannot give them.
         await using var server = new LoopbackServer();
         var real = FakeConnector.Create();
         var connector = Substitute.For<ISocketConnector>();
@@ -199,8 +199,8 @@ public sealed partial class SocketPoolRefusalTests
     [Fact]
     public async Task SeveralWaitersTimingOutTogether_EachGetsTheRealUsage()
     {
-        // only the first refused waiter got the usage; the others an empty list and
-        // the message "(no source address of the destination's address family ...)".
+        // Every waiter refused at once gets the usage, not only the first: the others must not get
+        // an empty list and the message "(no source address of the destination's address family ...)".
         var time = new FakeTimeProvider();
         using var logs = new FakeLoggerProvider();
         using var loggerFactory = new LoggerFactory([logs]);
@@ -231,7 +231,8 @@ public sealed partial class SocketPoolRefusalTests
     [Fact]
     public async Task KernelCountsPortsHeldByOthers_TheUsageAndMessageShowThem()
     {
-        // "0 active, 0 idle, 0 TIME_WAIT of 10" for a tuple used by nobody, yet full.
+        // A tuple the pool does not use at all, yet full: the ports others hold are shown, not just
+        // "0 active, 0 idle, 0 TIME_WAIT of 10".
         var time = new FakeTimeProvider();
         var connector = Substitute.For<ISocketConnector>();
         connector.ConnectAsync(Arg.Any<IPAddress>(), Arg.Any<IPEndPoint>(), Arg.Any<CancellationToken>())

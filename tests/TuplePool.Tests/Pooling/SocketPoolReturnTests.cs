@@ -48,7 +48,8 @@ public sealed class SocketPoolReturnTests
     [Fact]
     public async Task ValidateOnAcquireOff_ASocketTheCallerDisposed_IsNotLentAgain()
     {
-        // without the poll on acquire, nothing looked at the socket before lending it.
+        // Without the poll on acquire nothing looks at an idle socket before lending it, so the
+        // return must see that the caller disposed it.
         await using var server = new LoopbackServer();
         await using var pool = CreateSut(new FakeTimeProvider(), configure: o => o.ValidateOnAcquire = false);
         var lease = await pool.AcquireAsync(server.EndPoint);

@@ -30,7 +30,7 @@ public sealed class SocketPoolWakeUpTests
         => LoopbackPool.Create(_time, capacity, CloseMode.Graceful, o => { o.TimeWaitDuration = TimeSpan.FromSeconds(60); configure?.Invoke(o); }, connector, census: census);
 
     [Fact]
-    public async Task LostWakeUp_ACloseBetweenAFailedSlotAndJoiningTheLine_StillReachesTheWaiter()
+    public async Task AcquireAsync_ACloseBetweenAFailedSlotAndJoiningTheLine_StillReachesTheWaiter()
     {
         // MaxConnectionsPerDestination = 1, the only connection closes after the
         // second caller failed to take the slot but before it joined the line.
@@ -104,8 +104,8 @@ public sealed class SocketPoolWakeUpTests
     [Fact]
     public async Task QuarantineEnds_AWaiterForWhomOnlyTheQuarantinedSourceHasRoom_IsServed()
     {
-        // Review: S2 is full, S3 failed to bind and is out for SourceQuarantine. When S3 comes
-        // back nothing closed, so nobody woke the waiter: it slept until AcquireTimeout.
+        // S2 is full, S3 failed to bind and is out for SourceQuarantine. When S3 comes back nothing
+        // has closed, so only the quarantine's end can wake the waiter; else it sleeps until AcquireTimeout.
         var time = new FakeTimeProvider();
         await using var server = new LoopbackServer();
         await using var pool = CreateSut(time, capacity: 2, configure: TwoSourcesOneQuarantine, connector: BindFailsOnceFrom(TestSources.S3));
