@@ -9,6 +9,16 @@ internal static class BenchmarkServer
     public static ChildServer StartSockets() =>
         ChildServer.Start([ServerHolder.Switch, ClientPorts.FirstServerPort.ToString(CultureInfo.InvariantCulture)], TimeSpan.FromSeconds(30));
 
+    /// <summary>
+    /// The same child listening on 0.0.0.0 (its own port, below 32768): one port accepts
+    /// connections to every address of 127/8, so a benchmark has as many distinct destinations as
+    /// it needs (<see cref="LoopbackAddresses"/>) with one listener. <c>Hold</c> is 127.0.0.1 and that port.
+    /// </summary>
+    public static ChildServer StartSocketsOnAnyAddress() =>
+        ChildServer.Start(
+            [ServerHolder.Switch, (ClientPorts.FirstServerPort + 400).ToString(CultureInfo.InvariantCulture), System.Net.IPAddress.Any.ToString()],
+            TimeSpan.FromSeconds(30));
+
     /// <summary>Kestrel in the TuplePool.Benchmarks.HttpServer child (a project of its own, see its csproj).</summary>
     public static ChildServer StartHttp() =>
         ChildServer.Start(["--serve-http", (ClientPorts.FirstServerPort + 100).ToString(CultureInfo.InvariantCulture)], TimeSpan.FromSeconds(60), HttpServerAssembly());

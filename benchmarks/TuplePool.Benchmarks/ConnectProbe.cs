@@ -169,6 +169,14 @@ internal static class ConnectProbe
         if (!crowded)
         {
             variants.Add(new("POOL AcquireAsync, 4 sources (bind)", () => ConnectOnce.PoolAsync(four, destination)));
+
+            // The same pool with a NAT budget charged beside the local tuple (NatNewConnectionBenchmark's options).
+            var natOptions = NatNewConnectionBenchmark.Options(nat: true);
+            natOptions.LocalPortRange = null;
+            var nat = new SocketPool(natOptions);
+            var fleet = new SocketPool(natOptions, new NatNewConnectionBenchmark.LocalGrant());
+            variants.Add(new("POOL AcquireAsync, Nat (destination listed)", () => ConnectOnce.PoolAsync(nat, destination)));
+            variants.Add(new("POOL AcquireAsync, Nat + fleet grant", () => ConnectOnce.PoolAsync(fleet, destination)));
         }
 
         return variants;

@@ -5,7 +5,7 @@ using TuplePool.Demo.Loopback;
 namespace TuplePool.Benchmarks;
 
 /// <summary>
-/// The idle hit with <c>Nat</c> set against without (issue goal: unchanged): one thread lends
+/// The idle hit with <c>Nat</c> set against without (the goal: unchanged): one thread lends
 /// the one idle socket and takes it back, unchecked, as <see cref="IdleHitBenchmark"/>'s
 /// "SocketPool idle hit, unchecked" row does. With Nat set the loopback destination crosses the
 /// NAT, so a lend also asks whether the socket was idle past <c>Nat.IdleTimeout</c>; the NAT

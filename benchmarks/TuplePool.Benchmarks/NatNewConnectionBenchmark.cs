@@ -5,7 +5,7 @@ using TuplePool.Demo.Loopback;
 namespace TuplePool.Benchmarks;
 
 /// <summary>
-/// A new connection with a NAT budget against one without, same run (issue goal: at most 1.05x).
+/// A new connection with a NAT budget against one without, same run (the goal: at most 1.05x).
 /// The loopback destination is listed in <c>Nat.Destinations</c>, so every connect charges the
 /// NAT ledger beside its local tuple; the third row adds an <see cref="IFleetBudget"/> whose grant
 /// always has room (<see cref="LocalGrant"/>), what a fleet member pays while its Redis grant

@@ -8,8 +8,9 @@ using System.Runtime.InteropServices;
 namespace TuplePool.Demo.Loopback;
 
 /// <summary>
-/// The child-process side (<c>--serve</c>): a hold listener and an echo listener on 127.0.0.1,
-/// ports below 32768. The server half of thousands of connections lives here because one
+/// The child-process side (<c>--serve</c>): a hold listener and an echo listener on 127.0.0.1
+/// (or the address given after the port: <c>0.0.0.0</c> accepts connections to every address
+/// of 127/8), ports below 32768. The server half of thousands of connections lives here because one
 /// process may hold at most 20,000 descriptors and a crowd of 16,000 needs 32,000.
 /// </summary>
 /// <remarks>
@@ -29,7 +30,7 @@ internal static class ServerHolder
     private static readonly ConcurrentDictionary<Socket, byte> s_held = new();
     private static readonly ConcurrentDictionary<Socket, byte> s_echoing = new();
 
-    /// <summary>Entry point of the child; <paramref name="args"/> is <c>--serve [firstPort]</c>.</summary>
+    /// <summary>Entry point of the child; <paramref name="args"/> is <c>--serve [firstPort [listenAddress]]</c>.</summary>
     public static int Run(string[] args)
     {
         // Ctrl+C in a terminal signals the whole process group, this child too. The parent then
@@ -38,8 +39,9 @@ internal static class ServerHolder
         using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, static context => context.Cancel = true);
 
         var firstPort = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 16000;
-        using var hold = ListenerPorts.Bind(IPAddress.Loopback, firstPort, Backlog);
-        using var echo = ListenerPorts.Bind(IPAddress.Loopback, ((IPEndPoint)hold.LocalEndPoint!).Port + 1, Backlog);
+        var listenOn = args.Length > 2 ? IPAddress.Parse(args[2]) : IPAddress.Loopback;
+        using var hold = ListenerPorts.Bind(listenOn, firstPort, Backlog);
+        using var echo = ListenerPorts.Bind(listenOn, ((IPEndPoint)hold.LocalEndPoint!).Port + 1, Backlog);
 
         // Two accept loops on the hold listener: a crowd of 16,000 arrives faster than one loop accepts.
         _ = Task.Run(() => AcceptLoopAsync(hold, HoldAsync));

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json.Nodes;
 using TuplePool.Doctor.Host;
 using TuplePool.Doctor.Report;
@@ -18,9 +19,10 @@ internal static class ConfigCheck
             yield return new Finding("config value", Verdict.Fail, error);
         }
 
-        // The library's start-up validation against this host's kernel facts; sources are probed
-        // below, one line each, rather than once more inside the validator.
-        foreach (var failure in TuplePoolOptionsValidator.Validate(options, () => facts.Kernel, static _ => null))
+        // The library's start-up validation against this host's kernel facts; sources and source
+        // prefixes are probed below, one line each, rather than once more inside the validator.
+        var failures = TuplePoolOptionsValidator.Validate(options, () => facts.Kernel, static _ => null, static _ => null);
+        foreach (var failure in failures)
         {
             if (!config.BindErrors.Contains(failure))
             {
@@ -30,7 +32,9 @@ internal static class ConfigCheck
 
         if (options.SourceAddresses.Count == 0)
         {
-            yield return new Finding("sources", Verdict.Ok, "none configured: the kernel chooses the source address (one per family)");
+            yield return plan.Prefixes.Count == 0
+                ? new Finding("sources", Verdict.Ok, "none configured: the kernel chooses the source address (one per family)")
+                : SourcePrefixCheck.SourcesLine(options);
         }
 
         var probes = options.SourceAddresses.Select(static a => (Address: a, Problem: SourceAddressProbe.TryBind(a))).ToList();
@@ -48,8 +52,13 @@ internal static class ConfigCheck
                         : "No other source of its family can be bound: connections of that family would all fail.");
         }
 
+        foreach (var prefix in SourcePrefixCheck.Run(facts, options, failures))
+        {
+            yield return prefix;
+        }
+
         yield return Slice(facts, options.LocalPortRange);
-        yield return Capacity(plan);
+        yield return plan.Prefixes.Count == 0 ? Capacity(plan) : PrefixCapacity(facts, plan);
     }
 
     private static Finding Slice(HostFacts facts, PortRange? slice)
@@ -99,5 +108,56 @@ internal static class ConfigCheck
         return plan.CapacityPerTuple < 1
             ? new Finding("pool capacity", Verdict.Fail, summary, "No port left for the pool: every acquire would fail.", data)
             : new Finding("pool capacity", Verdict.Ok, summary, char.ToUpperInvariant(plan.SustainedRate()[0]) + plan.SustainedRate()[1..] + F($" (capacity / {PortRangeCheck.TimeWaitSeconds} s of TIME_WAIT)."), data);
+    }
+
+    /// <summary>
+    /// The capacity with source prefixes: every address of a prefix has a tuple of its own to a
+    /// destination, so the tuples seldom bound the connections; what does is said instead
+    /// (MaxConnectionsPerDestination, the open-file limit), and that the ledger follows only the
+    /// addresses in use.
+    /// </summary>
+    private static Finding PrefixCapacity(HostFacts facts, PoolPlan plan)
+    {
+        var tuples = plan.TupleSpacePerDestination;
+        var maxConnections = plan.Options.MaxConnectionsPerDestination;
+        var openFiles = OpenFileLimit.Read(facts.Tree)?.Soft;
+
+        // The first bound below the tuple space, if any: the pool's own cap, or the files this process may open.
+        var bounds = new List<(long Value, string Name)>();
+        if ((ulong)Math.Max(0, maxConnections) < tuples)
+        {
+            bounds.Add((maxConnections, F($"MaxConnectionsPerDestination ({N(maxConnections)})")));
+        }
+
+        if (openFiles is { } soft && (ulong)Math.Max(0, soft) < tuples)
+        {
+            bounds.Add((soft, F($"the open-file limit ({N(soft)})")));
+        }
+
+        var first = bounds.Count == 0 ? default : bounds.MinBy(static b => b.Value);
+        var data = new JsonObject
+        {
+            ["capacityPerTuple"] = plan.CapacityPerTuple,
+            ["sourcesPerFamily"] = plan.SourcesPerFamily,
+            ["prefixes"] = plan.Prefixes.Count,
+            ["sourceAddressesPerFamily"] = plan.AddressesPerFamily.ToString(CultureInfo.InvariantCulture),
+            ["tupleSpacePerDestination"] = tuples.ToString(CultureInfo.InvariantCulture),
+            ["perDestination"] = plan.MaxSocketsPerDestination,
+            ["tupleSpaceIsTheLimit"] = bounds.Count == 0,
+        };
+        var summary = F($"{N(plan.CapacityPerTuple)} per tuple x {SourcePrefixCheck.Count(plan.AddressesPerFamily)} source addresses of one family = {SourcePrefixCheck.Count(tuples)} to one destination")
+            + (bounds.Count == 0 ? string.Empty : F($": the tuple space is not the limit, {first.Name} is"));
+        if (plan.CapacityPerTuple < 1)
+        {
+            return new Finding("pool capacity", Verdict.Fail, summary, "No port left for the pool: every acquire would fail.", data);
+        }
+
+        var advice = F($"Each new connection takes an address of a prefix whose tuple to the destination has room, and the ledger follows only the addresses in use (open, or charged TIME_WAIT), not all {SourcePrefixCheck.Count(plan.PrefixAddressCount)} the prefixes lend: memory follows the connections, not the prefixes' size. About {RateText(plan.CapacityPerTuple)} new connections/s per tuple (capacity / {PortRangeCheck.TimeWaitSeconds} s of TIME_WAIT), and a TIME_WAIT holds a port of one address only.");
+        if (plan.Options.Nat is not null)
+        {
+            advice += " Behind the NAT (Nat) each destination still has Nat.PortsPerDestination ports per NAT address: a source prefix does not widen that.";
+        }
+
+        return new Finding("pool capacity", Verdict.Ok, summary, advice, data);
     }
 }

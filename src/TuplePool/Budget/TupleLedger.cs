@@ -509,7 +509,19 @@ internal sealed class TupleLedger
     {
         if (_closed is { } closed)
         {
-            closed.RemoveAll(socket => socket.ExpiresByTime && socket.ChargedUntil <= now);
+            // A loop, not RemoveAll with a lambda: capturing `now` would allocate a closure on every
+            // call (every Remaining and TryReserve), with or without closed sockets.
+            var kept = 0;
+            for (var i = 0; i < closed.Count; i++)
+            {
+                var socket = closed[i];
+                if (!(socket.ExpiresByTime && socket.ChargedUntil <= now))
+                {
+                    closed[kept++] = socket;
+                }
+            }
+
+            closed.RemoveRange(kept, closed.Count - kept);
             if (closed.Count == 0)
             {
                 _closed = null;

@@ -49,13 +49,33 @@ internal sealed class DestinationRegistry : IDestinationOwner
     /// <summary>Callers waiting in line, over every destination.</summary>
     public int PendingAcquires => _context.Waiting.Value;
 
-    public ICollection<DestinationPool> All => _destinations.Values;
+    /// <summary>Every destination the pool knows, walked without locking the table (<c>Values</c> would copy it under every lock).</summary>
+    public IEnumerable<DestinationPool> All
+    {
+        get
+        {
+            foreach (var pair in _destinations)
+            {
+                yield return pair.Value;
+            }
+        }
+    }
 
     /// <summary>
     /// The destinations with a connection open or opening: a snapshot counts idle connections
-    /// there, not in every destination the pool knows (a crawl knows many, most with nothing).
+    /// there, and the reaper sweeps there, not in every destination the pool knows (a crawl
+    /// knows many, most with nothing). Walked without locking the table.
     /// </summary>
-    public ICollection<DestinationPool> WithConnections => _withConnections.Keys;
+    public IEnumerable<DestinationPool> WithConnections
+    {
+        get
+        {
+            foreach (var pair in _withConnections)
+            {
+                yield return pair.Key;
+            }
+        }
+    }
 
     /// <inheritdoc />
     public void FirstOpened(DestinationPool destination) => _withConnections.TryAdd(destination, 0);

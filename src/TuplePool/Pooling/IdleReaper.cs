@@ -75,12 +75,22 @@ internal sealed class IdleReaper : IDisposable
 
         try
         {
-            var minIdle = _settings.Options.MinIdlePerDestination;
-            var now = _settings.Now();
-            foreach (var destination in _destinations.All)
+            // Idle connections and abandoned leases exist only where a connection is open: the
+            // sweep's cost follows the connections, not the destinations known. Only a pool that
+            // keeps MinIdlePerDestination warm looks at every destination (one may have none open).
+            foreach (var destination in _destinations.WithConnections)
             {
                 destination.Reap(_scratch, _abandoned);
-                destination.TopUp(minIdle, now); // MinIdlePerDestination, in the background (DestinationPool.Warm.cs)
+            }
+
+            var minIdle = _settings.Options.MinIdlePerDestination;
+            if (minIdle > 0)
+            {
+                var now = _settings.Now();
+                foreach (var destination in _destinations.All)
+                {
+                    destination.TopUp(minIdle, now); // in the background (DestinationPool.Warm.cs)
+                }
             }
 
             _destinations.EvictEmpty(_settings.Now());

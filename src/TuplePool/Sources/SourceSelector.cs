@@ -14,8 +14,16 @@ namespace TuplePool.Sources;
 /// </summary>
 internal sealed class SourceSelector
 {
+    /// <summary>With more sources than this, a selection reads a busy destination's ledgers in one pass (<see cref="LedgerRoom"/>).</summary>
+    private const int ScanLimit = 8;
+
+    /// <summary>Sources whose per-source scratch fits on the stack (1 KB of ints); more take an array.</summary>
+    private const int StackLimit = 256;
+
     private readonly SourceAddress[] _ipv4;
     private readonly SourceAddress[] _ipv6;
+    private readonly Dictionary<IPAddress, int>? _ipv4Index;
+    private readonly Dictionary<IPAddress, int>? _ipv6Index;
     private readonly TupleBudget _budget;
     private readonly TimeProvider _timeProvider;
     private readonly SourceSelectionMode _mode;
@@ -45,6 +53,8 @@ internal sealed class SourceSelector
                 .ToList();
             _ipv4 = all.Where(s => s.Address.AddressFamily == AddressFamily.InterNetwork).ToArray();
             _ipv6 = all.Where(s => s.Address.AddressFamily == AddressFamily.InterNetworkV6).ToArray();
+            _ipv4Index = IndexOf(_ipv4);
+            _ipv6Index = IndexOf(_ipv6);
         }
     }
 
@@ -100,7 +110,14 @@ internal sealed class SourceSelector
         }
 
         var capacity = _budget.CapacityPerTuple;
-        Span<int> remaining = sources.Count <= 64 ? stackalloc int[sources.Count] : new int[sources.Count];
+        Span<int> remaining = sources.Count <= StackLimit ? stackalloc int[sources.Count] : new int[sources.Count];
+
+        // Many sources and a destination many of them hold ports to: every source's room from one
+        // pass over the ledgers, where a lookup per source would cost sources x ledgers.
+        var index = destination.AddressFamily == AddressFamily.InterNetworkV6 ? _ipv6Index : _ipv4Index;
+        var ledgerRoom = index is not null && entry.Ledgers.Count > ScanLimit
+            ? LedgerRoom(entry, index, capacity, sources.Count <= StackLimit ? stackalloc int[sources.Count] : new int[sources.Count])
+            : default;
         IPAddress?[]? picks = null; // the address each prefix offers; made only when there is a prefix
         for (var i = 0; i < sources.Count; i++)
         {
@@ -128,7 +145,7 @@ internal sealed class SourceSelector
             }
             else
             {
-                remaining[i] = entry.RemainingFor(address);
+                remaining[i] = ledgerRoom.IsEmpty ? entry.RemainingFor(address) : ledgerRoom[i];
             }
 
             if (remaining[i] >= capacity)
@@ -233,6 +250,42 @@ internal sealed class SourceSelector
         var now = _timeProvider.GetTimestamp();
         var sources = SourcesFor(destination);
         return sources.Count > 0 && sources.All(s => s.IsQuarantined(now));
+    }
+
+    /// <summary>Each plain source's position in its family's list, for a selection among more than <see cref="ScanLimit"/>; null for fewer.</summary>
+    private static Dictionary<IPAddress, int>? IndexOf(SourceAddress[] sources)
+    {
+        if (sources.Length <= ScanLimit)
+        {
+            return null;
+        }
+
+        var index = new Dictionary<IPAddress, int>(sources.Length);
+        for (var i = 0; i < sources.Length; i++)
+        {
+            if (sources[i].Prefix is null)
+            {
+                index.TryAdd(sources[i].Address, i);
+            }
+        }
+
+        return index;
+    }
+
+    /// <summary>The room of every plain source's tuple to <paramref name="entry"/>'s address, in <paramref name="room"/>: the whole capacity where the source holds nothing.</summary>
+    private static Span<int> LedgerRoom(DestinationTuples entry, Dictionary<IPAddress, int> index, int capacity, Span<int> room)
+    {
+        room.Fill(capacity);
+        var ledgers = entry.Ledgers;
+        for (var l = 0; l < ledgers.Count; l++)
+        {
+            if (index.TryGetValue(ledgers[l].Tuple.Source, out var i))
+            {
+                room[i] = ledgers[l].Remaining;
+            }
+        }
+
+        return room;
     }
 
     /// <summary>Charges a port of <paramref name="source"/>'s tuple to <paramref name="destination"/>, for a prefix on the address it picks; null when it has no room.</summary>

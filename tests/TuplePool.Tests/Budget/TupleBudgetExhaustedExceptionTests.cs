@@ -23,8 +23,8 @@ public sealed class TupleBudgetExhaustedExceptionTests
     [Fact]
     public void AllPortsLeased_IsActiveConnections_NamesTheOldestLeasesNotTheRange()
     {
-        // Review: 20 of 20 ports held active by a backend that never answers; the advice was
-        // still "add source addresses, widen the range, reuse connections".
+        // 20 of 20 ports held active by a backend that never answers: the advice is about the
+        // leases, not "add source addresses, widen the range, reuse connections".
         var facts = new RefusalFacts
         {
             OpenToDestination = 20,
@@ -43,7 +43,7 @@ public sealed class TupleBudgetExhaustedExceptionTests
     [Fact]
     public void ConnectionLimitWithPortsFree_IsConnectionLimit_AndDoesNotBlameThePorts()
     {
-        // Review: MaxConnectionsPerDestination = 1 and 28,231 ports free, yet "add source addresses".
+        // MaxConnectionsPerDestination = 1 and 28,231 ports free: the limit is the cause, not the ports ("add source addresses").
         var facts = new RefusalFacts { OpenToDestination = 1, MaxConnections = 1 };
 
         var error = Refusal(facts, Tuple(S2, capacity: 28_232, active: 1));
@@ -57,8 +57,8 @@ public sealed class TupleBudgetExhaustedExceptionTests
     [Fact]
     public void RestartWithinSixtySeconds_IsExternalTimeWait_HeadlineAgreesWithTheNumbers()
     {
-        // Review: the headline said every source had used its budget while the numbers under it
-        // showed 0 active, 0 idle, 0 TIME_WAIT; only the kernel's count was true.
+        // 0 active, 0 idle, 0 TIME_WAIT of the pool's own and the kernel counts the ports held: the
+        // headline says what the kernel's count shows, not that every source used its budget.
         var error = Refusal(RefusalFacts.None, Tuple(S2, capacity: 20, external: 20, externalTimeWait: 20), Tuple(S3, capacity: 20, external: 20, externalTimeWait: 18));
 
         Assert.Equal(RefusalCause.ExternalTimeWait, error.Cause);

@@ -1,8 +1,11 @@
 using System.Net;
+using Microsoft.Extensions.Time.Testing;
+using TuplePool.Tests.Pooling;
+using TuplePool.Tests.Support;
 
 namespace TuplePool.Tests.Budget;
 
-/// <summary>The public snapshot's refusal fields: what the constructor accepts and what ToString shows.</summary>
+/// <summary>The public snapshot: what the constructor accepts of its refusal fields, and what ToString shows, down to a real pool's tuples.</summary>
 public sealed class TuplePoolSnapshotTests
 {
     private static readonly DateTimeOffset At = new(2026, 1, 2, 3, 4, 5, TimeSpan.Zero);
@@ -40,6 +43,20 @@ public sealed class TuplePoolSnapshotTests
 
         Assert.Equal("lastRefusal", error.ParamName);
     }
+
+    [Fact]
+    public async Task Snapshot_ToString_PrintsEachTuple()
+    {
+        await using var server = new LoopbackServer();
+        await using var pool = CreateSut(new FakeTimeProvider());
+        await using var lease = await pool.AcquireAsync(server.EndPoint);
+
+        var text = pool.GetSnapshot().ToString();
+
+        Assert.Contains($"127.0.0.2 -> {server.EndPoint}: 1 active, 0 idle", text, StringComparison.Ordinal);
+    }
+
+    private static SocketPool CreateSut(TimeProvider time) => LoopbackPool.Create(time, capacity: 10, CloseMode.Abortive);
 
     private static TupleUsage Usage() => new(IPAddress.Parse("127.0.0.2"), new IPEndPoint(IPAddress.Loopback, 7000), capacity: 10, active: 1, idle: 0, timeWait: 0, remaining: 9);
 }

@@ -16,11 +16,12 @@ public sealed class BackgroundRefusalTests
     [Fact]
     public async Task ConnectionAttemptWhoseRequestWasServedElsewhere_IsABackgroundRefusal_AndHealthIsOnlyDegraded()
     {
-        // Review: refusals of HttpClient's background connection attempts, which no request saw,
-        // made /healthz Unhealthy for 30 s. One port: request A holds the only connection; B finds
-        // none, so the handler starts an attempt for it, which waits for room. A's answer frees
-        // the connection, B is served on it, and B's attempt, waiting still, is refused at the
-        // handler's ConnectTimeout (shorter than the 5 s after which .NET cancels such attempts).
+        // A refusal of HttpClient's background connection attempt, which no request saw, must not
+        // make /healthz Unhealthy for 30 s, as a refusal a request received does. One port:
+        // request A holds the only connection; B finds none, so the handler starts an attempt for
+        // it, which waits for room. A's answer frees the connection, B is served on it, and B's
+        // attempt, waiting still, is refused at the handler's ConnectTimeout (shorter than the 5 s
+        // after which .NET cancels such attempts).
         var token = TestContext.Current.CancellationToken;
         await using var server = await TestHttpServer.StartAsync(token);
         await using var pool = new SocketPool(new TuplePoolOptions { SourceAddresses = TestSources.Take(1), LocalPortRange = PortSlices.Integration.Take(1), CloseMode = CloseMode.Abortive });

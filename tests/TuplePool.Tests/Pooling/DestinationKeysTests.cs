@@ -9,7 +9,9 @@ namespace TuplePool.Tests.Pooling;
 /// <summary>
 /// The pool's keys on their own: a caller's endpoint becomes a plain IPEndPoint or DnsEndPoint
 /// before any lookup, whatever subclass or equality it brings, and the registry's fast path
-/// compares by the key's members. The pool-level consequences are in <see cref="SocketPoolInputTests"/>.
+/// compares by the key's members; a destination nothing may be sent to (multicast, broadcast, the
+/// unspecified address) is refused before any socket exists. The pool-level consequences are in
+/// <see cref="SocketPoolInputTests"/>.
 /// </summary>
 public sealed class DestinationKeysTests
 {
@@ -115,6 +117,21 @@ public sealed class DestinationKeysTests
     [Fact]
     public void WhyNotConnectable_UnicastAddress_IsNull()
         => Assert.Null(DestinationKeys.WhyNotConnectable(new IPEndPoint(IPAddress.IPv6Loopback, 80), new FakeTimeProvider()));
+
+    [Fact]
+    public void Validate_MulticastAndLimitedBroadcast_AreRejectedUpFront()
+    {
+        // A pure check: no socket exists here, so nothing can be sent to these addresses.
+        var time = TimeProvider.System;
+        foreach (var address in new[] { "224.0.0.1", "239.255.255.250", "ff02::1", "255.255.255.255", "0.0.0.0", "::" })
+        {
+            var error = Assert.Throws<ArgumentException>(() => DestinationKeys.Validate(new IPEndPoint(IPAddress.Parse(address), 80), time));
+            Assert.Equal("destination", error.ParamName);
+        }
+
+        DestinationKeys.Validate(new IPEndPoint(IPAddress.Loopback, 80), time);
+        DestinationKeys.Validate(new IPEndPoint(IPAddress.IPv6Loopback, 80), time);
+    }
 
     private sealed class OwnEqualityIPEndPoint(IPEndPoint endPoint) : IPEndPoint(endPoint.Address, endPoint.Port)
     {

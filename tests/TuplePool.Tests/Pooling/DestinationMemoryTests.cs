@@ -137,7 +137,7 @@ public sealed class DestinationMemoryTests
     /// destination in it) until the heap is measured.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static int WithConnections(SocketPool pool) => pool.Destinations.WithConnections.Count;
+    private static int WithConnections(SocketPool pool) => pool.Destinations.WithConnections.Count();
 
     private const string ChildVariable = "TUPLEPOOL_MEMORY_TEST_CHILD";
 

@@ -11,8 +11,10 @@ namespace TuplePool.Tests.Pooling;
 
 /// <summary>
 /// What callers, options and peers hand the pool that it must not trust: endpoint and address
-/// subclasses with equality of their own, an IPv4-mapped source address, a name that resolves to
-/// an address no connection can be made to, and a socket returned with bytes it never sent.
+/// subclasses with equality of their own, an endpoint the caller changes after handing it over,
+/// IPv4-mapped source and destination addresses, a destination of a family no source has, a
+/// multicast or broadcast destination, a name that resolves to an address no connection can be
+/// made to, and a socket returned with bytes it never sent.
 /// Real loopback sockets in the test's own port slice; every acquire that could spin or hang runs
 /// on a pool thread under a bound, so a broken pool fails the test instead of stalling it.
 /// </summary>
@@ -32,6 +34,14 @@ public sealed class SocketPoolInputTests
         configure?.Invoke(options);
         return new SocketPool(options, new FakeTimeProvider(), null, null, new SocketConnector(TestKernel.Create(), slice), Substitute.For<IKernelCensus>(), TestKernel.Create(), dnsLookup);
     }
+
+    /// <summary>
+    /// A pool on <paramref name="time"/> whose budget is 10 ports of a 100-port slice, as
+    /// <see cref="LoopbackPool"/> builds it; the connector may be a substitute, for inputs that must
+    /// never reach a connect.
+    /// </summary>
+    private static SocketPool CreateSut(TimeProvider time, Action<TuplePoolOptions>? configure = null, ISocketConnector? connector = null)
+        => LoopbackPool.Create(time, capacity: 10, CloseMode.Abortive, configure, connector);
 
     /// <summary>
     /// The acquire on a pool thread: a lookup that spins never returns from <c>AcquireAsync</c>
@@ -78,8 +88,8 @@ public sealed class SocketPoolInputTests
     [Fact]
     public async Task AcquireAsync_AddressWhoseEqualsSaysYesToEverything_IsJudgedAndServedByItsBytes()
     {
-        // Such an address "equals" 0.0.0.0, which the destination checks used to ask it; and a
-        // listener on 127.0.0.9 at A's port means only the bytes tell it from A.
+        // Such an address "equals" 0.0.0.0 when asked, so the destination checks must read its
+        // bytes instead; and a listener on 127.0.0.9 at A's port means only the bytes tell it from A.
         await using var a = new LoopbackServer();
         using var b = BindSamePort(IPAddress.Parse("127.0.0.9"), a.EndPoint.Port);
         await using var pool = CreateSut();
@@ -177,6 +187,99 @@ public sealed class SocketPoolInputTests
 
         Assert.False(next.IsReused, "a socket whose queued bytes would go out ahead of the next caller's must not be lent");
         Assert.NotEqual(stuffedPort, next.LocalEndPoint.Port);
+    }
+
+    [Fact]
+    public async Task AcquireAsync_CallerChangesThePortOfItsEndPoint_GetsASocketToTheNewPort()
+    {
+        // the caller's IPEndPoint is mutable; the pool must not keep or compare it by reference.
+        await using var a = new LoopbackServer();
+        await using var b = new LoopbackServer();
+        await using var pool = CreateSut(new FakeTimeProvider());
+        var destination = new IPEndPoint(IPAddress.Loopback, a.EndPoint.Port);
+        (await pool.AcquireAsync(destination)).Dispose(); // leaves an idle socket to A
+
+        destination.Port = b.EndPoint.Port;
+        var toB = await pool.AcquireAsync(destination);
+        Assert.Equal(b.EndPoint, toB.RemoteEndPoint);
+        Assert.False(toB.IsReused);
+        toB.Dispose();
+
+        // A's destination kept its key: a fresh IPEndPoint for A finds A's idle socket.
+        await using var toA = await pool.AcquireAsync(new IPEndPoint(IPAddress.Loopback, a.EndPoint.Port));
+        Assert.True(toA.IsReused);
+        Assert.Equal(a.EndPoint, toA.RemoteEndPoint);
+    }
+
+    [Fact]
+    public async Task AcquireAsync_IPv4MappedDestinationWithIPv4Sources_ConnectsOverIPv4OnOneLedger()
+    {
+        // ::ffff:127.0.0.1 is 127.0.0.1 to the kernel.
+        await using var server = new LoopbackServer();
+        await using var pool = CreateSut(new FakeTimeProvider());
+        var mapped = new IPEndPoint(IPAddress.Loopback.MapToIPv6(), server.EndPoint.Port);
+
+        await using (var lease = await pool.AcquireAsync(mapped))
+        {
+            Assert.Equal(server.EndPoint, lease.RemoteEndPoint);
+            Assert.Equal(TestSources.S2, lease.LocalEndPoint.Address);
+        }
+
+        await using var plain = await pool.AcquireAsync(server.EndPoint);
+        Assert.True(plain.IsReused); // the same destination, so the same idle socket
+        var usage = Assert.Single(pool.GetSnapshot().Tuples);
+        Assert.Equal(server.EndPoint, usage.Destination);
+    }
+
+    [Fact]
+    public async Task AcquireAsync_IPv4MappedDestinationWithoutSources_ChargesTheKernelTupleOnce()
+    {
+        await using var server = new LoopbackServer();
+        await using var pool = CreateSut(new FakeTimeProvider(), configure: o => o.SourceAddresses = []);
+        var mapped = new IPEndPoint(IPAddress.Loopback.MapToIPv6(), server.EndPoint.Port);
+
+        var viaMapped = await pool.AcquireAsync(mapped);
+        var viaPlain = await pool.AcquireAsync(server.EndPoint);
+
+        Assert.Equal(server.EndPoint, viaMapped.RemoteEndPoint);
+        var usage = Assert.Single(pool.GetSnapshot().Tuples);
+        Assert.Equal(IPAddress.Any, usage.Source);
+        Assert.Equal(2, usage.Active);
+        viaMapped.Dispose();
+        viaPlain.Dispose();
+    }
+
+    [Fact]
+    public async Task IPv6DestinationWithOnlyIPv4Sources_IsAConfigurationErrorNamingTheFamily()
+    {
+        // A configuration error, not "exhausted, widen the port range".
+        var connector = Substitute.For<ISocketConnector>();
+        await using var pool = CreateSut(new FakeTimeProvider(), connector: connector);
+        var destination = new IPEndPoint(IPAddress.IPv6Loopback, 20998); // never reached: no source can serve it
+
+        var error = await Assert.ThrowsAsync<SocketException>(() => pool.AcquireAsync(destination).AsTask());
+
+        Assert.IsNotType<TupleBudgetExhaustedException>(error);
+        Assert.Equal(SocketError.AddressFamilyNotSupported, error.SocketErrorCode);
+        Assert.Contains("no IPv6 source address is configured for [::1]:20998", error.Message, StringComparison.Ordinal);
+        Assert.Empty(connector.ReceivedCalls());
+    }
+
+    [Fact]
+    public async Task AcquireAsync_MulticastOrSubnetBroadcast_ThrowsArgumentExceptionAndNeverConnects()
+    {
+        // Refused up front, not accepted and left to fail with the kernel's "Network is unreachable".
+        // The connector is a substitute, and ff01::1 is interface-local: no packet could leave the host.
+        var connector = Substitute.For<ISocketConnector>();
+        await using var pool = CreateSut(new FakeTimeProvider(), configure: o => o.SourceAddresses = [], connector: connector);
+
+        var multicast = await Assert.ThrowsAsync<ArgumentException>(() => pool.AcquireAsync(new IPEndPoint(IPAddress.Parse("ff01::1"), 80)).AsTask());
+        var broadcast = await Assert.ThrowsAsync<ArgumentException>(() => pool.AcquireAsync(new IPEndPoint(IPAddress.Parse("127.255.255.255"), 80)).AsTask());
+
+        Assert.Contains("multicast", multicast.Message, StringComparison.Ordinal);
+        Assert.Contains("broadcast address of a subnet of this machine", broadcast.Message, StringComparison.Ordinal);
+        Assert.Empty(connector.ReceivedCalls());
+        Assert.Equal(0, pool.Destinations.Count);
     }
 
     /// <summary>A listener with a small receive buffer that never accepts: connections complete in its backlog and are never read.</summary>

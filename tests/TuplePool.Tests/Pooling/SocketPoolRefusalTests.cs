@@ -1,6 +1,8 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Text.RegularExpressions;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 using Microsoft.Extensions.Time.Testing;
 using NSubstitute;
 using TuplePool.Connecting;
@@ -14,7 +16,8 @@ namespace TuplePool.Tests.Pooling;
 /// <summary>
 /// The refusal a real pool throws names the real cause (<see cref="TupleBudgetExhaustedException.Cause"/>),
 /// with the facts only the pool knows: its oldest leases, its connection limit, when room may come,
-/// and quarantined sources that show no free port. Loopback sockets, a fake clock.
+/// quarantined sources that show no free port, and ports held by sockets the pool does not own;
+/// callers refused together each get that real usage. Loopback sockets, a fake clock.
 /// </summary>
 public sealed partial class SocketPoolRefusalTests
 {
@@ -150,7 +153,7 @@ public sealed partial class SocketPoolRefusalTests
     [Fact]
     public async Task Snapshot_ASourceQuarantinedWhileItHoldsConnections_ShowsNoFreePortAndListsTheQuarantine()
     {
-        // Review: the snapshot showed a quarantined source's tuples with the ports they cannot give.
+        // A quarantined source's tuples show no free port: they have ports, but cannot give them.
         await using var server = new LoopbackServer();
         var real = FakeConnector.Create();
         var connector = Substitute.For<ISocketConnector>();
@@ -193,6 +196,62 @@ public sealed partial class SocketPoolRefusalTests
         Assert.Empty(pool.GetSnapshot().Sources);
     }
 
+    [Fact]
+    public async Task SeveralWaitersTimingOutTogether_EachGetsTheRealUsage()
+    {
+        // Every waiter refused at once gets the usage, not only the first: the others must not get
+        // an empty list and the message "(no source address of the destination's address family ...)".
+        var time = new FakeTimeProvider();
+        using var logs = new FakeLoggerProvider();
+        using var loggerFactory = new LoggerFactory([logs]);
+        await using var server = new LoopbackServer();
+        await using var pool = CreateSut(time, capacity: 1, configure: o => o.AcquireTimeout = TimeSpan.FromSeconds(2), loggerFactory: loggerFactory);
+        var held = await pool.AcquireAsync(server.EndPoint);
+        var waiters = Enumerable.Range(0, 4).Select(_ => pool.AcquireAsync(server.EndPoint).AsTask()).ToList();
+        Assert.All(waiters, w => Assert.False(w.IsCompleted));
+
+        time.Advance(TimeSpan.FromSeconds(2));
+
+        foreach (var waiter in waiters)
+        {
+            var error = await Assert.ThrowsAsync<TupleBudgetExhaustedException>(() => waiter.WaitAsync(TimeSpan.FromSeconds(10)));
+            var usage = Assert.Single(error.Usage);
+            Assert.Equal(TestSources.S2, usage.Source);
+            Assert.Equal(1, usage.Active);
+            Assert.Contains("127.0.0.2: 1 active", error.Message, StringComparison.Ordinal);
+        }
+
+        // Event 4 is throttled per destination: one line for the four, the next one counts the rest.
+        var refusals = logs.Collector.GetSnapshot().Where(r => r.Id.Id == 4).ToList();
+        Assert.Contains("127.0.0.2: 1 active", Assert.Single(refusals).Message, StringComparison.Ordinal);
+        Assert.Equal(4, pool.GetSnapshot().RefusedAcquires);
+        held.Dispose();
+    }
+
+    [Fact]
+    public async Task KernelCountsPortsHeldByOthers_TheUsageAndMessageShowThem()
+    {
+        // A tuple the pool does not use at all, yet full: the ports others hold are shown, not just
+        // "0 active, 0 idle, 0 TIME_WAIT of 10".
+        var time = new FakeTimeProvider();
+        var connector = Substitute.For<ISocketConnector>();
+        connector.ConnectAsync(Arg.Any<IPAddress>(), Arg.Any<IPEndPoint>(), Arg.Any<CancellationToken>())
+            .Returns<ValueTask<Socket>>(_ => throw new SocketException((int)SocketError.AddressNotAvailable));
+        var destination = new IPEndPoint(IPAddress.Loopback, 20997); // never reached: the connector is a substitute
+        await using var pool = CreateSut(time, capacity: 10, configure: o => o.AcquireTimeout = TimeSpan.FromMilliseconds(500), connector: connector);
+
+        var waiting = pool.AcquireAsync(destination).AsTask();
+        await PoolWait.UntilPendingAsync(pool, 1);
+        time.Advance(TimeSpan.FromMilliseconds(500));
+
+        var error = await Assert.ThrowsAsync<TupleBudgetExhaustedException>(() => waiting.WaitAsync(TimeSpan.FromSeconds(10)));
+        var usage = Assert.Single(error.Usage);
+        Assert.Equal(10, usage.External);
+        Assert.Equal(0, usage.Active);
+        Assert.Contains("0 active, 0 idle, 0 TIME_WAIT, 10 held by other sockets of 10", error.Message, StringComparison.Ordinal);
+        Assert.Contains("held by sockets this pool does not own", error.Message, StringComparison.Ordinal);
+    }
+
     private static TuplePoolOptions Options(int capacity) => new()
     {
         SourceAddresses = TestSources.Take(1),
@@ -208,6 +267,14 @@ public sealed partial class SocketPoolRefusalTests
         configure?.Invoke(options);
         return new SocketPool(options, _time, null, null, FakeConnector.Create(), Substitute.For<IKernelCensus>(), TestKernel.Create(twReuse: 0));
     }
+
+    /// <summary>
+    /// A pool on <paramref name="time"/> whose budget is <paramref name="capacity"/> ports of a
+    /// 100-port slice and whose callers may wait 300 s (<see cref="LoopbackPool"/>), for refusals
+    /// the test times itself.
+    /// </summary>
+    private static SocketPool CreateSut(TimeProvider time, int capacity = 10, Action<TuplePoolOptions>? configure = null, ISocketConnector? connector = null, ILoggerFactory? loggerFactory = null)
+        => LoopbackPool.Create(time, capacity, CloseMode.Abortive, configure, connector, loggerFactory);
 
     /// <summary>An acquire that waits out AcquireTimeout (5 s) on the fake clock, a <paramref name="step"/> (1 s) at a time, and its refusal.</summary>
     private async Task<TupleBudgetExhaustedException> RefuseAsync(SocketPool pool, EndPoint destination, TimeSpan? step = null)

@@ -18,7 +18,7 @@ public sealed class SocketPoolStressTests
 
     // A fair wait here is a few hand-overs of a lease held across one Task.Yield: well under 100 ms
     // even on a loaded two-core machine. A caller that was never woken sleeps out the whole
-    // timeout and fails with TupleBudgetExhaustedException, which these tests count as a defect.
+    // timeout and fails with TupleBudgetExhaustedException, which these tests count as a failure.
     private static readonly TimeSpan ShortAcquireTimeout = TimeSpan.FromSeconds(3);
 
     // Every caller must be done within this, or the test fails instead of hanging.

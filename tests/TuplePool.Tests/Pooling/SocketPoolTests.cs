@@ -329,7 +329,7 @@ public sealed class SocketPoolTests
     [Fact]
     public void Constructor_SourceNotAssignedToThisMachine_ThrowsWhatStartUpValidationSays()
     {
-        // Review: new SocketPool(...) accepted a source DI's ValidateOnStart rejects. The probe
+        // new SocketPool(...) refuses a source DI's ValidateOnStart rejects. The probe
         // binds a socket to the address (port 0) and closes it: nothing is sent.
         var options = new TuplePoolOptions { SourceAddresses = [TestSources.S2, IPAddress.Parse("192.0.2.1")] };
 

@@ -254,9 +254,9 @@ public sealed class SocketPoolTimeTests
     [Fact]
     public async Task KernelRefusal_TheKernelCount_LeavesOutForeignSocketsWhosePortIsOutsideThePoolsRange()
     {
-        // Review: a socket on the tuple whose local port lies outside the range the pool's
-        // sockets draw from (here LocalPortRange 40000-40099, set per socket) takes no port from
-        // their search, so it is no part of why the kernel refused; it was counted all the same.
+        // A socket on the tuple whose local port lies outside the range the pool's sockets draw
+        // from (here LocalPortRange 40000-40099, set per socket) takes no port from their search,
+        // so it is no part of why the kernel refused, and the kernel count leaves it out.
         await using var server = new LoopbackServer();
         using var logs = new FakeLoggerProvider();
         using var loggerFactory = new LoggerFactory([logs]);

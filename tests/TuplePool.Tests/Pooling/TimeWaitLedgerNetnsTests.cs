@@ -33,7 +33,8 @@ public sealed class TimeWaitLedgerNetnsTests
             $"{p["name"]}: pool charged {p["poolTimeWait"]} TIME_WAIT, ss shows {p["ssTimeWait"]}, {p["activeAfter"]} still active"));
         Assert.Equal((int)result["ssTimeWait"]!, (int)result["poolTimeWait"]!);
 
-        // The cases the issue found wrong, pinned to what the kernel does there.
+        // The closes whose charge is easy to get wrong (a read pending, a reset the caller read),
+        // pinned to what the kernel does there.
         JsonNode Phase(string name) => phases.Single(p => (string?)p!["name"] == name)!;
         int Charged(string name) => (int)Phase(name)["poolTimeWait"]!;
         var idleExpired = (int)Phase("http-idle-expired-read-pending")["connections"]!;

@@ -57,6 +57,36 @@ public sealed class SourceSelectorTests
     }
 
     [Fact]
+    public void TryReserve_MostRemaining_ManySourcesOnABusyDestination_StillPicksTheMostRoom()
+    {
+        // 16 sources, every one holding ports to the destination: the selection reads the room of
+        // all of them in one pass over the destination's ledgers instead of a lookup per source.
+        var sources = Enumerable.Range(1, 16).Select(i => IPAddress.Parse($"127.0.9.{i}")).ToList();
+        var sut = CreateSut(sources, capacity: 10);
+        var all = sut.SourcesFor(V4.Address);
+        for (var j = 0; j < all.Count; j++)
+        {
+            var others = all.Where((_, k) => k != j).ToList();
+            for (var n = 0; n < (j == 11 ? 1 : 3); n++)
+            {
+                Assert.Equal(sources[j], sut.TryReserve(V4, others, out _)!.Tuple.Source);
+            }
+        }
+
+        Assert.Equal(sources[11], sut.TryReserve(V4, null, out _)!.Tuple.Source); // 9 free against 7
+        Assert.Equal(sources[11], sut.TryReserve(V4, null, out _)!.Tuple.Source); // 8 free against 7
+        var spread = new Dictionary<IPAddress, int>();
+        for (var i = 0; i < 16 * 7; i++)
+        {
+            var source = sut.TryReserve(V4, null, out _)!.Tuple.Source;
+            spread[source] = spread.GetValueOrDefault(source) + 1;
+        }
+
+        Assert.Null(sut.TryReserve(V4, null, out _)); // every tuple full, none over
+        Assert.All(sources, source => Assert.Equal(7, spread[source])); // most room first: evenly
+    }
+
+    [Fact]
     public void TryReserve_RoundRobin_TakesEachSourceInTurn()
     {
         var sut = CreateSut(TestSources.Take(3), SourceSelectionMode.RoundRobin);

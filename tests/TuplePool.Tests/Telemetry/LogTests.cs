@@ -84,7 +84,7 @@ public sealed class LogTests : IDisposable
     [Fact]
     public async Task Exhaustion_RefusalsInABurst_OneLinePerFiveSeconds_TheNextCountsTheRest()
     {
-        // Review: events 3 and 4 came at ~115 lines/s during an exhaustion.
+        // Unthrottled, events 3 and 4 come at ~115 lines/s during an exhaustion.
         var time = new FakeTimeProvider();
         await using var server = new LoopbackServer();
         await using var pool = new SocketPool(

@@ -49,6 +49,11 @@ public sealed partial class PrometheusScrapeTests
         await slow;
         var slowed = Histogram(await client.GetStringAsync("/metrics", ct), "tuplepool_connect_duration_seconds");
 
+        var output = TestContext.Current.TestOutputHelper;
+        output?.WriteLine(string.Create(CultureInfo.InvariantCulture, $"5 fast connects: p50 <= {fast.Quantile(0.5)} s, p99 <= {fast.Quantile(0.99)} s ({fast.Count} connects)"));
+        output?.WriteLine(string.Create(CultureInfo.InvariantCulture, $"+ 1 slow connect: p50 <= {slowed.Quantile(0.5)} s, p99 <= {slowed.Quantile(0.99)} s ({slowed.Count} connects)"));
+        output?.WriteLine(string.Join('\n', BucketLine().Matches(await client.GetStringAsync("/metrics", ct)).Select(m => m.Value).Where(l => l.StartsWith("tuplepool_connect_duration_seconds_bucket", StringComparison.Ordinal))));
+
         Assert.Equal(5, fast.Count);
         Assert.Equal(6, slowed.Count);
         Assert.Contains(0.000025, fast.Bounds);  // microsecond buckets, not 0, 5, 10, …

@@ -13,3 +13,5 @@ done
 mkdir -p "$out/net"
 head -n 1 /proc/net/tcp > "$out/net/tcp"
 head -n 1 /proc/net/tcp6 > "$out/net/tcp6"
+# The IPv6 routing table, for the source prefix check (a local route serves an IPv6 prefix).
+cat /proc/net/ipv6_route > "$out/net/ipv6_route"
