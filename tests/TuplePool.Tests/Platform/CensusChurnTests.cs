@@ -126,18 +126,24 @@ public sealed class CensusChurnTests
     // port of ChurnSlice, which has no more.
     private static int ChurnUntil(Socket listener, IPAddress source, IPEndPoint destination, CancellationToken stop)
     {
-        var open = new Queue<(Socket Client, Socket Server)>();
+        // Each connection binds the port the oldest reset gave back, not one the kernel searches
+        // for: its search of a range this narrow does not visit every port (a connect failed with
+        // EADDRNOTAVAIL while one of the 11 was free).
+        var open = new Queue<(Socket Client, Socket Server, int Port)>();
+        var free = new Queue<int>(Enumerable.Range(ChurnSlice.First, ChurnSlice.Count));
         var cycles = 0;
         try
         {
             while (!stop.IsCancellationRequested)
             {
-                var client = LoopbackSockets.Connect(source, destination, ChurnSlice);
-                open.Enqueue((client, listener.Accept()));
+                var port = free.Dequeue();
+                var client = ConnectFrom(new IPEndPoint(source, port), destination);
+                open.Enqueue((client, listener.Accept(), port));
                 if (open.Count > Churn)
                 {
-                    var (oldClient, oldServer) = open.Dequeue();
+                    var (oldClient, oldServer, oldPort) = open.Dequeue();
                     LoopbackSockets.DisposeAbortively([oldClient, oldServer]);
+                    free.Enqueue(oldPort);
                 }
 
                 cycles++;
@@ -152,6 +158,22 @@ public sealed class CensusChurnTests
         }
 
         return cycles;
+    }
+
+    private static Socket ConnectFrom(IPEndPoint local, IPEndPoint destination)
+    {
+        var socket = new Socket(local.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            socket.Bind(local);
+            socket.Connect(destination);
+            return socket;
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
     }
 
     // The tuple's lines in one read of /proc/net/tcp{,6} as printed, repeats and all, and how
